@@ -1,0 +1,29 @@
+"""Events: the immutable records every change to the board is made of."""
+
+from board.events.model import (
+    SCHEMA_VERSION,
+    BoardCreated,
+    Event,
+    EventType,
+    PostCreated,
+    PostDeleted,
+    ThreadArchived,
+    ThreadCreated,
+    decode,
+    encode,
+    new_event,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BoardCreated",
+    "Event",
+    "EventType",
+    "PostCreated",
+    "PostDeleted",
+    "ThreadArchived",
+    "ThreadCreated",
+    "decode",
+    "encode",
+    "new_event",
+]

@@ -1,0 +1,121 @@
+"""The event envelope and its canonical encoding.
+
+An event is small, immutable and named in the past tense. Its id is a ULID, so
+sorting events by id sorts them by commit time; the envelope carries a schema
+version so that old logs stay readable when payloads grow.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ulid import ULID
+
+SCHEMA_VERSION = 1
+
+
+class EventType:
+    BOARD_CREATED = "BoardCreated"
+    THREAD_CREATED = "ThreadCreated"
+    POST_CREATED = "PostCreated"
+    THREAD_ARCHIVED = "ThreadArchived"
+    POST_DELETED = "PostDeleted"
+
+    ALL = frozenset({BOARD_CREATED, THREAD_CREATED, POST_CREATED, THREAD_ARCHIVED, POST_DELETED})
+
+
+BoardCreated = EventType.BOARD_CREATED
+ThreadCreated = EventType.THREAD_CREATED
+PostCreated = EventType.POST_CREATED
+ThreadArchived = EventType.THREAD_ARCHIVED
+PostDeleted = EventType.POST_DELETED
+
+
+class MalformedEvent(ValueError):
+    """Raised when bytes read from the log are not an event this code can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    type: str
+    time: int  # milliseconds since the epoch, UTC; the same instant the ULID encodes
+    board: str
+    thread: str | None = None
+    number: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    v: int = SCHEMA_VERSION
+
+    @property
+    def datetime(self) -> datetime:
+        return datetime.fromtimestamp(self.time / 1000, tz=UTC)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "time": self.time,
+            "board": self.board,
+            "thread": self.thread,
+            "number": self.number,
+            "payload": self.payload,
+            "v": self.v,
+        }
+
+
+def new_event(
+    type: str,
+    board: str,
+    thread: str | None = None,
+    number: int | None = None,
+    payload: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Event:
+    """Build an event with a fresh ULID whose timestamp is its time."""
+    ulid = ULID.from_datetime(at) if at is not None else ULID()
+    return Event(
+        id=str(ulid),
+        type=type,
+        time=ulid.milliseconds,
+        board=board,
+        thread=thread,
+        number=number,
+        payload=payload or {},
+    )
+
+
+def encode(event: Event) -> bytes:
+    """Canonical bytes: the same event always encodes to the same line."""
+    return json.dumps(
+        event.as_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def decode(data: bytes | str) -> Event:
+    """Parse one encoded event; raise MalformedEvent with the reason if it is not one."""
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedEvent(f"not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise MalformedEvent("not a JSON object")
+    missing = {"id", "type", "time", "board"} - raw.keys()
+    if missing:
+        raise MalformedEvent(f"missing fields: {', '.join(sorted(missing))}")
+    if raw.get("v", SCHEMA_VERSION) > SCHEMA_VERSION:
+        raise MalformedEvent(f"schema version {raw['v']} is newer than this code ({SCHEMA_VERSION})")
+    if raw["type"] not in EventType.ALL:
+        raise MalformedEvent(f"unknown event type {raw['type']!r}")
+    return Event(
+        id=raw["id"],
+        type=raw["type"],
+        time=int(raw["time"]),
+        board=raw["board"],
+        thread=raw.get("thread"),
+        number=raw.get("number"),
+        payload=raw.get("payload") or {},
+        v=raw.get("v", SCHEMA_VERSION),
+    )

@@ -1,0 +1,66 @@
+"""Backend selection by URL, the way Django picks a cache backend.
+
+A setting is a dict ``{"BACKEND": "dotted.path.Class", "LOCATION": ..., "OPTIONS": {...}}``;
+``parse_url`` turns an environment URL into one, ``BackendHandler`` imports and
+keeps one instance per process (per thread where the client is not thread-safe).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+
+def parse_url(url: str, schemes: dict[str, str], setting: str) -> dict[str, Any]:
+    """Turn ``scheme://location?opt=val`` into a backend setting dict."""
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        known = ", ".join(f"{s}://" for s in sorted(schemes))
+        raise ImproperlyConfigured(f"{setting}={url!r}: unknown scheme {parts.scheme!r} (known: {known})")
+    location = (parts.netloc + parts.path) if parts.scheme != "file" else parts.path
+    return {
+        "BACKEND": schemes[parts.scheme],
+        "LOCATION": location,
+        "OPTIONS": dict(parse_qsl(parts.query)),
+    }
+
+
+class BackendHandler:
+    """Lazily build the backend a setting names, once per thread."""
+
+    def __init__(self, setting: str) -> None:
+        self.setting = setting
+        self._local = threading.local()
+
+    def config(self) -> dict[str, Any]:
+        from django.conf import settings
+
+        config = getattr(settings, self.setting, None)
+        if not config or "BACKEND" not in config:
+            raise ImproperlyConfigured(f"settings.{self.setting} must name a BACKEND")
+        return config
+
+    def create(self, config: dict[str, Any] | None = None) -> Any:
+        config = config or self.config()
+        try:
+            cls = import_string(config["BACKEND"])
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"{self.setting}: cannot import {config['BACKEND']!r}: {exc}") from exc
+        return cls(config.get("LOCATION", ""), dict(config.get("OPTIONS") or {}))
+
+    def get(self) -> Any:
+        backend = getattr(self._local, "backend", None)
+        if backend is None:
+            backend = self._local.backend = self.create()
+        return backend
+
+    def reset(self) -> None:
+        """Forget this thread's instance (tests swap settings; forks need new sockets)."""
+        backend = getattr(self._local, "backend", None)
+        if backend is not None:
+            backend.close()
+        self._local = threading.local()

@@ -1,0 +1,39 @@
+"""The durable log: the source of truth. ``get_log()`` returns the configured backend."""
+
+from board.lib.backends import BackendHandler
+from board.log.base import (
+    AlreadyExists,
+    Archived,
+    BaseLog,
+    LogError,
+    LogUnavailable,
+    NotFound,
+    ObjectInfo,
+)
+
+SCHEMES = {
+    "file": "board.log.local.LocalLog",
+    "s3": "board.log.s3.S3Log",
+    "memory": "board.log.memory.MemoryLog",
+}
+
+handler = BackendHandler("UTAKATA_LOG")
+
+
+def get_log() -> BaseLog:
+    """The log backend settings.UTAKATA_LOG names (one instance per thread)."""
+    return handler.get()
+
+
+__all__ = [
+    "SCHEMES",
+    "AlreadyExists",
+    "Archived",
+    "BaseLog",
+    "LogError",
+    "LogUnavailable",
+    "NotFound",
+    "ObjectInfo",
+    "get_log",
+    "handler",
+]

@@ -1,0 +1,20 @@
+"""The volatile store: the fast read model. ``get_store()`` returns the configured backend."""
+
+from board.lib.backends import BackendHandler
+from board.store.base import BaseStore, Conflict, Fetched, StoreError, StoreUnavailable
+
+SCHEMES = {
+    "sqlite": "board.store.sqlite.SQLiteStore",
+    "memory": "board.store.memory.MemoryStore",
+    "riak": "board.store.riak.RiakStore",
+}
+
+handler = BackendHandler("UTAKATA_STORE")
+
+
+def get_store() -> BaseStore:
+    """The store backend settings.UTAKATA_STORE names (one instance per thread)."""
+    return handler.get()
+
+
+__all__ = ["SCHEMES", "BaseStore", "Conflict", "Fetched", "StoreError", "StoreUnavailable", "get_store", "handler"]

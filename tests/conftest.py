@@ -1,0 +1,55 @@
+"""Fixtures: the real parts the tests run against."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import boto3
+import pytest
+
+from board import log as log_module
+from board import store as store_module
+from tests import services
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real Redis server private to this test session."""
+    with services.redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 HTTP endpoint (moto in server mode) private to this test session."""
+    with services.s3_server() as url:
+        yield url
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint):
+    """A fresh, empty bucket on the S3 endpoint."""
+    name = f"utakata-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(autouse=True)
+def fresh_backends(settings):
+    """Each test starts with empty in-memory backends and forgets cached instances."""
+    from board.log.memory import MemoryLog
+    from board.store.memory import MemoryStore
+
+    settings.UTAKATA_LOG = {"BACKEND": "board.log.memory.MemoryLog", "LOCATION": uuid.uuid4().hex}
+    settings.UTAKATA_STORE = {"BACKEND": "board.store.memory.MemoryStore", "LOCATION": uuid.uuid4().hex}
+    log_module.handler.reset()
+    store_module.handler.reset()
+    yield
+    log_module.handler.reset()
+    store_module.handler.reset()
+    MemoryLog.forget_all()
+    MemoryStore.forget_all()

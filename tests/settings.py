@@ -1,0 +1,18 @@
+"""Test settings: the real settings module, with in-memory backends by default.
+
+Tests that need the real parts (Redis, an S3 endpoint, a worker) ask for them
+through fixtures in conftest.py, which override these.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("UTAKATA_DEBUG", "1")
+os.environ.setdefault("UTAKATA_DATA_DIR", tempfile.mkdtemp(prefix="utakata-test-"))
+os.environ.setdefault("UTAKATA_LOG_URL", "memory://tests")
+os.environ.setdefault("UTAKATA_STORE_URL", "memory://tests")
+os.environ.pop("REDIS_URL", None)
+
+from boards_site.settings import *  # noqa: E402,F403
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
