@@ -46,10 +46,21 @@ def fresh_backends(settings):
 
     settings.UTAKATA_LOG = {"BACKEND": "board.log.memory.MemoryLog", "LOCATION": uuid.uuid4().hex}
     settings.UTAKATA_STORE = {"BACKEND": "board.store.memory.MemoryStore", "LOCATION": uuid.uuid4().hex}
+    from django.core.cache import cache
+
     log_module.handler.reset()
     store_module.handler.reset()
+    cache.clear()
     yield
     log_module.handler.reset()
     store_module.handler.reset()
     MemoryLog.forget_all()
     MemoryStore.forget_all()
+
+
+@pytest.fixture
+def board():
+    """A board /test/ with the cooldown off, so tests post freely."""
+    from tests.helpers import make_board
+
+    return make_board("test", "テスト板", cooldown=0)

@@ -16,3 +16,8 @@ os.environ.pop("REDIS_URL", None)
 from boards_site.settings import *  # noqa: E402,F403
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Unit tests queue fan-out in memory and apply it themselves (tests/helpers.py);
+# the tests that need a real worker start one against a real broker.
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {}

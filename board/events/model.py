@@ -8,6 +8,7 @@ version so that old logs stay readable when payloads grow.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +67,27 @@ class Event:
         }
 
 
+_last_ulid = ULID.from_int(0)
+_ulid_lock = threading.Lock()
+
+
+def _next_ulid(at: datetime | None) -> ULID:
+    """A ULID greater than every one this process made before.
+
+    Two posts in the same millisecond must still sort in the order they were
+    made (bump order is id order), so within a millisecond the id counts up.
+    """
+    global _last_ulid
+    if at is not None:
+        return ULID.from_datetime(at)
+    with _ulid_lock:
+        ulid = ULID()
+        if int(ulid) <= int(_last_ulid):
+            ulid = ULID.from_int(int(_last_ulid) + 1)
+        _last_ulid = ulid
+        return ulid
+
+
 def new_event(
     type: str,
     board: str,
@@ -75,7 +97,7 @@ def new_event(
     at: datetime | None = None,
 ) -> Event:
     """Build an event with a fresh ULID whose timestamp is its time."""
-    ulid = ULID.from_datetime(at) if at is not None else ULID()
+    ulid = _next_ulid(at)
     return Event(
         id=str(ulid),
         type=type,
@@ -89,9 +111,7 @@ def new_event(
 
 def encode(event: Event) -> bytes:
     """Canonical bytes: the same event always encodes to the same line."""
-    return json.dumps(
-        event.as_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-    ).encode("utf-8")
+    return json.dumps(event.as_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def decode(data: bytes | str) -> Event:

@@ -1,0 +1,148 @@
+"""The write path, top to bottom: validate, number, commit, fan out.
+
+Only after ``log.create`` returned is a post acknowledged; everything after it
+(fan-out, caches) may fail and be redone from the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from board.events import Event, EventType, encode, new_event
+from board.log import LogError, LogUnavailable, get_log
+from board.log.layout import incoming_key
+from board.posting import cooldown, numbers
+from board.posting import refusals as r
+from board.posting.poster_id import jst_day, poster_id
+from board.posting.refusals import Refused
+from board.posting.tripcode import render_name
+from board.posting.validation import Submission, validate
+from board.readmodel import queries
+from board.store import get_store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What the poster is told: where their post is."""
+
+    event: Event
+    archived: tuple[str, ...] = ()
+
+    @property
+    def board(self) -> str:
+        return self.event.board
+
+    @property
+    def thread(self) -> str:
+        assert self.event.thread is not None
+        return self.event.thread
+
+    @property
+    def number(self) -> int:
+        assert self.event.number is not None
+        return self.event.number
+
+
+def submit(board_name: str, thread_key: str | None, sub: Submission, address: str) -> Posted:
+    """Post a reply (thread_key given) or a new thread; raise Refused if it is not written."""
+    store, log = get_store(), get_log()
+    board = queries.board(store, board_name)
+    if board is None:
+        raise Refused(r.NO_BOARD, status=404)
+    new_thread = thread_key is None
+    thread = None
+    if not new_thread:
+        thread = queries.thread(store, board_name, thread_key)
+        if thread is None:
+            raise Refused(r.NO_THREAD, status=404)
+        if thread.archived:
+            raise Refused(r.ARCHIVED)
+        if thread.count >= board["res_max"]:
+            raise Refused(r.STOPPED.format(limit=board["res_max"]))
+    clean = validate(sub, board, new_thread)
+
+    now_ms = int(time.time() * 1000)
+    poster = poster_id(settings.ID_SECRET, board_name, address, jst_day(now_ms))
+    wait = cooldown.start(board_name, poster, board["cooldown"])
+    if wait:
+        raise Refused(r.COOLDOWN.format(wait=wait), wait_seconds=wait, status=429)
+
+    payload = {
+        "name": render_name(clean.name, board["noname"]),
+        "mail": clean.mail,
+        "body": clean.body,
+        "id": poster if board["force_id"] else "",
+    }
+    try:
+        if new_thread:
+            payload["subject"] = clean.subject
+            event = numbers.commit_thread(
+                log,
+                now_ms // 1000,
+                lambda key: new_event(EventType.THREAD_CREATED, board_name, key, 1, payload),
+                known=lambda key: queries.thread(store, board_name, key) is not None,
+            )
+        else:
+            assert thread is not None
+            committed = numbers.commit_numbered(
+                log,
+                board_name,
+                thread.key,
+                thread.count,
+                lambda n: new_event(EventType.POST_CREATED, board_name, thread.key, n, payload),
+                limit=board["res_max"],
+            )
+            if committed is None:
+                cooldown.cancel(board_name, poster)
+                raise Refused(r.STOPPED.format(limit=board["res_max"]))
+            event = committed
+    except LogError as exc:
+        cooldown.cancel(board_name, poster)
+        logger.error("commit refused, log unavailable: %s", exc)
+        raise Refused(r.LOG_DOWN, status=503) from exc
+
+    fan_out(event)
+    archived = archive_overflow(board, event.thread) if new_thread else ()
+    return Posted(event, archived)
+
+
+def commit(event: Event) -> Event:
+    """Commit a non-numbered event (board, moderation, archival) and fan it out."""
+    get_log().create(incoming_key(event), encode(event))
+    fan_out(event)
+    return event
+
+
+def fan_out(event: Event) -> None:
+    """Hand the committed event to the workers; a lost message is found by reconcile."""
+    from board.tasks.fanout import apply_logged
+
+    try:
+        apply_logged.delay(incoming_key(event))
+    except Exception:  # the broker is down: the event is durable, reconcile will apply it
+        logger.exception("fan-out of %s not queued; reconcile will apply it", event.id)
+
+
+def archive_overflow(board: dict, new_key: str) -> tuple[str, ...]:
+    """Past the board's thread cap, the least recently bumped threads fall off (dat落ち).
+
+    The new thread may not be in the store yet (fan-out is asynchronous), so it
+    is counted here rather than read back.
+    """
+    live = [t for t in queries.threads(get_store(), board["name"]) if t.key != new_key]
+    overflow = live[max(board["thread_cap"] - 1, 0) :]
+    archived = []
+    for thread in overflow:
+        try:
+            commit(new_event(EventType.THREAD_ARCHIVED, board["name"], thread.key))
+        except (LogUnavailable, LogError):
+            logger.exception("archiving %s/%s failed; the next new thread retries", board["name"], thread.key)
+            break
+        archived.append(thread.key)
+    return tuple(archived)

@@ -1,0 +1,28 @@
+"""Why a post is refused. The message is shown to the poster as is (2ch style)."""
+
+from __future__ import annotations
+
+
+class Refused(Exception):
+    """The post was not written; ``message`` says why in the board's language."""
+
+    def __init__(self, message: str, wait_seconds: int | None = None, status: int = 403) -> None:
+        super().__init__(message)
+        self.message = message
+        self.wait_seconds = wait_seconds
+        self.status = status
+
+
+NO_BOARD = "該当する板は存在しません。"
+NO_THREAD = "該当するスレッドは存在しません。"
+ARCHIVED = "このスレッドは過去ログ倉庫に格納されています。もう書き込めません。"
+STOPPED = "このスレッドは{limit}を超えました。もう書けないので、新しいスレッドを立ててください。"
+NO_BODY = "本文がありません！"
+NO_SUBJECT = "サブジェクトが存在しません！"
+TOO_LONG = "{field}が長すぎます！（{size}バイト、最大{limit}バイト）"
+TOO_MANY_LINES = "改行が多すぎます！（{lines}行、最大{limit}行）"
+COOLDOWN = "連続投稿ですか？？ あと{wait}秒待ってから書き込んでください。"
+BAD_ENCODING = "文字コードが正しくありません。UTF-8（専用ブラウザはShift_JIS）で送信してください。"
+LOG_DOWN = (
+    "サーバーが混雑しているため書き込めませんでした。書き込みは保存されていません。しばらくしてから再度お試しください。"
+)

@@ -1,0 +1,1 @@
+"""The read model: what the store holds, how an event changes it, how pages read it."""

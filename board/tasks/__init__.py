@@ -1,0 +1,1 @@
+"""What runs in the background: Celery tasks, each a thin wrapper around a plain function."""

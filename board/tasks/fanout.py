@@ -1,0 +1,42 @@
+"""Fan-out: apply a committed event to the store."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from board.events import decode
+from board.log import LogUnavailable, NotFound, get_log
+from board.readmodel import projection
+from board.store import StoreUnavailable, get_store
+
+logger = logging.getLogger(__name__)
+
+
+def apply_key(key: str) -> bool:
+    """Read the event at key from the log and apply it; False if it is no longer there.
+
+    An event gone from incoming/ was rolled up, and rollup applies what it rolls up.
+    """
+    try:
+        data = get_log().read(key)
+    except NotFound:
+        logger.warning("fan-out: %s is gone from the log (rolled up); skipped", key)
+        return False
+    projection.apply(get_store(), decode(data))
+    return True
+
+
+@shared_task(
+    name="utakata.fanout.apply",
+    acks_late=True,
+    autoretry_for=(LogUnavailable, StoreUnavailable),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=10,
+)
+def apply_logged(key: str) -> None:
+    """Apply the committed event stored at key. Idempotent, so redelivery is harmless."""
+    apply_key(key)

@@ -1,0 +1,1 @@
+"""The HTML pages: board list, board top, thread pages, and the posting form."""

@@ -1,0 +1,44 @@
+"""The poster sees their own post on the next page, even before fan-out ran.
+
+The posting response sets a short-lived cookie naming the post; the thread
+page, if its store copy is behind that number, applies the missing posts
+straight from the log (the same idempotent apply the workers run).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+
+from board.log import LogError
+from board.log.layout import post_key
+from board.tasks.fanout import apply_key
+
+COOKIE = "utakata_posted"
+MAX_AGE = 120
+logger = logging.getLogger(__name__)
+
+
+def remember(response: HttpResponse, board: str, thread: str, number: int) -> None:
+    response.set_cookie(COOKIE, f"{board}/{thread}/{number}", max_age=MAX_AGE, httponly=True, samesite="Lax")
+
+
+def pending_number(request: HttpRequest, board: str, thread: str) -> int:
+    """The number the poster last wrote in this thread (0 if none)."""
+    value = request.COOKIES.get(COOKIE, "")
+    b, _, rest = value.partition("/")
+    t, _, n = rest.partition("/")
+    return int(n) if b == board and t == thread and n.isdigit() else 0
+
+
+def catch_up(board: str, thread: str, have: int, want: int) -> bool:
+    """Apply posts have+1..want from the log; True if anything was applied."""
+    applied = False
+    for number in range(have + 1, min(want, have + 50) + 1):
+        try:
+            applied |= apply_key(post_key(board, thread, number))
+        except LogError:
+            logger.warning("read-your-writes catch-up failed for %s/%s/%d", board, thread, number)
+            break
+    return applied

@@ -1,0 +1,15 @@
+from django.urls import path, re_path
+
+from board.web import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    re_path(
+        r"^test/read\.cgi/(?P<board>[a-z0-9_]+)/(?P<key>\d+)/(?P<range_text>[-0-9ln,]*)$",
+        views.thread_page,
+        name="thread",
+    ),
+    re_path(r"^(?P<board>[a-z0-9_]+)/$", views.board_top, name="board"),
+    re_path(r"^(?P<board>[a-z0-9_]+)/post$", views.post, name="post"),
+    re_path(r"^(?P<board>[a-z0-9_]+)/kako/$", views.archive, name="archive"),
+]

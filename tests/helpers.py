@@ -1,0 +1,56 @@
+"""Small helpers the tests share: boards, posts, and fan-out done in-process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from board.events import EventType, new_event
+from board.log import get_log
+from board.log.layout import INCOMING
+from board.posting.commit import Posted, commit, submit
+from board.posting.validation import Submission
+from board.readmodel import queries
+from board.store import get_store
+from board.tasks.fanout import apply_key
+
+
+def apply_pending() -> int:
+    """Do what the workers do: apply every committed event in incoming/ (idempotent)."""
+    count = 0
+    for info in get_log().list(INCOMING):
+        apply_key(info.key)
+        count += 1
+    return count
+
+
+def make_board(name: str = "test", title: str = "テスト板", **settings: Any) -> dict:
+    commit(new_event(EventType.BOARD_CREATED, name, payload={"title": title, **settings}))
+    apply_pending()
+    board = queries.board(get_store(), name)
+    assert board is not None
+    return board
+
+
+def new_thread(
+    board: str = "test",
+    subject: str = "スレタイ",
+    body: str = "本文",
+    name: str = "",
+    mail: str = "",
+    address: str = "192.0.2.1",
+) -> Posted:
+    posted = submit(board, None, Submission(name=name, mail=mail, body=body, subject=subject), address)
+    apply_pending()
+    return posted
+
+
+def reply(
+    board: str, thread: str, body: str = "レス", name: str = "", mail: str = "", address: str = "192.0.2.1"
+) -> Posted:
+    posted = submit(board, thread, Submission(name=name, mail=mail, body=body), address)
+    apply_pending()
+    return posted
+
+
+def log_keys() -> list[str]:
+    return [info.key for info in get_log().list(INCOMING)]
