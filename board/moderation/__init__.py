@@ -1,0 +1,1 @@
+"""Moderation: deletions (あぼーん) are events too, so they survive rehydrate."""
