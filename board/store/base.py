@@ -11,6 +11,9 @@ be a join-semilattice: merging siblings in any order gives the same result.
 
 from __future__ import annotations
 
+import contextlib
+import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +85,18 @@ class BaseStore:
     def close(self) -> None:
         """Release connections; the default holds none."""
 
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Group the writes made inside ``with store.batch():`` for speed (e.g. rehydrate).
+
+        A hint, not a transaction: Riak has none, so nothing may rely on the
+        writes landing all or nothing, and a backend may commit a long batch in
+        several pieces. Inside a batch every call behaves exactly as outside it
+        (reads see the batch's own writes, stale contexts still conflict); other
+        instances may only see the writes when the batch (or a piece of it)
+        ends. Batches nest. The default groups nothing.
+        """
+        return contextlib.nullcontext()
+
     # Built from the primitives above; backends need not override them.
 
     def get(self, bucket: str, key: str, merge: Callable[[list[bytes]], bytes] | None = None) -> bytes | None:
@@ -107,9 +122,10 @@ class BaseStore:
 
         Siblings are merged before mutate sees them. mutate returning the value
         it was given (or None) means "nothing to change" and writes nothing,
-        which keeps idempotent re-application cheap.
+        which keeps idempotent re-application cheap. mutate may run several
+        times (once per lost race), so it must not have side effects.
         """
-        for _ in range(attempts):
+        for attempt in range(attempts):
             fetched = self.fetch(bucket, key)
             if fetched is None:
                 current, context = None, None
@@ -123,6 +139,10 @@ class BaseStore:
             try:
                 self.store(bucket, key, new, context)
             except Conflict:
+                if attempt:
+                    # Retry at once the first time, then back off with jitter: racers
+                    # that all retry immediately mostly collide again.
+                    time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
                 continue
             return new
         raise Conflict(f"{bucket}/{key}: gave up after {attempts} conflicting writes")
