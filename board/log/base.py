@@ -53,13 +53,20 @@ class BaseLog:
         """Write a new object; raise AlreadyExists if the key is taken.
 
         Durable on return: the caller may acknowledge whatever the bytes hold.
+
+        If the key already holds exactly these bytes, create() returns as if it
+        had written them: S3 cannot tell a retried PUT whose first attempt
+        landed from a second writer, so every backend treats identical bytes
+        as the same write. Writers racing for a key (res numbers) must
+        therefore write bytes unique to them; events carry a unique id.
         """
         raise NotImplementedError
 
     def create_from_file(self, key: str, fileobj: BinaryIO) -> None:
         """Write a new object streamed from an open binary file (large objects).
 
-        Same promise as create(): never overwrites, durable on return.
+        Same promise as create(): never overwrites, durable on return, and
+        identical bytes already at the key count as success.
         """
         raise NotImplementedError
 

@@ -1,0 +1,490 @@
+"""The durable log in S3 or an S3-compatible store (``s3://bucket/prefix``).
+
+Every key is stored under the location's prefix (``s3://utakata/prod`` puts
+``incoming/...`` at ``prod/incoming/...``); list() strips it back off.
+
+Options (the URL's query string, plus what settings add):
+
+    endpoint_url      "" or absent means AWS; e.g. http://minio:9000
+    region_name       e.g. us-east-1
+    connect_timeout   seconds, default 2
+    read_timeout      seconds, default 10
+    max_attempts      attempts per request including the first, default 3
+                      (botocore's "standard" retry mode)
+    addressing_style  auto | path | virtual; default path for a custom
+                      endpoint (MinIO, Ceph RGW), auto for AWS
+    checksums         when_supported (default) | when_required: whether
+                      botocore adds CRC32 checksums to requests and checks
+                      them on responses; older RGW/MinIO may need
+                      when_required. Content-MD5 is sent on every upload
+                      either way, so a body corrupted in transit is refused.
+    multipart_chunksize  bytes per part for create_from_file, default 16 MiB
+                      (at least 5 MiB, S3's minimum part size)
+
+create() is a conditional put (``If-None-Match: *``). When the put comes back
+412 the key is taken, but the taker may be this very write: a retried PUT
+whose first attempt reached S3 but whose answer was lost. So on 412 the
+object is read back, and identical bytes count as success.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from datetime import UTC
+from typing import Any, BinaryIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ChecksumError,
+    ClientError,
+    CredentialRetrievalError,
+    FlexibleChecksumError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from django.core.exceptions import ImproperlyConfigured
+
+from board.log.base import AlreadyExists, Archived, BaseLog, LogError, LogUnavailable, NotFound, ObjectInfo
+
+MiB = 1024 * 1024
+DEFAULT_CONNECT_TIMEOUT = 2.0
+DEFAULT_READ_TIMEOUT = 10.0
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_CHUNKSIZE = 16 * MiB
+MIN_PART_SIZE = 5 * MiB
+MAX_PARTS = 10_000
+DELETE_BATCH = 1000
+COMPARE_CHUNK = 1 * MiB
+
+KNOWN_OPTIONS = frozenset(
+    {
+        "endpoint_url",
+        "region_name",
+        "connect_timeout",
+        "read_timeout",
+        "max_attempts",
+        "addressing_style",
+        "checksums",
+        "multipart_chunksize",
+    }
+)
+# Storage classes whose objects must be restored before a GET (GLACIER_IR is readable at once).
+COLD_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+ACCESS_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AllAccessDisabled",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "AccountProblem",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "RequestTimeTooSkewed"}
+)
+
+
+class S3Log(BaseLog):
+    """The durable log in an S3 bucket, through boto3 (one client per instance)."""
+
+    def __init__(self, location: str, options: dict | None = None) -> None:
+        super().__init__(location, options)
+        bucket, _, prefix = location.strip("/").partition("/")
+        if not bucket:
+            raise ImproperlyConfigured(f"S3 log location {location!r} names no bucket (s3://bucket/prefix)")
+        unknown = sorted(set(self.options) - KNOWN_OPTIONS)
+        if unknown:
+            raise ImproperlyConfigured(
+                f"S3 log: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(KNOWN_OPTIONS))})"
+            )
+        self.bucket = bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+
+        endpoint_url = self.options.get("endpoint_url") or None
+        region_name = self.options.get("region_name") or None
+        addressing_style = self.options.get("addressing_style") or ("path" if endpoint_url else "auto")
+        if addressing_style not in {"auto", "path", "virtual"}:
+            raise ImproperlyConfigured(f"S3 log: addressing_style={addressing_style!r} (auto, path or virtual)")
+        checksums = self.options.get("checksums") or "when_supported"
+        if checksums not in {"when_supported", "when_required"}:
+            raise ImproperlyConfigured(f"S3 log: checksums={checksums!r} (when_supported or when_required)")
+        self.multipart_chunksize = _option(self.options, "multipart_chunksize", DEFAULT_CHUNKSIZE, int)
+        if self.multipart_chunksize < MIN_PART_SIZE:
+            raise ImproperlyConfigured(
+                f"S3 log: multipart_chunksize={self.multipart_chunksize} is below S3's {MIN_PART_SIZE}-byte minimum"
+            )
+        self.config = Config(
+            connect_timeout=_option(self.options, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, float),
+            read_timeout=_option(self.options, "read_timeout", DEFAULT_READ_TIMEOUT, float),
+            retries={
+                "mode": "standard",
+                # botocore's own "max_attempts" counts retries only; ours counts the first try too.
+                "total_max_attempts": _option(self.options, "max_attempts", DEFAULT_MAX_ATTEMPTS, int),
+            },
+            s3={"addressing_style": addressing_style},
+            request_checksum_calculation=checksums,
+            response_checksum_validation=checksums,
+        )
+        # A session of our own: boto3's default session is not safe to share
+        # between threads while clients are being made.
+        session = boto3.session.Session()
+        self._client = session.client("s3", endpoint_url=endpoint_url, region_name=region_name, config=self.config)
+        self.endpoint = self._client.meta.endpoint_url
+
+    # --- keys and errors -----------------------------------------------------
+
+    def _full(self, key: str) -> str:
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"invalid log key {key!r}")
+        return self.prefix + key
+
+    def _where(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}{key}"
+
+    def _error(self, exc: Exception, doing: str, key: str) -> LogError:
+        """Translate a botocore failure into the log's vocabulary."""
+        where = self._where(key)
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            message = error.get("Message", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code == "NoSuchBucket":
+                return LogError(
+                    f"S3 bucket {self.bucket!r} does not exist at {self.endpoint}: create it or fix UTAKATA_LOG_URL"
+                )
+            if code in {"NoSuchKey", "NotFound", "404"}:
+                return NotFound(f"no object at {where}")
+            if code == "InvalidObjectState":
+                return Archived(self._archived_message(key, error.get("StorageClass") or "GLACIER"))
+            if code in ACCESS_CODES or status == 403:
+                return LogError(
+                    f"S3 at {self.endpoint} refused {doing} {where} ({code}: {message}); "
+                    "check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket policy"
+                )
+            if status >= 500 or code in TRANSIENT_CODES:
+                return LogUnavailable(
+                    f"S3 endpoint {self.endpoint} failed while {doing} {where}: {code} ({status}) {message}"
+                )
+            return LogError(f"S3 at {self.endpoint} failed {doing} {where}: {code} ({status}) {message}")
+        if isinstance(exc, BotoConnectionError | HTTPClientError):
+            # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
+            # ConnectionClosedError, ResponseStreamingError, SSLError, ...
+            return LogUnavailable(f"S3 endpoint {self.endpoint} unreachable while {doing} {where}: {exc}")
+        if isinstance(exc, FlexibleChecksumError | ChecksumError):
+            return LogUnavailable(
+                f"S3 endpoint {self.endpoint}: checksum mismatch while {doing} {where} (corrupted in transit): {exc}"
+            )
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
+            return LogError(f"S3 log: no usable credentials for {self.endpoint}: {exc}")
+        return LogError(f"S3 log: {doing} {where} failed: {exc}")
+
+    def _archived_message(self, key: str, storage_class: str) -> str:
+        endpoint = "" if self.endpoint.endswith(".amazonaws.com") else f" --endpoint-url {self.endpoint}"
+        return (
+            f"{self._where(key)} is in storage class {storage_class} and must be restored before it "
+            f"can be read: aws s3api restore-object{endpoint} --bucket {self.bucket} "
+            f"--key {self.prefix}{key} --restore-request Days=7,GlacierJobParameters={{Tier=Standard}} "
+            f'then wait until head-object shows Restore: ongoing-request="false" (hours for '
+            f"{storage_class}) and read it again"
+        )
+
+    def _call(self, doing: str, key: str, method: str, **kwargs: Any) -> dict:
+        try:
+            return getattr(self._client, method)(Bucket=self.bucket, **kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, doing, key) from exc
+
+    # --- writes --------------------------------------------------------------
+
+    def create(self, key: str, data: bytes) -> None:
+        data = bytes(data)
+        full = self._full(key)
+        for _ in range(3):
+            try:
+                self._client.put_object(Bucket=self.bucket, Key=full, Body=data, IfNoneMatch="*", ContentMD5=_md5(data))
+                return
+            except ClientError as exc:
+                outcome = _conditional_outcome(exc)
+                if outcome is None:
+                    raise self._error(exc, "writing", key) from exc
+                holds = self._holds(key, lambda body: _read_full(body, len(data) + 1) == data)
+                if holds:
+                    return  # the same bytes are there: our own earlier attempt, or an identical event
+                if holds is False:
+                    raise AlreadyExists(f"{self._where(key)} already exists") from exc
+                # Nothing there: a 412 whose object was deleted meanwhile, or a
+                # 409 whose racing write failed. Either way, try again.
+            except BotoCoreError as exc:
+                raise self._error(exc, "writing", key) from exc
+        raise LogUnavailable(f"S3 endpoint {self.endpoint}: writes to {self._where(key)} keep conflicting")
+
+    def create_from_file(self, key: str, fileobj: BinaryIO) -> None:
+        """Stream fileobj up: one conditional put if small, else a conditional multipart upload.
+
+        boto3's upload_fileobj cannot send If-None-Match (it is not among
+        s3transfer's allowed upload args), so the multipart upload is done
+        here: parts of multipart_chunksize, then CompleteMultipartUpload with
+        If-None-Match: *, and the upload aborted on any failure.
+        """
+        full = self._full(key)
+        chunksize = self.multipart_chunksize
+        first = _read_full(fileobj, chunksize)
+        if len(first) < chunksize:
+            self.create(key, first)
+            return
+        with_checksums = self.config.request_checksum_calculation == "when_supported"
+        extra = {"ChecksumAlgorithm": "CRC32"} if with_checksums else {}
+        upload_id = self._call("starting an upload of", key, "create_multipart_upload", Key=full, **extra)["UploadId"]
+        digest = hashlib.sha256()
+        size = 0
+        parts: list[dict[str, Any]] = []
+        try:
+            piece = first
+            while piece:
+                number = len(parts) + 1
+                if number > MAX_PARTS:
+                    raise LogError(
+                        f"{self._where(key)}: more than {MAX_PARTS} parts of {chunksize} bytes; "
+                        "raise multipart_chunksize"
+                    )
+                digest.update(piece)
+                size += len(piece)
+                answer = self._call(
+                    "uploading to",
+                    key,
+                    "upload_part",
+                    Key=full,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=piece,
+                    ContentMD5=_md5(piece),
+                    **extra,
+                )
+                part = {"PartNumber": number, "ETag": answer["ETag"]}
+                if with_checksums and answer.get("ChecksumCRC32"):
+                    part["ChecksumCRC32"] = answer["ChecksumCRC32"]
+                parts.append(part)
+                piece = _read_full(fileobj, chunksize)
+            self._client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=full,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            self._abort(full, upload_id)
+            # 412: the key is taken. NoSuchUpload: a retried Complete whose
+            # first attempt went through. Either way, compare what is there.
+            if _conditional_outcome(exc) is None and _code(exc) != "NoSuchUpload":
+                raise self._error(exc, "completing the upload of", key) from exc
+            expected = digest.hexdigest()
+            holds = self._holds(key, lambda body: _sha256_of(body, size) == expected, size=size)
+            if holds:
+                return
+            if holds is False:
+                raise AlreadyExists(f"{self._where(key)} already exists") from exc
+            raise LogUnavailable(
+                f"S3 endpoint {self.endpoint}: the upload of {self._where(key)} conflicted; nothing was written"
+            ) from exc
+        except BotoCoreError as exc:
+            self._abort(full, upload_id)
+            raise self._error(exc, "completing the upload of", key) from exc
+        except BaseException:
+            self._abort(full, upload_id)
+            raise
+
+    def _abort(self, full: str, upload_id: str) -> None:
+        # Gone already, or unreachable: a lifecycle rule should expire incomplete uploads.
+        with contextlib.suppress(ClientError, BotoCoreError):
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
+
+    def _holds(self, key: str, same, size: int | None = None) -> bool | None:
+        """Whether the object at key passes same(body): None if there is none."""
+        try:
+            answer = self._client.get_object(Bucket=self.bucket, Key=self._full(key))
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchKey", "404"}:
+                return None
+            if _code(exc) == "InvalidObjectState":
+                return False  # cold, so certainly not the write we just made
+            raise self._error(exc, "reading back", key) from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, "reading back", key) from exc
+        body = answer["Body"]
+        try:
+            if size is not None and answer.get("ContentLength") != size:
+                return False
+            return bool(same(body))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "reading back", key) from exc
+        finally:
+            body.close()
+
+    def replace(self, key: str, data: bytes) -> None:
+        data = bytes(data)
+        self._call("writing", key, "put_object", Key=self._full(key), Body=data, ContentMD5=_md5(data))
+
+    def delete(self, keys: Iterable[str]) -> None:
+        batch: list[dict[str, str]] = []
+        for key in keys:
+            batch.append({"Key": self._full(key)})
+            if len(batch) == DELETE_BATCH:
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, batch: list[dict[str, str]]) -> None:
+        first = batch[0]["Key"][len(self.prefix) :]
+        answer = self._call("deleting", first, "delete_objects", Delete={"Objects": batch, "Quiet": True})
+        errors = [e for e in answer.get("Errors", ()) if e.get("Code") != "NoSuchKey"]
+        if errors:
+            sample = errors[0]
+            message = (
+                f"S3 at {self.endpoint} refused to delete {len(errors)} object(s), e.g. "
+                f"s3://{self.bucket}/{sample.get('Key')}: {sample.get('Code')} {sample.get('Message', '')}"
+            )
+            if all(e.get("Code") in TRANSIENT_CODES for e in errors):
+                raise LogUnavailable(message)
+            raise LogError(message)
+
+    # --- reads ---------------------------------------------------------------
+
+    def open(self, key: str) -> BinaryIO:
+        answer = self._call("reading", key, "get_object", Key=self._full(key))
+        return _Stream(answer["Body"], lambda exc: self._error(exc, "reading", key))  # type: ignore[return-value]
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=self._full(key))
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchKey", "NotFound", "404"}:
+                return False
+            raise self._error(exc, "looking up", key) from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, "looking up", key) from exc
+        return True
+
+    def list(self, prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
+        if start_after:
+            kwargs["StartAfter"] = self.prefix + start_after
+        strip = len(self.prefix)
+        try:
+            for page in self._client.get_paginator("list_objects_v2").paginate(**kwargs):
+                for item in page.get("Contents", ()):
+                    key = item["Key"][strip:]
+                    if not key:
+                        continue  # a "folder" marker at the prefix itself
+                    yield ObjectInfo(
+                        key=key,
+                        size=item["Size"],
+                        modified=item["LastModified"].astimezone(UTC),
+                        storage_class=item.get("StorageClass") or "STANDARD",
+                    )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "listing", prefix) from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _Stream(io.RawIOBase):
+    """A GetObject body as a file: read(n) in pieces, botocore errors translated."""
+
+    def __init__(self, body, translate) -> None:
+        super().__init__()
+        self._body = body
+        self._translate = translate
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        try:
+            return self._body.read() if size is None or size < 0 else self._body.read(size)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._translate(exc) from exc
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+def _option(options: dict, name: str, default, kind):
+    raw = options.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"S3 log option {name}={raw!r} is not a {kind.__name__}") from None
+    if value <= 0:
+        raise ImproperlyConfigured(f"S3 log option {name}={raw!r} must be positive")
+    return value
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _conditional_outcome(exc: ClientError) -> str | None:
+    """'taken' for 412 PreconditionFailed, 'conflict' for 409 ConditionalRequestConflict, else None."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    code = _code(exc)
+    if code == "PreconditionFailed" or status == 412:
+        return "taken"
+    if code == "ConditionalRequestConflict":
+        return "conflict"
+    return None
+
+
+def _md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
+
+
+def _read_full(fileobj: BinaryIO, size: int) -> bytes:
+    """Read size bytes, fewer only at end of file (raw streams may return short reads)."""
+    pieces = []
+    remaining = size
+    while remaining > 0:
+        piece = fileobj.read(remaining)
+        if not piece:
+            break
+        pieces.append(piece)
+        remaining -= len(piece)
+    return b"".join(pieces)
+
+
+def _sha256_of(body, limit: int) -> str:
+    digest = hashlib.sha256()
+    seen = 0
+    while piece := body.read(COMPARE_CHUNK):
+        seen += len(piece)
+        if seen > limit:
+            return ""
+        digest.update(piece)
+    return digest.hexdigest()
