@@ -129,6 +129,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_out": str(_queue),
         "processed_folder": str(_queue / "processed"),
         "store_processed": False,
+        # The filesystem transport polls; once a second would let readers wait that long.
+        "polling_interval": 0.1,
     }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
