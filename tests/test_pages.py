@@ -1,0 +1,304 @@
+"""The pages, through Django's test client: what a reader sees and what the HTML form does."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from board.posting import refusals as r
+from board.readmodel import queries
+from board.store import get_store
+from tests.helpers import apply_pending, log_keys, make_board, new_thread, reply
+
+TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+NUMBER_RE = re.compile(r'data-number="(\d+)"')
+SCRIPT = "<script>alert(1)</script>"
+
+
+def browser() -> Client:
+    """A client that, like a browser, must carry the CSRF token the page gave it."""
+    return Client(enforce_csrf_checks=True)
+
+
+def submit_form(client: Client, page: str, board: str = "test", **fields: str):
+    """Open page, take the CSRF token from its form and POST the form's fields."""
+    html = client.get(page).content.decode()
+    token = TOKEN_RE.search(html)
+    assert token, f"no CSRF token in the form on {page}"
+    data = {"FROM": "", "mail": "", "MESSAGE": "", **fields, "csrfmiddlewaretoken": token.group(1)}
+    return client.post(f"/{board}/post", data)
+
+
+def numbers_shown(html: str) -> list[int]:
+    return [int(n) for n in NUMBER_RE.findall(html)]
+
+
+def thread_with(count: int) -> str:
+    key = new_thread(body="1").thread
+    for i in range(2, count + 1):
+        reply("test", key, body=str(i))
+    return key
+
+
+def section_order(html: str) -> list[str]:
+    return re.findall(r'<section class="thread" id="t(\d+)">', html)
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def test_board_list_links_every_board(client):
+    make_board("news", "ニュース速報")
+    make_board("tech", "技術")
+    html = client.get("/").content.decode()
+    assert '<a href="/news/">ニュース速報</a>' in html
+    assert '<a href="/tech/">技術</a>' in html
+
+
+def test_board_top_lists_threads_most_recently_bumped_first(client, board):
+    old, middle, new = (new_thread(subject=s).thread for s in ("古い", "中", "新しい"))
+    reply("test", old)
+    assert section_order(client.get("/test/").content.decode()) == [old, new, middle]
+
+
+def test_a_sage_reply_does_not_bump_the_thread_on_the_board_top(client, board):
+    old, new = new_thread().thread, new_thread().thread
+    reply("test", old, mail="sage")
+    assert section_order(client.get("/test/").content.decode()) == [new, old]
+
+
+def test_board_top_shows_the_first_and_the_last_five_res_of_a_thread(client, board):
+    thread_with(8)
+    assert numbers_shown(client.get("/test/").content.decode()) == [1, 4, 5, 6, 7, 8]
+
+
+def test_thread_page_shows_every_post_with_its_title(client, board):
+    key = thread_with(3)
+    html = client.get(f"/test/read.cgi/test/{key}/").content.decode()
+    assert numbers_shown(html) == [1, 2, 3]
+    assert '<h1 class="thread-title">スレタイ</h1>' in html
+
+
+@pytest.mark.parametrize(
+    ("range_text", "shown"),
+    [
+        ("", list(range(1, 11))),
+        ("l4", [1, 8, 9, 10]),
+        ("l4n", [7, 8, 9, 10]),
+        ("5", [5]),
+        ("5n", [5]),
+        ("3-5", [1, 3, 4, 5]),
+        ("3-5n", [3, 4, 5]),
+        ("8-", [1, 8, 9, 10]),
+        ("-3", [1, 2, 3]),
+        ("n", list(range(2, 11))),
+        ("5-3", [1, 3, 4, 5]),
+        ("9-50", [1, 9, 10]),
+    ],
+)
+def test_thread_range_shows_the_posts_it_names(client, board, range_text, shown):
+    key = thread_with(10)
+    response = client.get(f"/test/read.cgi/test/{key}/{range_text}")
+    assert response.status_code == 200
+    assert numbers_shown(response.content.decode()) == shown
+
+
+def test_a_range_that_is_not_one_is_404(client, board):
+    key = thread_with(1)
+    assert client.get(f"/test/read.cgi/test/{key}/l").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/nope/", "/nope/kako/", "/test/read.cgi/nope/1234567890/", "/test/read.cgi/test/1234567890/"]
+)
+def test_unknown_board_or_thread_is_404(client, board, path):
+    assert client.get(path).status_code == 404
+
+
+# --- posting through the HTML form -------------------------------------------
+
+
+def test_new_thread_through_the_form_is_committed_as_post_one(board):
+    response = submit_form(browser(), "/test/", subject="フォームから", MESSAGE="こんにちは")
+    assert response.status_code == 200
+    assert "書きこみました。" in response.content.decode()
+    [key] = log_keys()[-1:]
+    assert key.endswith("/0001.json")
+    apply_pending()
+    [thread] = queries.threads(get_store(), "test")
+    assert thread.title == "フォームから"
+
+
+def test_reply_through_the_form_takes_the_next_number(board):
+    key = new_thread().thread
+    response = submit_form(browser(), f"/test/read.cgi/test/{key}/", MESSAGE="レス", key=key)
+    assert response.status_code == 200
+    assert log_keys()[-1].endswith(f"/{key}/0002.json")
+
+
+def test_posted_page_sends_the_poster_back_to_their_post(board):
+    key = new_thread().thread
+    html = submit_form(browser(), f"/test/read.cgi/test/{key}/", MESSAGE="レス", key=key).content.decode()
+    assert f'content="1;URL=/test/read.cgi/test/{key}/l50#2"' in html
+
+
+def test_post_without_csrf_token_is_refused_and_writes_nothing(board):
+    key = new_thread().thread
+    before = log_keys()
+    response = browser().post("/test/post", {"MESSAGE": "トークンなし", "key": key})
+    assert response.status_code == 403
+    assert log_keys() == before
+
+
+def test_post_with_a_forged_csrf_token_is_refused_and_writes_nothing(board):
+    key = new_thread().thread
+    client = browser()
+    client.get(f"/test/read.cgi/test/{key}/")
+    before = log_keys()
+    response = client.post("/test/post", {"MESSAGE": "偽物", "key": key, "csrfmiddlewaretoken": "x" * 64})
+    assert response.status_code == 403
+    assert log_keys() == before
+
+
+def test_the_form_endpoint_refuses_get(client, board):
+    assert client.get("/test/post").status_code == 405
+
+
+def test_script_in_every_field_is_shown_escaped(client, board):
+    submit_form(browser(), "/test/", subject=SCRIPT, FROM=SCRIPT, mail=SCRIPT, MESSAGE=SCRIPT)
+    apply_pending()
+    [thread] = queries.threads(get_store(), "test")
+    for page in ("/test/", f"/test/read.cgi/test/{thread.key}/"):
+        html = client.get(page).content.decode()
+        assert "<script>alert" not in html
+        assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # subject, name, body
+
+
+def test_script_in_the_mail_field_is_escaped_in_the_mailto_link(client, board):
+    key = new_thread().thread
+    reply("test", key, mail='"><script>alert(1)</script>')
+    html = client.get(f"/test/read.cgi/test/{key}/").content.decode()
+    assert 'href="mailto:&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in html
+
+
+def test_anchor_becomes_a_link_to_the_post(client, board):
+    key = thread_with(2)
+    reply("test", key, body=">>2 わかる")
+    html = client.get(f"/test/read.cgi/test/{key}/").content.decode()
+    assert f'<a href="/test/read.cgi/test/{key}/2" class="anchor" data-anchor="2">&gt;&gt;2</a> わかる' in html
+
+
+def test_anchor_range_becomes_a_link_to_the_range(client, board):
+    key = thread_with(5)
+    reply("test", key, body=">>3-5")
+    html = client.get(f"/test/read.cgi/test/{key}/").content.decode()
+    assert f'href="/test/read.cgi/test/{key}/3-5" class="anchor" data-anchor="3-5"' in html
+
+
+def test_url_becomes_a_link(client, board):
+    key = new_thread(body="見て https://example.com/a?b=1 です").thread
+    html = client.get(f"/test/read.cgi/test/{key}/").content.decode()
+    assert '<a href="https://example.com/a?b=1" rel="nofollow noopener noreferrer" target="_blank">' in html
+
+
+def test_line_breaks_in_the_body_are_kept(client, board):
+    key = new_thread(body="一行目\n二行目").thread
+    assert "一行目<br>二行目" in client.get(f"/test/read.cgi/test/{key}/").content.decode()
+
+
+# --- read-your-writes ----------------------------------------------------------
+
+
+def test_poster_sees_their_reply_on_the_next_page_before_any_worker_ran(board):
+    key = new_thread().thread
+    client = browser()
+    submit_form(client, f"/test/read.cgi/test/{key}/", MESSAGE="自分のレス", key=key)
+    assert queries.thread(get_store(), "test", key).count == 1, "nothing may have applied the reply yet"
+    html = client.get(f"/test/read.cgi/test/{key}/l50").content.decode()
+    assert numbers_shown(html) == [1, 2]
+    assert "自分のレス" in html
+
+
+def test_poster_sees_their_new_thread_on_the_next_page_before_any_worker_ran(board):
+    client = browser()
+    response = submit_form(client, "/test/", subject="できたて", MESSAGE="一番乗り")
+    key = re.search(r"/test/read\.cgi/test/(\d+)/l50", response.content.decode()).group(1)
+    assert queries.thread(get_store(), "test", key) is None, "nothing may have applied the thread yet"
+    html = client.get(f"/test/read.cgi/test/{key}/l50").content.decode()
+    assert "できたて" in html and "一番乗り" in html
+
+
+# --- refusals --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason", "status"),
+    [
+        ({"MESSAGE": ""}, r.NO_BODY, 400),
+        ({"MESSAGE": "   \n  "}, r.NO_BODY, 400),
+        ({"MESSAGE": "本文", "FROM": "名" * 33}, "名前が長すぎます！", 403),
+        ({"MESSAGE": "本文", "mail": "m" * 65}, "メール欄が長すぎます！", 403),
+        ({"MESSAGE": "あ" * 1025}, "本文が長すぎます！", 403),
+        ({"MESSAGE": "\n".join("行" * 33)}, "改行が多すぎます！", 403),
+        ({"MESSAGE": "本文", "key": "1234567890"}, r.NO_THREAD, 404),
+    ],
+)
+def test_refused_reply_is_an_error_page_with_the_reason_and_writes_nothing(board, fields, reason, status):
+    key = new_thread().thread
+    client = browser()
+    before = log_keys()
+    response = submit_form(client, f"/test/read.cgi/test/{key}/", **{"key": key, **fields})
+    html = response.content.decode()
+    assert response.status_code == status
+    assert "ＥＲＲＯＲ！" in html and reason in html
+    assert log_keys() == before
+
+
+def test_refused_new_thread_without_subject_is_an_error_page_and_writes_nothing(board):
+    before = log_keys()
+    response = submit_form(browser(), "/test/", subject="", MESSAGE="本文")
+    assert response.status_code == 400
+    assert r.NO_SUBJECT in response.content.decode()
+    assert log_keys() == before
+
+
+def test_post_to_an_unknown_board_is_a_404_error_page(board):
+    client = browser()
+    html = client.get("/test/").content.decode()
+    token = TOKEN_RE.search(html).group(1)
+    response = client.post("/nope/post", {"MESSAGE": "本文", "subject": "題", "csrfmiddlewaretoken": token})
+    assert response.status_code == 404
+    assert "ＥＲＲＯＲ！" in response.content.decode() and r.NO_BOARD in response.content.decode()
+
+
+def test_second_post_within_the_cooldown_is_a_429_error_page_and_writes_nothing():
+    make_board("slow", "ゆっくり板", cooldown=60)
+    key = new_thread(board="slow", address="127.0.0.1").thread
+    client = browser()
+    before = log_keys()
+    response = submit_form(client, f"/test/read.cgi/slow/{key}/", board="slow", MESSAGE="連投", key=key)
+    assert response.status_code == 429
+    assert "ＥＲＲＯＲ！" in response.content.decode() and "連続投稿ですか" in response.content.decode()
+    assert log_keys() == before
+
+
+def test_reply_to_a_stopped_thread_is_an_error_page_and_writes_nothing():
+    make_board("tiny", "小さい板", cooldown=0, res_max=2)
+    key = new_thread(board="tiny").thread
+    reply("tiny", key)
+    before = log_keys()
+    response = submit_form(browser(), "/tiny/", board="tiny", MESSAGE="三番目", key=key)
+    assert response.status_code == 403
+    assert "このスレッドは2を超えました" in response.content.decode()
+    assert log_keys() == before
+
+
+def test_a_stopped_thread_page_has_no_reply_form(client):
+    make_board("tiny", "小さい板", cooldown=0, res_max=2)
+    key = new_thread(board="tiny").thread
+    reply("tiny", key)
+    html = client.get(f"/test/read.cgi/tiny/{key}/").content.decode()
+    assert "このスレッドは2を超えました" in html
+    assert 'name="MESSAGE"' not in html
