@@ -64,3 +64,14 @@ def board():
     from tests.helpers import make_board
 
     return make_board("test", "テスト板", cooldown=0)
+
+
+@pytest.fixture
+def fresh_redis(redis_url):
+    """The session's Redis, emptied: no cache keys, locks or queued tasks left by an earlier test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushall()
+    client.close()
+    return redis_url

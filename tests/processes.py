@@ -16,7 +16,9 @@ Typical use::
     env = services.project_env(REDIS_URL=redis_url, UTAKATA_DATA_DIR=str(tmp_path))
     processes.manage(env, "createboard", "test", "テスト板", "--set", "cooldown=0")
     with processes.gunicorn(env, workers=2) as web, processes.celery_worker(env) as worker:
-        requests.get(web.url + "/test/")
+        client = processes.BoardClient(web.url)
+        key = client.new_thread("test", "スレタイ", "本文")
+        client.reply("test", key, "レス")
         worker.kill()  # SIGKILL, mid-task if you like
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +37,8 @@ import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+import requests
 
 from tests.services import free_port
 
@@ -266,3 +271,60 @@ def manage(env: dict[str, str], *args: str, timeout: float = 60.0) -> subprocess
     if done.returncode != 0:
         raise ProcessFailed(f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done
+
+
+# --- talking to a running server ----------------------------------------------------
+
+TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+POSTED_RE = re.compile(r'URL=/test/read\.cgi/(?P<board>[a-z0-9_]+)/(?P<thread>\d+)/l50#(?P<number>\d+)"')
+
+
+class NotPosted(AssertionError):
+    """The board did not answer 書きこみました to a post."""
+
+
+class BoardClient:
+    """One browser over HTTP: keeps its cookies and sends the CSRF token its last form page gave it."""
+
+    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.token = ""
+
+    def get(self, path: str) -> requests.Response:
+        response = self.session.get(self.base_url + path, timeout=self.timeout)
+        found = TOKEN_RE.search(response.text)
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def open_form(self, board: str, thread: str | None = None) -> None:
+        """Load the page whose form a user would fill in: the thread, or the board top."""
+        self.get(f"/test/read.cgi/{board}/{thread}/l50" if thread else f"/{board}/")
+        if not self.token:
+            raise NotPosted(f"no form with a CSRF token on /{board}/ {thread or ''}")
+
+    def post(self, board: str, **fields: str) -> requests.Response:
+        """POST the form as it stands (open_form first); fields use the form's names."""
+        data = {"FROM": "", "mail": "", "MESSAGE": "", **fields, "csrfmiddlewaretoken": self.token}
+        return self.session.post(f"{self.base_url}/{board}/post", data=data, timeout=self.timeout)
+
+    def posted(self, response: requests.Response) -> tuple[str, int]:
+        """(thread key, res number) from an acknowledged post; NotPosted otherwise."""
+        found = POSTED_RE.search(response.text)
+        if response.status_code != 200 or "書きこみました" not in response.text or not found:
+            raise NotPosted(f"HTTP {response.status_code}: {response.text[:500]}")
+        return found.group("thread"), int(found.group("number"))
+
+    def new_thread(self, board: str, subject: str, body: str, **fields: str) -> str:
+        """Start a thread through the form; return its key."""
+        if not self.token:
+            self.open_form(board)
+        return self.posted(self.post(board, subject=subject, MESSAGE=body, **fields))[0]
+
+    def reply(self, board: str, thread: str, body: str, **fields: str) -> int:
+        """Reply through the form; return the res number the board gave it."""
+        if not self.token:
+            self.open_form(board, thread)
+        return self.posted(self.post(board, key=thread, MESSAGE=body, **fields))[1]
