@@ -126,11 +126,14 @@ if CELERY_BROKER_URL == "filesystem://":
     _queue = DATA_DIR / "queue"
     # kombu's filesystem transport does not create its folders: without them the
     # worker dies at start and every fan-out from the web fails.
-    (_queue / "processed").mkdir(parents=True, exist_ok=True)
+    for _folder in ("processed", "control"):
+        (_queue / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
         "processed_folder": str(_queue / "processed"),
+        # Broadcasts (celery inspect/control) would otherwise go to ./control.
+        "control_folder": str(_queue / "control"),
         "store_processed": False,
         # The filesystem transport polls; once a second would let readers wait that long.
         "polling_interval": 0.1,
