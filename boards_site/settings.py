@@ -158,3 +158,49 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("UTAKATA_LOG_LEVEL", "INFO")},
 }
+
+# --- the log's lifecycle (board/lifecycle) ------------------------------------
+
+# An hour is rolled up into hourly/ once it closed this long ago: commits whose
+# event time falls in the hour but land a little late are still in its first
+# part (later ones become an extra part, so nothing is lost either way).
+ROLLUP_GRACE_SECONDS = envint("UTAKATA_ROLLUP_GRACE_SECONDS", 300)
+# The minute past each hour the rollup runs; after the grace, so the last hour is closed.
+ROLLUP_MINUTE = envint("UTAKATA_ROLLUP_MINUTE", 10)
+# How often a snapshot folds the new hourly segments into the all-time log.
+SNAPSHOT_INTERVAL_HOURS = envint("UTAKATA_SNAPSHOT_INTERVAL_HOURS", 24)
+# Older snapshots are kept this long for point-in-time restore (LATEST always is).
+SNAPSHOT_RETENTION_DAYS = envint("UTAKATA_SNAPSHOT_RETENTION_DAYS", 30)
+# Daily bundles move to cold storage after this many days. Keep it at least
+# SNAPSHOT_RETENTION_DAYS, so a point-in-time restore within the retention
+# never needs an archived object.
+GLACIER_DAYS = envint("UTAKATA_GLACIER_DAYS", 30)
+GLACIER_STORAGE_CLASS = os.environ.get("UTAKATA_GLACIER_STORAGE_CLASS", "GLACIER")
+if GLACIER_STORAGE_CLASS not in {"GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "STANDARD_IA", "ONEZONE_IA"}:
+    raise ImproperlyConfigured(
+        f"UTAKATA_GLACIER_STORAGE_CLASS={GLACIER_STORAGE_CLASS!r}: "
+        "use GLACIER, DEEP_ARCHIVE, GLACIER_IR, STANDARD_IA or ONEZONE_IA"
+    )
+# Daily bundles (the archive, which still holds deleted posts' text) expire
+# after this many days; 0 keeps them forever.
+ARCHIVE_RETENTION_DAYS = envint("UTAKATA_ARCHIVE_RETENTION_DAYS", 0)
+# Reconcile re-applies committed events whose fan-out was lost, every this many
+# seconds, once an event is older than the min age (its fan-out had its chance).
+RECONCILE_INTERVAL_SECONDS = envint("UTAKATA_RECONCILE_INTERVAL_SECONDS", 300)
+RECONCILE_MIN_AGE_SECONDS = envint("UTAKATA_RECONCILE_MIN_AGE_SECONDS", 60)
+for _name in ("ROLLUP_GRACE_SECONDS", "SNAPSHOT_INTERVAL_HOURS", "GLACIER_DAYS", "RECONCILE_INTERVAL_SECONDS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"UTAKATA_{_name}={globals()[_name]} must be positive")
+if not 0 <= ROLLUP_MINUTE <= 59:
+    raise ImproperlyConfigured(f"UTAKATA_ROLLUP_MINUTE={ROLLUP_MINUTE} must be 0..59")
+
+from datetime import timedelta  # noqa: E402 - kept next to its only use
+
+from celery.schedules import crontab  # noqa: E402
+
+# Celery beat: the lifecycle's periodic tasks (board/tasks/lifecycle.py).
+CELERY_BEAT_SCHEDULE = {
+    "rollup-hourly": {"task": "utakata.lifecycle.rollup", "schedule": crontab(minute=ROLLUP_MINUTE)},
+    "snapshot": {"task": "utakata.lifecycle.snapshot", "schedule": timedelta(hours=SNAPSHOT_INTERVAL_HOURS)},
+    "reconcile": {"task": "utakata.lifecycle.reconcile", "schedule": timedelta(seconds=RECONCILE_INTERVAL_SECONDS)},
+}

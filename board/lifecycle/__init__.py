@@ -1,0 +1,32 @@
+"""The log's life: hourly rollups, snapshots, daily bundles, tiering and restore.
+
+Layout of the durable log, as this package writes and reads it::
+
+    incoming/posts/<board>/<thread>/<nnnn>.json    the commits (board/log/layout.py)
+    incoming/events/<event-id>.json
+    hourly/YYYY/MM/DD/HH.jsonl.gz                  an hour's events, sorted by id (rollup.py)
+    hourly/YYYY/MM/DD/HH.manifest.json             count, sha256, first/last id, time range
+    hourly/YYYY/MM/DD/HH.<n>.jsonl.gz (+ manifest) part n: events committed after part 0 was written
+    snapshots/<seq>-<sha>.jsonl.gz                 every event ever, compacted (snapshot.py)
+    snapshots/<seq>.manifest.json                  claims <seq>; lists the hourly segments inside
+    snapshots/LATEST                               {"seq": ..., "manifest": ...}: the newest verified one
+    daily/YYYY/MM/DD.jsonl.gz (+ manifest)         a day's hourly segments bundled once a snapshot
+    daily/YYYY/MM/DD.<n>.jsonl.gz (+ manifest)     holds them (bundle.py); these tier to Glacier
+
+Every object is written once with a conditional create and described by a
+manifest written after it; an object without its manifest is an unfinished
+write and is ignored by readers. Segments and snapshots are gzip JSONL, one
+canonical event per line (board.events.encode), sorted by event id.
+
+The invariants the modules keep, in the order an event travels:
+
+* an incoming object is deleted only once its event is in a verified
+  segment *and* applied to the store (rollup.py): numbers.py relies on the
+  store's count for numbers whose claim object is gone;
+* a snapshot contains its predecessor plus every hourly segment its manifest
+  lists; a restore replays the snapshot, the hourly segments it does not
+  list, and the incoming tail (plan.py);
+* an hourly segment is deleted only after a daily bundle holding it is
+  verified and a snapshot that LATEST names contains it (bundle.py), so a
+  restore to the present never reads daily/ and never meets Glacier.
+"""

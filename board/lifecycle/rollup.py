@@ -1,0 +1,285 @@
+"""The hourly rollup: an hour's incoming events become one sorted, verified segment.
+
+Keys under incoming/posts/ carry no time, so the rollup reads the whole
+incoming tail and groups events by the UTC hour of ``event.time``. An hour is
+rolled once it closed more than the grace period ago. For each such hour:
+
+1. find the parts already written for it (a crashed or concurrent rollup,
+   or an earlier run) and read their ids;
+2. write the events not in any part as the next part, ``HH.jsonl.gz`` first,
+   then ``HH.1.jsonl.gz``, ... (a commit that lands after its hour was
+   rolled up becomes such an extra part; readers merge an hour's parts);
+3. read it back and check it, then create its manifest;
+4. apply every event of the hour to the store, and only then
+5. delete the incoming objects.
+
+Step 4 before step 5 is what numbers.py relies on: once a post's claim object
+is gone from incoming/, the store's thread count must already cover it.
+
+A crash anywhere is resumed by the next run: data without a manifest gets the
+manifest it would have had (manifests are a function of the data), events in
+an existing part are not written again, applying is idempotent and deleting
+an absent object is not an error. Two rollups of one hour at once write the
+same bytes for the same events, which the conditional create counts as one
+write; if they saw different events, the loser finds the winner's part,
+writes only what it lacks as the next part, and both end in one segment set
+holding every event once.
+
+Known limit: events that were already bundled into daily/ (their hourly part
+deleted) and still linger in incoming/ (a crash, then a day without rollups)
+are written again as a new part. Duplicates are harmless (apply is
+idempotent, merges keep one copy per id), just wasteful.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+
+from board.events import Event, decode
+from board.lifecycle import keys as k
+from board.lifecycle.errors import LifecycleError
+from board.lifecycle.segments import Manifest, SegmentWriter, describe, events, read_manifest, upload
+from board.lifecycle.tail import read_tail
+from board.log import AlreadyExists, BaseLog
+from board.readmodel.projection import BatchApplier
+from board.store import BaseStore
+
+logger = logging.getLogger(__name__)
+
+
+class NotClosed(LifecycleError):
+    """The hour asked for has not closed (plus the grace period) yet."""
+
+
+@dataclass
+class HourResult:
+    hour: datetime
+    events: int = 0
+    already: int = 0
+    written: list[str] = field(default_factory=list)
+    deleted: int = 0
+    seconds: float = 0.0
+    error: str = ""
+
+    def line(self) -> str:
+        label = f"{self.hour:%Y-%m-%dT%H}"
+        if self.error:
+            return f"{label}: FAILED after {self.seconds:.1f}s: {self.error}"
+        parts = ", ".join(self.written) or "no new part"
+        return (
+            f"{label}: {self.events} event(s) -> {parts} ({self.events - self.already} new, "
+            f"{self.already} already rolled up), {self.deleted} incoming object(s) removed in {self.seconds:.1f}s"
+        )
+
+
+@dataclass
+class RollupReport:
+    hours: list[HourResult] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    open_events: int = 0
+    closed_before: datetime | None = None
+
+    @property
+    def failed(self) -> list[HourResult]:
+        return [h for h in self.hours if h.error]
+
+
+def grace() -> timedelta:
+    return timedelta(seconds=settings.ROLLUP_GRACE_SECONDS)
+
+
+def closed_before(now: datetime, grace_period: timedelta) -> datetime:
+    """The first hour that is not closed yet: every hour before it may be rolled up."""
+    return k.hour_of(k.ms(now - grace_period))
+
+
+def rollup(
+    log: BaseLog,
+    store: BaseStore,
+    now: datetime | None = None,
+    hour: datetime | None = None,
+    grace_period: timedelta | None = None,
+) -> RollupReport:
+    """Roll up every closed hour found in incoming/ (or just ``hour``)."""
+    now = now or datetime.now(UTC)
+    limit = closed_before(now, grace() if grace_period is None else grace_period)
+    if hour is not None and hour >= limit:
+        raise NotClosed(
+            f"hour {hour:%Y-%m-%dT%H} is not closed yet: it ends at {hour + k.HOUR:%Y-%m-%dT%H:%M}Z "
+            f"and is rolled up once the grace period after that has passed"
+        )
+    report = RollupReport(closed_before=limit)
+    with _Spool() as spool:
+        for item in read_tail(log):
+            if item.event is None:
+                if item.problem != "gone":
+                    report.skipped.append((item.key, item.problem))
+                    logger.error("rollup: skipped %s: %s", item.key, item.problem)
+                continue
+            event_hour = k.hour_of(item.event.time)
+            if event_hour >= limit:
+                report.open_events += 1
+            elif hour is None or event_hour == hour:
+                assert item.data is not None
+                spool.add(event_hour, item.event.id, item.key, item.data)
+        for event_hour in spool.hours():
+            report.hours.append(roll_hour(log, store, event_hour, spool))
+    return report
+
+
+def roll_hour(log: BaseLog, store: BaseStore, hour: datetime, spool: _Spool) -> HourResult:
+    """Steps 1-5 of the module docstring for one hour whose incoming events are in spool."""
+    started = time.monotonic()
+    result = HourResult(hour, events=spool.count(hour))
+    try:
+        bundled = _bundled_parts(log, hour)
+        parts, taken = _existing_parts(log, hour, bundled)
+        covered: set[str] = set()
+        for manifest in parts:
+            covered |= _ids(log, manifest)
+        while True:
+            todo = [entry for entry in spool.entries(hour) if entry[0] not in covered]
+            if not todo:
+                break
+            part = max(taken, default=-1) + 1
+            try:
+                manifest = _write_part(log, hour, part, spool.read(todo))
+            except AlreadyExists:
+                # Another rollup wrote this part first: take what it holds and go on after it.
+                taken.add(part)
+                manifest = _complete(log, k.hourly_key(hour, part), hour, part)
+                covered |= _ids(log, manifest)
+                continue
+            result.written.append(manifest.key)
+            break
+        result.already = sum(1 for entry in spool.entries(hour) if entry[0] in covered)
+        with BatchApplier(store) as applier:
+            for _, event in spool.read(spool.entries(hour)):
+                applier.add(event)
+        incoming = [entry[1] for entry in spool.entries(hour)]
+        log.delete(incoming)
+        result.deleted = len(incoming)
+    except Exception as exc:  # one bad hour must not stop the others; the report says which
+        logger.exception("rollup of %s failed", f"{hour:%Y-%m-%dT%H}")
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _bundled_parts(log: BaseLog, hour: datetime) -> set[str]:
+    """Keys of this hour's parts already bundled into daily/ (their hourly objects may be gone)."""
+    found = set()
+    prefix = k.hourly_prefix(hour)
+    for info in log.list(k.daily_prefix(hour.date())):
+        if k.is_manifest(info.key):
+            for key, _ in read_manifest(log, info.key).sources:
+                if key.startswith(prefix):
+                    found.add(key)
+    return found
+
+
+def _existing_parts(log: BaseLog, hour: datetime, bundled: set[str]) -> tuple[list[Manifest], set[int]]:
+    """The hour's live parts (manifests completed where a crash left only data) and every part number used."""
+    data: dict[int, str] = {}
+    manifests: dict[int, str] = {}
+    for info in log.list(k.hourly_prefix(hour)):
+        parsed = k.parse_hourly(info.key)
+        if parsed is None:
+            continue
+        (manifests if k.is_manifest(info.key) else data)[parsed[1]] = info.key
+    taken = set(data) | set(manifests)
+    for key in bundled:
+        parsed = k.parse_hourly(key)
+        if parsed is not None:
+            taken.add(parsed[1])
+    parts = []
+    for part in sorted(set(data) | set(manifests)):
+        key = k.hourly_key(hour, part)
+        if key in bundled:
+            continue  # its events are in daily/ now; lingering objects are the bundler's to remove
+        if part in manifests and part in data:
+            parts.append(read_manifest(log, manifests[part]))
+        elif part in data:
+            parts.append(_complete(log, key, hour, part))
+        # A manifest without data and not bundled cannot be: data is created first, deleted first.
+    return parts, taken
+
+
+def _complete(log: BaseLog, key: str, hour: datetime, part: int) -> Manifest:
+    """The manifest of an existing part, writing it if a crash (or a racer) has not yet."""
+    manifest_key = k.manifest_key(key)
+    if log.exists(manifest_key):
+        return read_manifest(log, manifest_key)
+    manifest = hourly_manifest(key, hour, part, describe(log, key))
+    log.create(manifest_key, manifest.to_bytes())
+    return manifest
+
+
+def hourly_manifest(key: str, hour: datetime, part: int, stats) -> Manifest:
+    return Manifest(kind="hourly", key=key, stats=stats, hour=f"{hour:%Y-%m-%dT%H}", part=part)
+
+
+def _ids(log: BaseLog, manifest: Manifest) -> set[str]:
+    return {event.id for event in events(log, manifest)}
+
+
+def _write_part(log: BaseLog, hour: datetime, part: int, todo: Iterator[tuple[str, Event]]) -> Manifest:
+    key = k.hourly_key(hour, part)
+    with SegmentWriter() as writer:
+        for _, event in todo:
+            writer.write(event)
+        stats = writer.finish()
+        return upload(log, writer, hourly_manifest(key, hour, part, stats), k.manifest_key(key))
+
+
+class _Spool:
+    """The closed hours' events, on disk: a temporary file of their bytes and a small index.
+
+    Memory holds (id, key, offset, length) per event, not the events, so a
+    long tail (rollups stopped for a day) does not have to fit in memory.
+    """
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix="utakata-rollup-")  # noqa: SIM115 - closed in __exit__
+        self.index: dict[datetime, list[tuple[str, str, int, int]]] = defaultdict(list)
+        self.offset = 0
+
+    def add(self, hour: datetime, event_id: str, key: str, data: bytes) -> None:
+        self.file.write(data)
+        self.index[hour].append((event_id, key, self.offset, len(data)))
+        self.offset += len(data)
+
+    def hours(self) -> list[datetime]:
+        return sorted(self.index)
+
+    def count(self, hour: datetime) -> int:
+        return len(self.index[hour])
+
+    def entries(self, hour: datetime) -> list[tuple[str, str, int, int]]:
+        entries = self.index[hour]
+        entries.sort()
+        return entries
+
+    def read(self, entries: list[tuple[str, str, int, int]]) -> Iterator[tuple[str, Event]]:
+        """(key, event) for each entry, in the entries' order (id order once sorted)."""
+        self.file.flush()
+        for _, key, offset, length in entries:
+            self.file.seek(offset)
+            yield key, decode(self.file.read(length))
+        self.file.seek(0, 2)
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.file.close()

@@ -1,0 +1,381 @@
+"""Segments: gzip JSONL objects of events sorted by id, and the manifests that describe them.
+
+A segment is written to a temporary file first (so a snapshot of any size
+goes up by multipart upload through ``create_from_file``), then created in the
+log, read back and checked against the manifest, and only then is the
+manifest created. Gzip output is deterministic (no timestamp, no file name),
+so two writers of the same events write the same bytes, which the log's
+conditional create counts as one write.
+
+Hourly and daily manifests hold nothing a reader could not recompute from the
+data (no clock, no host): a rollup that finds data without its manifest (a
+crash between the two) can write the very manifest the crashed one would have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import heapq
+import json
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, BinaryIO
+
+from board.events import Event, decode, encode
+from board.events.model import MalformedEvent
+from board.lifecycle.errors import CorruptObject, MissingObject
+from board.log import AlreadyExists, BaseLog, NotFound
+
+MANIFEST_VERSION = 1
+COMPRESSLEVEL = 6
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """What a segment's data holds: enough to check it was written and read back whole."""
+
+    count: int = 0
+    sha256: str = hashlib.sha256(b"").hexdigest()
+    size: int = 0
+    first: str = ""
+    last: str = ""
+    min_time: int = 0
+    max_time: int = 0
+    types: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A segment's description, stored next to it as ``<name>.manifest.json``.
+
+    kind is "hourly", "daily" or "snapshot". sources are (key, sha256) pairs
+    of hourly segments: those a daily bundle holds, or those a snapshot holds
+    beyond its predecessor (all hourly segments present when it was built).
+    """
+
+    kind: str
+    key: str
+    stats: Stats
+    hour: str | None = None
+    day: str | None = None
+    part: int | None = None
+    sources: tuple[tuple[str, str], ...] = ()
+    covered_by: int | None = None
+    seq: int | None = None
+    prev: str | None = None
+    created: str | None = None
+    redacted: int | None = None
+    duplicates: int | None = None
+
+    @property
+    def count(self) -> int:
+        return self.stats.count
+
+    @property
+    def sha256(self) -> str:
+        return self.stats.sha256
+
+    @property
+    def ident(self) -> tuple[str, str]:
+        """(key, sha256): a segment's identity; a key alone may be reused after a bundle deleted it."""
+        return (self.key, self.stats.sha256)
+
+    def to_bytes(self) -> bytes:
+        raw: dict[str, Any] = {name: value for name, value in asdict(self).items() if value is not None}
+        raw["v"] = MANIFEST_VERSION
+        raw["sources"] = [{"key": key, "sha256": sha} for key, sha in self.sources]
+        return (json.dumps(raw, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str) -> Manifest:
+        """Parse a manifest read from where; CorruptObject if it is not one."""
+        try:
+            raw = json.loads(data)
+            if raw.get("v", 0) > MANIFEST_VERSION:
+                raise ValueError(f"manifest version {raw['v']} is newer than this code ({MANIFEST_VERSION})")
+            stats = Stats(**raw["stats"])
+            sources = tuple((s["key"], s["sha256"]) for s in raw.get("sources") or ())
+            fields = {k: v for k, v in raw.items() if k not in {"v", "stats", "sources"}}
+            return cls(stats=stats, sources=sources, **fields)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CorruptObject(where, f"not a manifest: {exc}") from exc
+
+
+def read_manifest(log: BaseLog, key: str) -> Manifest:
+    """Read and parse the manifest at key; MissingObject if it is not there."""
+    try:
+        data = log.read(key)
+    except NotFound as exc:
+        raise MissingObject(key, "no such manifest") from exc
+    return Manifest.from_bytes(data, key)
+
+
+# --- writing ---------------------------------------------------------------------
+
+
+class _Hashing:
+    """A write-only file that hashes and counts what passes through to the real one."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self.target = target
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.target.write(data)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+class SegmentWriter:
+    """Encodes events, in strictly increasing id order, into a gzip JSONL temporary file.
+
+    Use as a context manager; ``finish()`` returns the Stats and leaves the
+    file (``self.file``) rewound for upload. The file is removed on exit.
+    """
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix="utakata-segment-")  # noqa: SIM115 - closed in __exit__
+        self._hashing = _Hashing(self.file)
+        self._gzip = gzip.GzipFile(filename="", fileobj=self._hashing, mode="wb", compresslevel=COMPRESSLEVEL, mtime=0)
+        self._count = 0
+        self._first = self._last = ""
+        self._min = self._max = 0
+        self._types: dict[str, int] = {}
+        self._stats: Stats | None = None
+
+    def write(self, event: Event) -> None:
+        if event.id <= self._last:
+            raise ValueError(f"segment events must be in increasing id order: {event.id} after {self._last}")
+        self._gzip.write(encode(event) + b"\n")
+        if not self._count:
+            self._first = event.id
+            self._min = self._max = event.time
+        else:
+            self._min = min(self._min, event.time)
+            self._max = max(self._max, event.time)
+        self._last = event.id
+        self._count += 1
+        self._types[event.type] = self._types.get(event.type, 0) + 1
+
+    def write_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.write(event)
+
+    def finish(self) -> Stats:
+        if self._stats is None:
+            self._gzip.close()
+            self.file.flush()
+            self._stats = Stats(
+                count=self._count,
+                sha256=self._hashing.digest.hexdigest(),
+                size=self._hashing.size,
+                first=self._first,
+                last=self._last,
+                min_time=self._min,
+                max_time=self._max,
+                types=dict(sorted(self._types.items())),
+            )
+        self.file.seek(0)
+        return self._stats
+
+    def __enter__(self) -> SegmentWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self._gzip.close()
+        self.file.close()
+
+
+def upload(log: BaseLog, writer: SegmentWriter, manifest: Manifest, manifest_key: str) -> Manifest:
+    """Create the data, read it back against the manifest, then create the manifest.
+
+    Raises AlreadyExists if either key holds other bytes (another writer won),
+    CorruptObject if what was read back is not what was written.
+    """
+    writer.finish()
+    log.create_from_file(manifest.key, writer.file)
+    verify(log, manifest)
+    log.create(manifest_key, manifest.to_bytes())
+    return manifest
+
+
+# --- reading ---------------------------------------------------------------------
+
+
+class _HashingReader:
+    """A read-only file that hashes and counts what is read through it."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source = source
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+class SegmentReader:
+    """Iterate the events of a segment object, checking it as it streams.
+
+    Each line must decode and ids must strictly increase. When the stream
+    ends, ``stats`` holds what was read; if ``expect`` was given, a mismatch
+    with it (count, sha256, size, first/last id) raises CorruptObject. The
+    check of the checksum necessarily comes after the events were yielded:
+    callers that must not act on a bad object verify() it first.
+    """
+
+    def __init__(self, log: BaseLog, key: str, expect: Stats | None = None) -> None:
+        self.log = log
+        self.key = key
+        self.expect = expect
+        self.stats: Stats | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        key = self.key
+        try:
+            raw = self.log.open(key)
+        except NotFound as exc:
+            raise MissingObject(key, "named by its manifest but not in the log") from exc
+        count = 0
+        first = last = ""
+        low = high = 0
+        types: dict[str, int] = {}
+        with raw:
+            hashing = _HashingReader(raw)
+            try:
+                with gzip.GzipFile(fileobj=hashing, mode="rb") as lines:
+                    for line in lines:
+                        try:
+                            event = decode(line)
+                        except MalformedEvent as exc:
+                            raise CorruptObject(key, f"line {count + 1}: {exc}") from exc
+                        if event.id <= last:
+                            raise CorruptObject(key, f"line {count + 1}: id {event.id} is not after {last}")
+                        if not count:
+                            first = event.id
+                            low = high = event.time
+                        elif event.time < low:
+                            low = event.time
+                        elif event.time > high:
+                            high = event.time
+                        last = event.id
+                        count += 1
+                        types[event.type] = types.get(event.type, 0) + 1
+                        yield event
+                    # Read to the very end so the hash covers every byte.
+                    while hashing.read(CHUNK):
+                        pass
+            except (OSError, EOFError, zlib.error) as exc:
+                raise CorruptObject(key, f"not a complete gzip stream after {count} event(s): {exc}") from exc
+        self.stats = Stats(
+            count, hashing.digest.hexdigest(), hashing.size, first, last, low, high, dict(sorted(types.items()))
+        )
+        if self.expect is not None:
+            _compare(key, self.expect, self.stats)
+
+
+def raw_lines(log: BaseLog, manifest: Manifest, mark: bytes) -> Iterator[Event]:
+    """Decode only the lines of a segment that contain mark: a fast scan for rare events.
+
+    No checks beyond decoding: a scan feeds a later full, checked read.
+    """
+    try:
+        raw = log.open(manifest.key)
+    except NotFound as exc:
+        raise MissingObject(manifest.key, "named by its manifest but not in the log") from exc
+    with raw, gzip.GzipFile(fileobj=raw, mode="rb") as lines:
+        try:
+            for number, line in enumerate(lines, 1):
+                if mark in line:
+                    try:
+                        yield decode(line)
+                    except MalformedEvent as exc:
+                        raise CorruptObject(manifest.key, f"line {number}: {exc}") from exc
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CorruptObject(manifest.key, f"not a complete gzip stream: {exc}") from exc
+
+
+def _compare(key: str, expect: Stats, got: Stats) -> None:
+    for name in ("sha256", "size", "count", "first", "last", "min_time", "max_time"):
+        want, have = getattr(expect, name), getattr(got, name)
+        if want != have:
+            raise CorruptObject(key, f"{name} is {have!r}, the manifest says {want!r}")
+
+
+def describe(log: BaseLog, key: str) -> Stats:
+    """Read a segment object whole and return its Stats (CorruptObject if it is not a segment)."""
+    reader = SegmentReader(log, key)
+    for _ in reader:
+        pass
+    assert reader.stats is not None
+    return reader.stats
+
+
+def verify(log: BaseLog, manifest: Manifest) -> None:
+    """Read the manifest's data back whole; CorruptObject or MissingObject unless it matches."""
+    stats = describe(log, manifest.key)
+    _compare(manifest.key, manifest.stats, stats)
+
+
+def events(log: BaseLog, manifest: Manifest) -> SegmentReader:
+    """The events of the segment a manifest describes, checked against it as they stream."""
+    return SegmentReader(log, manifest.key, manifest.stats)
+
+
+def merged(streams: Iterable[Iterable[Event]]) -> Iterator[Event]:
+    """Merge id-sorted event streams into one, each id once.
+
+    Only the head of each stream is in memory. An id seen in several streams
+    (a segment folded twice, a late part overlapping) is kept once; if one
+    copy is redacted (snapshot compaction), the redacted copy wins.
+    """
+    current: Event | None = None
+    for event in heapq.merge(*streams, key=_event_id):
+        if current is not None and event.id == current.id:
+            if event.payload.get("redacted") and not current.payload.get("redacted"):
+                current = event
+            continue
+        if current is not None:
+            yield current
+        current = event
+    if current is not None:
+        yield current
+
+
+def _event_id(event: Event) -> str:
+    return event.id
+
+
+def with_stats(manifest: Manifest, stats: Stats) -> Manifest:
+    return replace(manifest, stats=stats)
+
+
+__all__ = [
+    "AlreadyExists",
+    "Manifest",
+    "SegmentReader",
+    "SegmentWriter",
+    "Stats",
+    "describe",
+    "events",
+    "merged",
+    "read_manifest",
+    "upload",
+    "verify",
+]

@@ -1,0 +1,105 @@
+"""Helpers for the lifecycle tests: events committed at chosen times, and a board's rendered pages.
+
+The web tier stamps events with the current time; rollups and point-in-time
+restores need history spread over past hours, so these commit events with an
+explicit time straight to the log, as the write path would have.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from django.test import Client
+
+from board.events import Event, EventType, encode, new_event
+from board.lifecycle import keys as k
+from board.log import get_log
+from board.log.layout import INCOMING, incoming_key
+from board.readmodel import queries
+from board.store import get_store
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+CSRF_RE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]+(")')
+
+
+def at(minutes: float) -> datetime:
+    """T0 plus some minutes: history starts at 2026-11-30T09:00Z."""
+    return T0 + timedelta(minutes=minutes)
+
+
+def commit_at(
+    type: str, board: str, when: datetime, thread: str | None = None, number: int | None = None, **payload
+) -> Event:
+    """Commit one event with time ``when`` to incoming/ (no fan-out)."""
+    event = new_event(type, board, thread, number, payload, at=when)
+    get_log().create(incoming_key(event), encode(event))
+    return event
+
+
+def board_at(name: str, when: datetime, **settings) -> Event:
+    return commit_at(EventType.BOARD_CREATED, name, when, title=settings.pop("title", name), **settings)
+
+
+def thread_at(board: str, when: datetime, subject: str = "スレタイ", body: str = "本文", mail: str = "") -> Event:
+    key = str(int(when.timestamp()))
+    return commit_at(
+        EventType.THREAD_CREATED, board, when, key, 1, subject=subject, name="名無しさん", mail=mail, body=body, id=""
+    )
+
+
+def post_at(board: str, thread: str, number: int, when: datetime, body: str = "レス", mail: str = "") -> Event:
+    return commit_at(EventType.POST_CREATED, board, when, thread, number, name="名無しさん", mail=mail, body=body, id="")
+
+
+def history(hours: int = 3, per_hour: int = 5, board: str = "test") -> list[Event]:
+    """A board with one thread and ``per_hour`` replies in each of ``hours`` hours from T0."""
+    made = [board_at(board, at(0), cooldown=0)]
+    thread = thread_at(board, at(1))
+    made.append(thread)
+    number = 1
+    for hour in range(hours):
+        for i in range(per_hour):
+            number += 1
+            made.append(post_at(board, thread.thread, number, at(hour * 60 + 2 + i * 55 / per_hour), body=f"{number}"))
+    return made
+
+
+def incoming_keys() -> list[str]:
+    return [info.key for info in get_log().list(INCOMING)]
+
+
+def lifecycle_keys(prefix: str) -> list[str]:
+    return [info.key for info in get_log().list(prefix)]
+
+
+def hour(text: str) -> datetime:
+    return k.parse_hour(text)
+
+
+def normalise(html: str) -> str:
+    """A page without what differs per request: the CSRF token in forms."""
+    return CSRF_RE.sub(r"\1TOKEN\2", html)
+
+
+def page_urls(store=None) -> list[str]:
+    """Every page a reader can reach: the index, board tops, archives, and each thread in full."""
+    store = store or get_store()
+    urls = ["/"]
+    for entry in queries.all_boards(store):
+        name = entry["name"]
+        urls += [f"/{name}/", f"/{name}/kako/"]
+        for state in ("live", "archived"):
+            for thread in queries.threads(store, name, state=state):
+                urls.append(f"/test/read.cgi/{name}/{thread.key}/")
+    return urls
+
+
+def render_all(urls: list[str]) -> dict[str, tuple[int, str]]:
+    """Status and normalised body of each URL, through Django's test client."""
+    client = Client()
+    pages = {}
+    for url in urls:
+        response = client.get(url)
+        pages[url] = (response.status_code, normalise(response.content.decode("utf-8", errors="replace")))
+    return pages

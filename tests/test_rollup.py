@@ -1,0 +1,221 @@
+"""The hourly rollup: closed hours become sorted, verified segments; nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from board.events import EventType, decode
+from board.lifecycle import keys as k
+from board.lifecycle.rollup import NotClosed, rollup
+from board.lifecycle.segments import SegmentWriter, read_manifest, upload, verify
+from board.log import get_log
+from board.readmodel import queries
+from board.store import get_store
+from tests.lifecycle_helpers import at, board_at, history, hour, incoming_keys, lifecycle_keys, post_at, thread_at
+
+LATER = at(60 * 24)  # a day after the history: every hour of it is closed
+
+
+def segment_ids(key: str) -> list[str]:
+    return [decode(line).id for line in gzip.decompress(get_log().read(key)).splitlines()]
+
+
+def test_rollup_writes_one_sorted_segment_and_manifest_per_closed_hour():
+    made = history(hours=3)
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert [r.written for r in report.hours] == [
+        [k.hourly_key(hour("2026-11-30T09"))],
+        [k.hourly_key(hour("2026-11-30T10"))],
+        [k.hourly_key(hour("2026-11-30T11"))],
+    ]
+    ids = [i for r in report.hours for i in segment_ids(r.written[0])]
+    assert ids == sorted(e.id for e in made)
+    manifest = read_manifest(get_log(), k.hourly_prefix(hour("2026-11-30T10")) + "manifest.json")
+    assert manifest.count == 5 and manifest.stats.first == ids[7] and manifest.stats.last == ids[11]
+    verify(get_log(), manifest)
+
+
+def test_rollup_removes_the_incoming_objects_it_rolled_up():
+    history(hours=2)
+    rollup(get_log(), get_store(), now=LATER)
+    assert incoming_keys() == []
+
+
+def test_rollup_applies_what_it_rolls_up_to_the_store():
+    made = history(hours=2)
+    rollup(get_log(), get_store(), now=LATER)
+    thread = queries.thread(get_store(), "test", made[1].thread)
+    assert thread.count == 11
+
+
+def test_rollup_leaves_hours_that_are_not_closed_in_incoming():
+    history(hours=2)
+    report = rollup(get_log(), get_store(), now=at(60 + 30))
+    assert [r.hour for r in report.hours] == [hour("2026-11-30T09")]
+    assert report.open_events == 5
+    assert len(incoming_keys()) == 5
+
+
+def test_an_hour_is_closed_only_after_the_grace_period(settings):
+    settings.ROLLUP_GRACE_SECONDS = 600
+    history(hours=1)
+    assert rollup(get_log(), get_store(), now=at(60 + 9)).hours == []
+    assert len(rollup(get_log(), get_store(), now=at(60 + 10)).hours) == 1
+
+
+def test_rolling_up_an_open_hour_by_name_is_refused():
+    history(hours=1)
+    with pytest.raises(NotClosed, match="not closed yet"):
+        rollup(get_log(), get_store(), now=at(30), hour=hour("2026-11-30T09"))
+
+
+def test_a_second_rollup_changes_nothing():
+    history(hours=2)
+    rollup(get_log(), get_store(), now=LATER)
+    before = {key: get_log().read(key) for key in lifecycle_keys(k.HOURLY)}
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert report.hours == []
+    assert {key: get_log().read(key) for key in lifecycle_keys(k.HOURLY)} == before
+
+
+def test_a_late_commit_for_a_rolled_up_hour_becomes_an_extra_part():
+    made = history(hours=1)
+    rollup(get_log(), get_store(), now=LATER)
+    late = post_at("test", made[1].thread, 7, at(59))
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert report.hours[0].written == ["hourly/2026/11/30/09.1.jsonl.gz"]
+    assert segment_ids("hourly/2026/11/30/09.1.jsonl.gz") == [late.id]
+    assert incoming_keys() == []
+
+
+def test_a_crash_after_the_data_and_before_the_manifest_is_completed_by_the_next_run(monkeypatch):
+    made = history(hours=1)
+    log = get_log()
+    real_create = type(log).create
+
+    def crash_on_manifest(self, key, data):
+        if key.endswith(k.MANIFEST):
+            raise RuntimeError("killed")
+        return real_create(self, key, data)
+
+    monkeypatch.setattr(type(log), "create", crash_on_manifest)
+    report = rollup(log, get_store(), now=LATER)
+    assert "killed" in report.hours[0].error
+    assert lifecycle_keys(k.HOURLY) == ["hourly/2026/11/30/09.jsonl.gz"]
+    assert len(incoming_keys()) == len(made)
+    monkeypatch.undo()
+
+    report = rollup(log, get_store(), now=LATER)
+    assert report.hours[0].written == [] and report.hours[0].already == len(made)
+    assert lifecycle_keys(k.HOURLY) == ["hourly/2026/11/30/09.jsonl.gz", "hourly/2026/11/30/09.manifest.json"]
+    assert incoming_keys() == []
+
+
+def test_a_crash_while_applying_deletes_nothing_and_the_next_run_finishes(monkeypatch):
+    made = history(hours=1)
+    monkeypatch.setattr("board.readmodel.projection.BatchApplier.flush", _raise)
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert report.hours[0].error and len(incoming_keys()) == len(made)
+    monkeypatch.undo()
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert report.hours[0].written == [] and incoming_keys() == []
+    assert queries.thread(get_store(), "test", made[1].thread).count == 6
+
+
+def test_a_crash_while_deleting_is_finished_by_the_next_run(monkeypatch):
+    made = history(hours=1)
+    log = get_log()
+    real_delete = type(log).delete
+    monkeypatch.setattr(type(log), "delete", lambda self, keys: real_delete(self, list(keys)[:3]) or _raise())
+    rollup(log, get_store(), now=LATER)
+    assert len(incoming_keys()) == len(made) - 3
+    monkeypatch.undo()
+    report = rollup(log, get_store(), now=LATER)
+    assert report.hours[0].written == [] and report.hours[0].already == len(made) - 3
+    assert incoming_keys() == []
+    assert segment_ids("hourly/2026/11/30/09.jsonl.gz") == sorted(e.id for e in made)
+
+
+def test_two_rollups_of_the_same_hour_at_once_write_one_segment():
+    made = history(hours=1, per_hour=30)
+    barrier = threading.Barrier(2)
+    reports = []
+
+    def run():
+        barrier.wait()
+        reports.append(rollup(get_log(), get_store(), now=LATER))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(not r.failed for r in reports)
+    assert lifecycle_keys(k.HOURLY) == ["hourly/2026/11/30/09.jsonl.gz", "hourly/2026/11/30/09.manifest.json"]
+    assert segment_ids("hourly/2026/11/30/09.jsonl.gz") == sorted(e.id for e in made)
+    assert incoming_keys() == []
+
+
+def test_a_rollup_that_lost_the_race_for_a_part_writes_only_what_the_winner_lacks(monkeypatch):
+    made = history(hours=1)
+    from board.lifecycle import rollup as module
+
+    def racer_wins(log, the_hour, bundled):
+        # A racer that saw every event but the last wrote part 0 just after our listing.
+        key = k.hourly_key(the_hour, 0)
+        with SegmentWriter() as writer:
+            writer.write_all(sorted(made[:-1], key=lambda e: e.id))
+            manifest = module.hourly_manifest(key, the_hour, 0, writer.finish())
+            upload(log, writer, manifest, k.manifest_key(key))
+        return [], set()
+
+    monkeypatch.setattr(module, "_existing_parts", racer_wins)
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert report.hours[0].written == ["hourly/2026/11/30/09.1.jsonl.gz"]
+    assert report.hours[0].already == len(made) - 1
+    assert segment_ids("hourly/2026/11/30/09.1.jsonl.gz") == [made[-1].id]
+    assert incoming_keys() == []
+
+
+def test_an_unreadable_incoming_object_is_reported_and_left_in_place():
+    history(hours=1)
+    get_log().create("incoming/events/garbage.json", b"{not json")
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert report.skipped[0][0] == "incoming/events/garbage.json"
+    assert incoming_keys() == ["incoming/events/garbage.json"]
+
+
+def test_rollup_command_rolls_one_hour(capsys):
+    board_at("test", at(0))
+    thread_at("test", at(70))
+    call_command("rollup", "--hour", "2026-11-30T09")
+    out = capsys.readouterr().out
+    assert "2026-11-30T09: 1 event(s) -> hourly/2026/11/30/09.jsonl.gz" in out
+    assert len(incoming_keys()) == 1
+
+
+def test_rollup_command_refuses_an_hour_in_the_future():
+    with pytest.raises(CommandError, match="not closed yet"):
+        call_command("rollup", "--hour", "2999-01-01T00")
+
+
+def test_rollup_command_rejects_a_malformed_hour():
+    with pytest.raises(CommandError, match="not an hour"):
+        call_command("rollup", "--hour", "yesterday")
+
+
+def test_manifest_is_readable_json_naming_its_data():
+    history(hours=1)
+    rollup(get_log(), get_store(), now=LATER)
+    raw = json.loads(get_log().read("hourly/2026/11/30/09.manifest.json"))
+    assert raw["key"] == "hourly/2026/11/30/09.jsonl.gz" and raw["kind"] == "hourly"
+    assert raw["stats"]["types"] == {EventType.BOARD_CREATED: 1, EventType.POST_CREATED: 5, EventType.THREAD_CREATED: 1}
+
+
+def _raise(*args, **kwargs):
+    raise RuntimeError("killed")
