@@ -5,13 +5,25 @@ and idempotent. That is what lets Riak keep siblings and lets events be applied
 twice or out of order: whatever order the writes land in, the merged object is
 the same. Each object stays well under Riak's 1 MB comfort limit (posts are
 paged 100 to an object).
+
+A posts page carries its part of the thread's .dat, already encoded: the page
+value is the page's JSON, a NUL, a small JSON header, a NUL, and the dat
+bytes of the page's posts (see ``encode_page``). The bytes are a pure function
+of the page's state, recomputed whenever the page is encoded, so the page is
+still a semilattice and a dat request slices stored bytes instead of
+rendering 1000 posts. A small per-thread object in DATS says how many bytes
+each page holds, so a Range request reads only the pages it needs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
+
+from board.formats import dat
+from board.formats.dates import DEFAULT_WEEKDAYS
 
 POSTS_PER_PAGE = 100
 
@@ -20,6 +32,7 @@ BOARDS = "boards"
 INDEX = "index"
 THREADS = "threads"
 POSTS = "posts"
+DATS = "dats"  # per thread: its entry and the byte size of each page's dat chunk
 
 BOARD_INDEX_KEY = "boards"
 
@@ -31,7 +44,11 @@ def dumps(state: State) -> bytes:
 
 
 def loads(data: bytes | None) -> State | None:
-    return None if data is None else json.loads(data)
+    """Decode a stored value; for a page, only its JSON part (the dat chunk after the NUL is skipped)."""
+    if data is None:
+        return None
+    cut = data.find(FRAME)
+    return json.loads(data if cut < 0 else data[:cut])
 
 
 def page_of(number: int) -> int:
@@ -40,6 +57,85 @@ def page_of(number: int) -> int:
 
 def posts_key(board: str, thread: str, page: int) -> str:
     return f"{board}/{thread}/{page}"
+
+
+def split_posts_key(key: str) -> tuple[str, str, int]:
+    board, thread, page = key.split("/")
+    return board, thread, int(page)
+
+
+def dat_key(board: str, thread: str) -> str:
+    return f"{board}/{thread}"
+
+
+# --- posts pages and their dat chunks ----------------------------------------
+
+# JSON never holds a raw NUL (json.dumps escapes control characters), so the
+# first NUL in a page value ends its JSON, wherever the value came from.
+FRAME = b"\x00"
+
+
+def page_weekdays(state: State) -> str:
+    """The weekday names the page's dat chunk is rendered with (the board's, once repaired)."""
+    register = state.get("weekdays")
+    return register["value"] if register else DEFAULT_WEEKDAYS
+
+
+def page_chunk(state: State) -> tuple[State, bytes]:
+    """The dat lines of a page's posts, and a header describing them.
+
+    Only the run of posts from the page's first number on is rendered: a
+    post applied before the one in front of it waits, so line N of a dat is
+    always post N. The header's ``fp`` names the rendering: it grows with the
+    page (lines, then deletions, then title, then the weekdays' event) and ends
+    with a digest of what the lines depend on, so two pages with one ``fp``
+    have the same bytes and the larger ``fp`` is the more complete page.
+    """
+    posts = state["posts"]
+    title = state.get("title", "")
+    weekdays = page_weekdays(state)
+    first = page_of(min(map(int, posts))) * POSTS_PER_PAGE + 1 if posts else 1
+    lines: list[str] = []
+    deleted: list[int] = []
+    number = first
+    while number < first + POSTS_PER_PAGE and (post := posts.get(str(number))) is not None:
+        line_title = title if number == 1 else ""
+        if post.get("deleted"):
+            deleted.append(number)
+            lines.append(dat.abone_line(line_title))
+        else:
+            lines.append(dat.post_line(post, line_title, weekdays))
+        number += 1
+    register = state.get("weekdays") or {"event": ""}
+    digest = hashlib.sha1(dumps({"d": deleted, "f": first, "n": len(lines), "t": title, "w": weekdays})).hexdigest()
+    fp = f"{len(lines):03d}{len(deleted):03d}{int(bool(title))}{register['event'] or '0' * 26}{digest[:12]}"
+    return {"fp": fp, "lines": len(lines), "w": weekdays}, dat.encode("".join(lines))
+
+
+def encode_page(state: State) -> bytes:
+    """A page's stored value: its JSON, then its dat chunk with the chunk's header."""
+    header, chunk = page_chunk(state)
+    return dumps(state) + FRAME + dumps(header) + FRAME + chunk
+
+
+def split_page(value: bytes) -> tuple[State, bytes]:
+    """The header and the dat chunk of a stored page, without decoding its posts."""
+    first = value.find(FRAME)
+    second = value.find(FRAME, first + 1)
+    if first < 0 or second < 0:
+        raise ValueError("not a posts page with a dat chunk")
+    return json.loads(value[first + 1 : second]), value[second + 1 :]
+
+
+def page_entry(value: bytes) -> State:
+    """What the thread's DATS object records about a stored page."""
+    header, chunk = split_page(value)
+    return {**header, "size": len(chunk)}
+
+
+def encode(bucket: str, state: State) -> bytes:
+    """A state as the bytes stored for it in ``bucket``."""
+    return encode_page(state) if bucket == POSTS else dumps(state)
 
 
 # --- joins ------------------------------------------------------------------
@@ -88,11 +184,40 @@ def join_post(a: State, b: State) -> State:
 
 
 def join_posts(a: State, b: State) -> State:
+    """Posts merge number by number; the title (page 0) and the weekdays register ride along."""
     posts = dict(a["posts"])
     for number, post in b["posts"].items():
         mine = posts.get(number)
         posts[number] = post if mine is None else join_post(mine, post)
-    return {"posts": posts}
+    joined: State = {"posts": posts}
+    # Only ThreadCreated sets a title, so there is one; max() keeps the join commutative anyway.
+    title = max(a.get("title", ""), b.get("title", ""))
+    if title:
+        joined["title"] = title
+    # The board's weekday names, last writer (by board event) wins; see twoch.datfile.
+    registers = [r for r in (a.get("weekdays"), b.get("weekdays")) if r]
+    if registers:
+        joined["weekdays"] = max(registers, key=lambda r: (r["event"], r["value"]))
+    return joined
+
+
+def join_dats(a: State, b: State) -> State:
+    """A thread's dat index: its entry joined as in THREADS, each page's entry by the larger fp.
+
+    Page entries with the same fp describe the same bytes (see page_chunk), so
+    taking the larger is commutative, associative and idempotent.
+    """
+    joined: State = {}
+    mine, theirs = a.get("thread"), b.get("thread")
+    if mine or theirs:
+        joined["thread"] = join_thread_entry(mine, theirs) if mine and theirs else mine or theirs
+    pages = dict(a.get("pages", {}))
+    for page, entry in b.get("pages", {}).items():
+        held = pages.get(page)
+        pages[page] = entry if held is None or entry["fp"] > held["fp"] else held
+    if pages:
+        joined["pages"] = pages
+    return joined
 
 
 JOINS: dict[str, Callable[[State, State], State]] = {
@@ -100,6 +225,7 @@ JOINS: dict[str, Callable[[State, State], State]] = {
     INDEX: join_index,
     THREADS: join_threads,
     POSTS: join_posts,
+    DATS: join_dats,
 }
 
 
@@ -108,10 +234,10 @@ def merger(bucket: str) -> Callable[[list[bytes]], bytes]:
     join = JOINS[bucket]
 
     def merge(values: list[bytes]) -> bytes:
-        states = [json.loads(v) for v in values]
+        states = [loads(v) for v in values]
         merged = states[0]
         for state in states[1:]:
             merged = join(merged, state)
-        return dumps(merged)
+        return encode(bucket, merged)
 
     return merge

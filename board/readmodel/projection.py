@@ -5,6 +5,10 @@ holds (see objects.py). Applying is therefore idempotent and order-free: an
 event applied twice, or after a later one, leaves the same state. Live fan-out
 applies one event at a time; rehydrate folds many into a bounded write-back
 cache and flushes it in batches.
+
+Writing a posts page also records the size of its dat chunk in the thread's
+DATS object (a derived write, see ``dat_index_delta``), so that the dat is
+served from stored bytes.
 """
 
 from __future__ import annotations
@@ -62,14 +66,19 @@ def deltas(event: Event) -> Iterator[Delta]:
             bumped="" if sage else event.id,
             updated=event.time,
         )
+        page_delta: o.State = {"posts": {str(event.number): post_state(event)}}
         if event.type == EventType.THREAD_CREATED:
             entry.update(title=event.payload["subject"], created=int(thread), bumped=event.id)
+            # The dat's first line carries the title; the page keeps it even if post 1 is deleted.
+            page_delta["title"] = event.payload["subject"]
         yield o.THREADS, board, {"threads": {thread: entry}}
-        page = o.posts_key(board, thread, o.page_of(event.number))
-        yield o.POSTS, page, {"posts": {str(event.number): post_state(event)}}
+        yield o.POSTS, o.posts_key(board, thread, o.page_of(event.number)), page_delta
+        # After the page: a dat's Last-Modified never runs ahead of its bytes.
+        yield o.DATS, o.dat_key(board, thread), {"thread": entry}
     elif event.type == EventType.THREAD_ARCHIVED:
         assert thread is not None
         yield o.THREADS, board, {"threads": {thread: thread_entry(state="archived")}}
+        yield o.DATS, o.dat_key(board, thread), {"thread": thread_entry(state="archived")}
     elif event.type == EventType.POST_DELETED:
         assert thread is not None and event.number is not None
         tombstone = {
@@ -82,18 +91,50 @@ def deltas(event: Event) -> Iterator[Delta]:
         yield o.POSTS, page, {"posts": {str(event.number): tombstone}}
         # The thread's "updated" moves so that caches and dat readers notice.
         yield o.THREADS, board, {"threads": {thread: thread_entry(updated=event.time)}}
+        yield o.DATS, o.dat_key(board, thread), {"thread": thread_entry(updated=event.time)}
 
 
 def join_into(bucket: str, current: bytes | None, delta: o.State) -> bytes:
     if current is None:
-        return o.dumps(delta)
-    return o.dumps(o.JOINS[bucket](o.loads(current), delta))
+        return o.encode(bucket, delta)
+    return o.encode(bucket, o.JOINS[bucket](o.loads(current), delta))
+
+
+def write(store: BaseStore, bucket: str, key: str, delta: o.State) -> bytes | None:
+    """Join one delta into the store; return the value written (or already there)."""
+    return store.update(bucket, key, lambda current: join_into(bucket, current, delta), o.merger(bucket))
+
+
+def dat_index_delta(store: BaseStore, page_key: str, written: bytes | None) -> tuple[str, o.State] | None:
+    """The DATS delta recording a just-written page's chunk size; None if nothing was written.
+
+    With siblings (Riak) the value this writer wrote may be one of several,
+    so the page is read back merged: the index must describe the page readers
+    will see, and the later of two racing writers reads both.
+    """
+    if store.makes_siblings:
+        written = store.get(o.POSTS, page_key, o.merger(o.POSTS))
+    if written is None:
+        return None
+    board, thread, page = o.split_posts_key(page_key)
+    return o.dat_key(board, thread), {"pages": {str(page): o.page_entry(written)}}
+
+
+def _join_delta(held: o.State | None, delta: o.State) -> o.State:
+    return delta if held is None else o.join_dats(held, delta)
 
 
 def apply(store: BaseStore, event: Event) -> None:
     """Apply one event to the store (live fan-out). Safe to repeat."""
+    derived: dict[str, o.State] = {}
     for bucket, key, delta in deltas(event):
-        store.update(bucket, key, lambda current, b=bucket, d=delta: join_into(b, current, d), o.merger(bucket))
+        if bucket == o.DATS and key in derived:
+            delta = o.join_dats(delta, derived.pop(key))  # one write for the entry and the page sizes
+        written = write(store, bucket, key, delta)
+        if bucket == o.POSTS and (found := dat_index_delta(store, key, written)) is not None:
+            derived[found[0]] = _join_delta(derived.get(found[0]), found[1])
+    for key, delta in derived.items():
+        write(store, o.DATS, key, delta)
 
 
 class BatchApplier:
@@ -119,9 +160,20 @@ class BatchApplier:
             self.flush()
 
     def flush(self) -> None:
+        derived: dict[str, o.State] = {}
         with self.store.batch():
+            # Pages before the DATS objects, so that each thread's index is written once, with its page sizes.
             for (bucket, key), state in self.pending.items():
-                self.store.update(bucket, key, lambda cur, b=bucket, s=state: join_into(b, cur, s), o.merger(bucket))
+                if bucket == o.DATS:
+                    continue
+                written = write(self.store, bucket, key, state)
+                if bucket == o.POSTS and (found := dat_index_delta(self.store, key, written)) is not None:
+                    derived[found[0]] = _join_delta(derived.get(found[0]), found[1])
+            for (bucket, key), state in self.pending.items():
+                if bucket == o.DATS:
+                    write(self.store, bucket, key, _join_delta(derived.pop(key, None), state))
+            for key, delta in derived.items():
+                write(self.store, o.DATS, key, delta)
         self.pending.clear()
 
     def __enter__(self) -> BatchApplier:

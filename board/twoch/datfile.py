@@ -1,0 +1,181 @@
+"""A thread's .dat, read from the bytes the projection stored: nothing is rendered here.
+
+Each posts page holds its share of the dat (see readmodel.objects.page_chunk)
+and the thread's DATS object records each share's size and fingerprint. A
+request reads the board's settings and that small object to learn the dat's
+size and ETag (enough for 304 and 416), then fetches only the pages holding
+the bytes asked for. A Range request for the last few bytes of a 1000-post
+thread reads one page.
+
+The index is written after its page, so it can lag the page for a moment (or
+longer after a crash, until the event is redelivered). Every page fetched is
+checked against it; if one disagrees, the dat is rebuilt from the pages
+themselves, the index is repaired, and the caller is told the dat it got.
+
+The weekday names in the dates are a board setting the posts do not carry, so
+a page renders them from a register it holds; when the board's setting differs
+(a new page, or the setting changed), the register is set and the page
+re-rendered once, here, before serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+
+from board.boards import with_defaults
+from board.formats import dat as datformat
+from board.readmodel import objects as o
+from board.readmodel import projection
+from board.store import BaseStore
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One page's share of the dat, as the index (or the page itself) describes it."""
+
+    page: int
+    fp: str
+    size: int
+    lines: int
+    weekdays: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dat:
+    """What is known about a dat before reading its bytes."""
+
+    board: str
+    key: str
+    archived: bool
+    updated: int  # ms: the last post or deletion; Last-Modified is made from it
+    chunks: tuple[Chunk, ...]
+    tail: bytes  # the stop line after a full thread, else b""
+
+    @property
+    def size(self) -> int:
+        return sum(c.size for c in self.chunks) + len(self.tail)
+
+    @property
+    def lines(self) -> int:
+        return sum(c.lines for c in self.chunks) + (1 if self.tail else 0)
+
+    @property
+    def etag(self) -> str:
+        """Names the bytes: the chunks' fingerprints and the tail."""
+        names = ",".join(c.fp for c in self.chunks).encode("ascii") + b"|" + self.tail
+        return '"' + hashlib.sha1(names).hexdigest()[:20] + '"'
+
+
+def _board(store: BaseStore, name: str) -> tuple[dict, str] | None:
+    """The board's settings and the id of the event that set them."""
+    state = o.loads(store.get(o.BOARDS, name, o.merger(o.BOARDS)))
+    if state is None:
+        return None
+    event = state["event"]
+    return with_defaults({k: v for k, v in state.items() if k != "event"} | {"name": name}), event
+
+
+def _index(store: BaseStore, board: str, key: str) -> o.State | None:
+    return o.loads(store.get(o.DATS, o.dat_key(board, key), o.merger(o.DATS)))
+
+
+def _served(entries: dict[int, o.State]) -> tuple[Chunk, ...]:
+    """The chunks a reader gets: page 0, then each next page while the one before is full."""
+    chunks = []
+    page = 0
+    while (entry := entries.get(page)) is not None and entry["lines"]:
+        chunks.append(Chunk(page, entry["fp"], entry["size"], entry["lines"], entry["w"]))
+        if entry["lines"] < o.POSTS_PER_PAGE:
+            break
+        page += 1
+    return tuple(chunks)
+
+
+def _tail(lines: int, board: dict) -> bytes:
+    return datformat.encode(datformat.stop_line(board["res_max"])) if lines >= board["res_max"] else b""
+
+
+def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
+    """The dat of a thread, or None if the board or thread does not exist (or has no post yet)."""
+    found = _board(store, board_name)
+    if found is None:
+        return None
+    board, board_event = found
+    index = _index(store, board_name, key)
+    if index is None or not index.get("thread", {}).get("title"):
+        return None
+    chunks = _served({int(p): e for p, e in index.get("pages", {}).items()})
+    stale = [c for c in chunks if c.weekdays != board["weekdays"]]
+    if stale:
+        _set_weekdays(store, board_name, key, stale, board["weekdays"], board_event)
+        index = _index(store, board_name, key) or index
+        chunks = _served({int(p): e for p, e in index.get("pages", {}).items()})
+    if not chunks:
+        return None
+    thread = index["thread"]
+    lines = sum(c.lines for c in chunks)
+    return Dat(board_name, key, thread["state"] == "archived", thread["updated"], chunks, _tail(lines, board))
+
+
+def _set_weekdays(store: BaseStore, board: str, key: str, chunks: list[Chunk], weekdays: str, event: str) -> None:
+    """Re-render pages with the board's weekday names (a join, so racing readers agree)."""
+    register = {"value": weekdays, "event": event}
+    for chunk in chunks:
+        page_key = o.posts_key(board, key, chunk.page)
+        written = projection.write(store, o.POSTS, page_key, {"posts": {}, "weekdays": register})
+        found = projection.dat_index_delta(store, page_key, written)
+        if found is not None:
+            projection.write(store, o.DATS, *found)
+
+
+def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:
+    """The dat's bytes from ``start`` on, and the dat they belong to.
+
+    That is ``dat`` itself unless the index was behind the pages; then it is
+    the dat rebuilt from the pages, and the caller must judge the request
+    (304, 416, the range) again against it.
+    """
+    offset, wanted = 0, []
+    for chunk in dat.chunks:
+        if offset + chunk.size > start:
+            wanted.append((chunk, offset))
+        offset += chunk.size
+    values = _fetch_pages(store, dat, [c.page for c, _ in wanted])
+    parts = []
+    for chunk, _ in wanted:
+        value = values.get(chunk.page)
+        if value is None:
+            return _rebuilt(store, dat, start)
+        header, data = o.split_page(value)
+        if header["fp"] != chunk.fp:
+            return _rebuilt(store, dat, start)
+        parts.append(data)
+    first = wanted[0][1] if wanted else offset
+    body = b"".join(parts) + dat.tail
+    return dat, body[max(start - first, 0) :]
+
+
+def _fetch_pages(store: BaseStore, dat: Dat, pages: list[int]) -> dict[int, bytes]:
+    keys = {o.posts_key(dat.board, dat.key, p): p for p in pages}
+    merge = o.merger(o.POSTS)
+    found = {}
+    for key, fetched in store.fetch_many(o.POSTS, keys).items():
+        found[keys[key]] = fetched.values[0] if len(fetched.values) == 1 else merge(list(fetched.values))
+    return found
+
+
+def _rebuilt(store: BaseStore, dat: Dat, start: int) -> tuple[Dat, bytes]:
+    """The dat as the pages themselves have it; the index is repaired on the way."""
+    # One page past what the index knows: the index may have missed a whole page.
+    values = _fetch_pages(store, dat, list(range(len(dat.chunks) + 1)))
+    entries = {page: o.page_entry(value) for page, value in values.items()}
+    for page, entry in entries.items():
+        projection.write(store, o.DATS, o.dat_key(dat.board, dat.key), {"pages": {str(page): entry}})
+    chunks = _served(entries)
+    found = _board(store, dat.board)
+    lines = sum(c.lines for c in chunks)
+    tail = _tail(lines, found[0]) if found else dat.tail
+    rebuilt = replace(dat, chunks=chunks, tail=tail)
+    body = b"".join(o.split_page(values[c.page])[1] for c in chunks) + tail
+    return rebuilt, body[start:]
