@@ -103,3 +103,39 @@ def render_all(urls: list[str]) -> dict[str, tuple[int, str]]:
         response = client.get(url)
         pages[url] = (response.status_code, normalise(response.content.decode("utf-8", errors="replace")))
     return pages
+
+
+def store_dump(store=None) -> dict[tuple[str, str], bytes]:
+    """Every object of a MemoryStore, siblings merged: to compare two stores byte for byte."""
+    from board.readmodel import objects as o
+    from board.store.memory import MemoryStore, _spaces
+
+    store = store or get_store()
+    assert isinstance(store, MemoryStore), "store_dump reads the in-memory store's data"
+    space = _spaces.get(store.location)
+    if space is None:
+        return {}
+    with space.lock:
+        data = dict(space.data)
+    dumped = {}
+    for (bucket, key), siblings in data.items():
+        values = [value for _, value in siblings]
+        dumped[(bucket, key)] = values[0] if len(values) == 1 else o.merger(bucket)(values)
+    return dumped
+
+
+def apply_incoming() -> None:
+    """Fan out every committed event in incoming/, as the workers would."""
+    from board.tasks.fanout import apply_key
+
+    for key in incoming_keys():
+        apply_key(key)
+
+
+def read_segment(key: str) -> list[Event]:
+    """The events of a gzip JSONL object in the log, unchecked."""
+    import gzip
+
+    from board.events import decode
+
+    return [decode(line) for line in gzip.decompress(get_log().read(key)).splitlines()]
