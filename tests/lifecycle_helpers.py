@@ -49,7 +49,9 @@ def thread_at(board: str, when: datetime, subject: str = "スレタイ", body: s
 
 
 def post_at(board: str, thread: str, number: int, when: datetime, body: str = "レス", mail: str = "") -> Event:
-    return commit_at(EventType.POST_CREATED, board, when, thread, number, name="名無しさん", mail=mail, body=body, id="")
+    return commit_at(
+        EventType.POST_CREATED, board, when, thread, number, name="名無しさん", mail=mail, body=body, id=""
+    )
 
 
 def history(hours: int = 3, per_hour: int = 5, board: str = "test") -> list[Event]:
@@ -139,3 +141,89 @@ def read_segment(key: str) -> list[Event]:
     from board.events import decode
 
     return [decode(line) for line in gzip.decompress(get_log().read(key)).splitlines()]
+
+
+class Timeline:
+    """A board's history committed at chosen minutes after T0, numbering posts as the board would."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.counts: dict[str, int] = {}
+
+    def _add(self, event: Event) -> Event:
+        self.events.append(event)
+        return event
+
+    def board(self, minute: float, name: str = "test", **settings) -> Event:
+        return self._add(board_at(name, at(minute), **settings))
+
+    def thread(
+        self, minute: float, board: str = "test", subject: str = "スレタイ", body: str = "本文", mail: str = ""
+    ) -> str:
+        event = self._add(thread_at(board, at(minute), subject=subject, body=body, mail=mail))
+        self.counts[event.thread] = 1
+        return event.thread
+
+    def reply(self, minute: float, thread: str, board: str = "test", body: str = "レス", mail: str = "") -> int:
+        self.counts[thread] += 1
+        self._add(post_at(board, thread, self.counts[thread], at(minute), body=body, mail=mail))
+        return self.counts[thread]
+
+    def delete(self, minute: float, thread: str, number: int, board: str = "test") -> Event:
+        return self._add(commit_at(EventType.POST_DELETED, board, at(minute), thread, number, reason="削除依頼"))
+
+    def archive(self, minute: float, thread: str, board: str = "test") -> Event:
+        return self._add(commit_at(EventType.THREAD_ARCHIVED, board, at(minute), thread))
+
+    def until(self, when: datetime) -> list[Event]:
+        return [e for e in self.events if e.time <= k.ms(when)]
+
+
+def maintain(minute: float) -> None:
+    """What the workers and beat do by then: fan out, roll up closed hours, snapshot and bundle."""
+    from board.lifecycle.jobs import snapshot_and_bundle
+    from board.lifecycle.rollup import rollup
+
+    apply_incoming()
+    rollup(get_log(), get_store(), now=at(minute))
+    snapshot_and_bundle(get_log(), now=at(minute))
+
+
+def three_days() -> Timeline:
+    """Three days of a small board, maintained at the end of days 1 and 2 and halfway through day 3.
+
+    Afterwards the log holds a snapshot, daily bundles, hourly segments the
+    snapshot lacks and an incoming tail; the store holds what fan-out applied.
+    """
+    day = 60 * 24
+    t = Timeline()
+    t.board(0, title="テスト板", cooldown=0)
+    threads = []
+    for d in range(3):
+        threads.append(t.thread(d * day + 10, subject=f"{d + 1}日目のスレ", body=f"{d + 1}日目"))
+        for i in range(8):
+            for j, thread in enumerate(threads[-2:]):
+                t.reply(d * day + 30 + i * 150 + j, thread, body=f"{d}-{i}-{j}", mail="sage" if i % 3 == 0 else "")
+        if d == 1:
+            t.delete(d * day + 1000, threads[0], 3)
+            t.archive(d * day + 1100, threads[0])
+        maintain(d * day + (day + 90 if d < 2 else 900))
+    from board.lifecycle.rollup import rollup
+
+    rollup(get_log(), get_store(), now=at(2 * day + 1200))  # hourly segments no snapshot holds yet
+    t.reply(2 * day + 1300, threads[-1], body="まだロールアップされていない")
+    apply_incoming()
+    return t
+
+
+def reference_store(events: list[Event]):
+    """A fresh in-memory store with exactly these events applied one by one (the live path)."""
+    import uuid
+
+    from board.readmodel import projection
+    from board.store.memory import MemoryStore
+
+    store = MemoryStore(uuid.uuid4().hex)
+    for event in events:
+        projection.apply(store, event)
+    return store

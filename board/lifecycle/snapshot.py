@@ -134,8 +134,13 @@ def advance(log: BaseLog) -> Manifest | None:
 # --- inputs ----------------------------------------------------------------------
 
 
-def hourly_manifests(log: BaseLog) -> list[Manifest]:
-    """Every complete hourly segment (data and manifest both present), in key order."""
+def hourly_manifests(log: BaseLog, dataless: list[Manifest] | None = None) -> list[Manifest]:
+    """Every complete hourly segment (data and manifest both present), in key order.
+
+    A manifest whose data is gone is either a bundled segment whose removal
+    was interrupted (harmless: a snapshot holds it) or a lost segment; such
+    manifests are appended to ``dataless`` for the caller to judge.
+    """
     data, manifests = set(), []
     for info in log.list(k.HOURLY):
         if k.parse_hourly(info.key) is None:
@@ -149,6 +154,8 @@ def hourly_manifests(log: BaseLog) -> list[Manifest]:
         manifest = read_manifest(log, key)
         if manifest.key in data:
             found.append(manifest)
+        elif dataless is not None:
+            dataless.append(manifest)
     return found
 
 
@@ -200,8 +207,12 @@ def make_snapshot(log: BaseLog, now: datetime | None = None, retention: timedelt
     started = time.monotonic()
     now = now or datetime.now(UTC)
     head = advance(log)
-    present = hourly_manifests(log)
+    dataless: list[Manifest] = []
+    present = hourly_manifests(log, dataless)
     held = set(head.sources) if head is not None else set()
+    lost = [m for m in dataless if m.ident not in held]
+    if lost:
+        raise MissingObject(lost[0].key, "its manifest is there but the data is not, and no snapshot holds it")
     new = [m for m in present if m.ident not in held]
     inputs: list[Manifest] = [head] if head is not None else daily_manifests(log)
     inputs += new

@@ -1,0 +1,133 @@
+"""manage.py rehydrate: rebuild the store from the log (snapshot + segments + the unrolled tail)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from board.lifecycle.errors import LifecycleError
+from board.lifecycle.keys import parse_time
+from board.lifecycle.plan import Plan, check_archived, plan_restore
+from board.lifecycle.rehydrate import Follower, RestoreReport, restore
+from board.log import LogError, get_log
+from board.store import StoreError, get_store
+
+PARTIAL = "the store now holds part of the restore; fix the cause and run `manage.py rehydrate --replace`"
+
+
+class Command(BaseCommand):
+    help = (
+        "Restore the store from the durable log: the latest snapshot, the hourly segments it does not hold, "
+        "and the incoming tail. Refuses a store that holds data unless told what to do with it."
+    )
+
+    def add_arguments(self, parser):
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="restore only if the store is empty; otherwise do nothing and succeed (container entrypoints)",
+        )
+        mode.add_argument("--merge", action="store_true", help="apply the log on top of what the store holds")
+        mode.add_argument("--replace", action="store_true", help="empty the store first, then restore")
+        parser.add_argument(
+            "--until",
+            type=_time,
+            help="point-in-time restore: the board as it was at TIME (ISO 8601; UTC if no offset)",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="read and check everything, apply nothing")
+        parser.add_argument(
+            "--follow", action="store_true", help="after the restore, keep applying new events until SIGTERM/Ctrl-C"
+        )
+        parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls with --follow")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, if_empty, merge, replace, until, dry_run, follow, interval, no_progress, **options):
+        if follow and (until or dry_run):
+            raise CommandError("--follow keeps a store current; it cannot be combined with --until or --dry-run")
+        log, store = get_log(), get_store()
+        try:
+            if not dry_run and not self.ready(store, if_empty, merge, replace):
+                return
+            plan = plan_restore(log, until)
+            check_archived(log, plan)
+            for line in plan.lines():
+                self.stdout.write(line)
+            report = self.restore(log, store, plan, dry_run, no_progress)
+        except (LifecycleError, LogError, StoreError) as exc:
+            raise CommandError(f"rehydrate failed: {exc}" + ("" if dry_run else f"\n{PARTIAL}")) from exc
+        for line in report.lines():
+            self.stdout.write(line)
+        self.stdout.write(self.style.SUCCESS("dry run: every object read and checked" if dry_run else "rehydrated"))
+        if follow:
+            self.follow(Follower(log, store, plan, report), interval)
+
+    def ready(self, store, if_empty: bool, merge: bool, replace: bool) -> bool:
+        """Whether to go on: the store is empty, or the operator said what to do with its data."""
+        if store.is_empty() or merge:
+            return True
+        if if_empty:
+            self.stdout.write("the store already holds data; nothing to do (--if-empty)")
+            return False
+        if replace:
+            store.flush()
+            self.stdout.write("store emptied (--replace)")
+            return True
+        raise CommandError(
+            "the store is not empty: use --merge to apply the log on top of it, --replace to empty it first, "
+            "or --if-empty to leave it alone"
+        )
+
+    def restore(self, log, store, plan: Plan, dry_run: bool, no_progress: bool) -> RestoreReport:
+        bar = tqdm(
+            total=plan.known_events,
+            unit=" events",
+            unit_scale=True,
+            desc="dry run" if dry_run else "rehydrate",
+            disable=True if no_progress else None,
+            file=sys.stderr,
+        )
+        with bar:
+
+            def progress(count: int) -> None:
+                if bar.n + count > (bar.total or 0):
+                    bar.total = bar.n + count  # the incoming tail was not counted up front
+                bar.update(count)
+
+            return restore(log, store, plan, dry_run=dry_run, progress=progress)
+
+    def follow(self, follower: Follower, interval: float) -> None:
+        stop = threading.Event()
+
+        def stop_following(signum, frame):
+            stop.set()
+
+        previous = {sig: signal.signal(sig, stop_following) for sig in (signal.SIGTERM, signal.SIGINT)}
+        self.stdout.write(f"following the log every {interval}s (SIGTERM or Ctrl-C stops)")
+        self.stdout.flush()
+        try:
+            follower.run(stop, interval, lambda applied: self._followed(applied))
+        except (LifecycleError, LogError, StoreError) as exc:
+            raise CommandError(f"follow stopped: {exc}") from exc
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self.stdout.write(self.style.SUCCESS(f"stopped following; {follower.applied} event(s) applied meanwhile"))
+
+    def _followed(self, applied: int) -> None:
+        if applied:
+            self.stdout.write(f"applied {applied} new event(s)")
+            self.stdout.flush()
+
+
+def _time(text: str):
+    from argparse import ArgumentTypeError
+
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise ArgumentTypeError(str(exc)) from None

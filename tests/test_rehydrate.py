@@ -1,0 +1,260 @@
+"""manage.py rehydrate: an empty store rebuilt from snapshot + segments + tail, exactly."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from board.events import EventType
+from board.lifecycle import keys as k
+from board.lifecycle.jobs import snapshot_and_bundle
+from board.lifecycle.plan import plan_restore
+from board.lifecycle.rehydrate import Follower, restore
+from board.lifecycle.snapshot import latest
+from board.log import get_log
+from board.readmodel import objects as o
+from board.readmodel import queries
+from board.store import get_store
+from tests.lifecycle_helpers import (
+    at,
+    incoming_keys,
+    lifecycle_keys,
+    post_at,
+    reference_store,
+    store_dump,
+    three_days,
+)
+
+DAY = 60 * 24
+
+
+def rehydrate(*args: str) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("rehydrate", "--no-progress", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_scenario_leaves_every_kind_of_source_in_the_log():
+    three_days()
+    assert latest(get_log()) is not None
+    assert lifecycle_keys(k.DAILY) and lifecycle_keys(k.HOURLY) and incoming_keys()
+    assert plan_restore(get_log()).hourly, "some hourly segments are not in the snapshot"
+
+
+def test_rehydrate_rebuilds_a_wiped_store_byte_for_byte():
+    three_days()
+    before = store_dump()
+    get_store().flush()
+    rehydrate()
+    assert store_dump() == before
+
+
+def test_rehydrate_gives_the_store_that_applying_every_event_gives():
+    timeline = three_days()
+    get_store().flush()
+    rehydrate()
+    assert store_dump() == store_dump(reference_store(timeline.events))
+
+
+def test_rehydrate_refuses_a_store_that_holds_data():
+    three_days()
+    with pytest.raises(CommandError, match="not empty.*--merge.*--replace.*--if-empty"):
+        rehydrate()
+
+
+def test_if_empty_leaves_a_store_with_data_alone():
+    three_days()
+    before = store_dump()
+    assert "nothing to do" in rehydrate("--if-empty")
+    assert store_dump() == before
+
+
+def test_if_empty_restores_an_empty_store():
+    three_days()
+    before = store_dump()
+    get_store().flush()
+    rehydrate("--if-empty")
+    assert store_dump() == before
+
+
+def test_if_empty_on_a_brand_new_log_succeeds():
+    out = rehydrate("--if-empty")
+    assert "0 events applied" in out and get_store().is_empty()
+
+
+def test_merge_applies_the_log_on_top_of_what_the_store_holds():
+    three_days()
+    before = store_dump()
+    get_store().delete(o.THREADS, "test")
+    rehydrate("--merge")
+    assert store_dump() == before
+
+
+def test_replace_empties_the_store_first():
+    three_days()
+    before = store_dump()
+    get_store().store("threads", "stray", b'{"threads":{}}')
+    assert "store emptied" in rehydrate("--replace")
+    assert store_dump() == before
+
+
+def test_dry_run_reads_everything_and_applies_nothing():
+    timeline = three_days()
+    get_store().flush()
+    out = rehydrate("--dry-run")
+    assert f"{len(timeline.events)} events read (dry run" in out
+    assert get_store().is_empty()
+
+
+def test_the_report_counts_events_by_type_and_names_the_last_one():
+    timeline = three_days()
+    get_store().flush()
+    out = rehydrate()
+    assert f"{len(timeline.events)} events applied" in out
+    assert "  PostDeleted: 1" in out and "  ThreadArchived: 1" in out
+    assert f"last event id: {max(e.id for e in timeline.events)}" in out
+
+
+def test_a_corrupt_segment_stops_the_restore_naming_the_object_and_the_fault():
+    three_days()
+    [segment, *_] = plan_restore(get_log()).hourly
+    get_log().replace(segment.key, b"\x1f\x8b not really gzip")
+    get_store().flush()
+    with pytest.raises(CommandError, match=f"corrupt object {segment.key}: not a complete gzip stream"):
+        rehydrate()
+
+
+def test_a_segment_that_does_not_match_its_manifest_is_reported():
+    three_days()
+    [first, second, *_] = plan_restore(get_log()).hourly
+    get_log().replace(first.key, get_log().read(second.key))
+    get_store().flush()
+    with pytest.raises(CommandError, match=f"corrupt object {first.key}: sha256 is"):
+        rehydrate()
+
+
+def test_a_missing_segment_stops_the_restore_naming_it():
+    three_days()
+    [segment, *_] = plan_restore(get_log()).hourly
+    get_log().delete([segment.key])
+    get_store().flush()
+    with pytest.raises(CommandError, match=f"missing object {segment.key}"):
+        rehydrate()
+
+
+def test_a_missing_snapshot_stops_the_restore_naming_it():
+    three_days()
+    snapshot = latest(get_log())
+    get_log().delete([snapshot.key])
+    get_store().flush()
+    with pytest.raises(CommandError, match=f"missing object {snapshot.key}"):
+        rehydrate()
+
+
+def test_a_segment_bundled_away_while_the_restore_runs_is_read_from_its_bundle():
+    three_days()
+    before = store_dump()
+    plan = plan_restore(get_log())
+    # Between the plan and the reads, a snapshot takes the hourly segments and bundles them.
+    snapshot_and_bundle(get_log(), now=at(4 * DAY))
+    assert not any(get_log().exists(m.key) for m in plan.hourly[:1])
+    get_store().flush()
+    restore(get_log(), get_store(), plan)
+    assert store_dump() == before
+
+
+def test_progress_is_reported_for_every_event():
+    timeline = three_days()
+    get_store().flush()
+    seen = []
+    restore(get_log(), get_store(), plan_restore(get_log()), progress=seen.append)
+    assert sum(seen) == len(timeline.events)
+
+
+# --- point in time --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("minute", [DAY // 2, DAY + 1000 + 1, DAY * 2 + 600, DAY * 2 + 1250])
+def test_until_gives_the_board_as_it_was_then(minute):
+    timeline = three_days()
+    get_store().flush()
+    rehydrate("--until", at(minute).isoformat())
+    assert store_dump() == store_dump(reference_store(timeline.until(at(minute))))
+
+
+def test_until_starts_from_the_newest_snapshot_before_the_time():
+    three_days()
+    plan = plan_restore(get_log(), at(DAY * 2 + 10))
+    assert plan.snapshot is not None and plan.snapshot.seq == 2
+
+
+def test_until_before_every_snapshot_replays_the_bundles_from_the_start():
+    three_days()
+    plan = plan_restore(get_log(), at(60))
+    assert plan.snapshot is None and plan.daily
+
+
+def test_until_that_needs_an_archived_bundle_explains_how_to_restore_it():
+    three_days()
+    bundle = lifecycle_keys(k.DAILY)[0]
+    get_log().archive(bundle, "GLACIER")
+    get_store().flush()
+    with pytest.raises(CommandError, match=f"(?s)archived and must be restored first.*{bundle}.*Restore them"):
+        rehydrate("--until", at(60).isoformat())
+    assert get_store().is_empty(), "nothing is applied before the archived objects are found"
+
+
+def test_a_restore_to_the_present_never_reads_daily_bundles():
+    three_days()
+    for key in lifecycle_keys(k.DAILY):
+        if key.endswith(k.DATA):
+            get_log().archive(key, "DEEP_ARCHIVE")
+    before = store_dump()
+    get_store().flush()
+    rehydrate()
+    assert store_dump() == before
+
+
+def test_until_rejects_a_malformed_time():
+    with pytest.raises(CommandError, match="not a time"):
+        rehydrate("--until", "last tuesday")
+
+
+# --- follow ---------------------------------------------------------------------------
+
+
+def test_follow_applies_what_is_committed_after_the_restore():
+    timeline = three_days()
+    get_store().flush()
+    plan = plan_restore(get_log())
+    report = restore(get_log(), get_store(), plan)
+    follower = Follower(get_log(), get_store(), plan, report)
+    assert follower.step() == 0
+    thread = timeline.events[-1].thread
+    post_at("test", thread, timeline.counts[thread] + 1, at(3 * DAY))
+    assert follower.step() == 1
+    assert queries.thread(get_store(), "test", thread).count == timeline.counts[thread] + 1
+
+
+def test_follow_stops_when_told():
+    three_days()
+    plan = plan_restore(get_log())
+    follower = Follower(get_log(), get_store(), plan, restore(get_log(), get_store(), plan, dry_run=True))
+    stop = threading.Event()
+    steps = []
+    stop_after_two = lambda applied: steps.append(applied) or (len(steps) == 2 and stop.set())  # noqa: E731
+    follower.run(stop, 0.01, stop_after_two)
+    assert len(steps) == 2
+
+
+def test_follow_cannot_be_combined_with_until():
+    with pytest.raises(CommandError, match="--follow"):
+        rehydrate("--follow", "--until", at(0).isoformat())
+
+
+def test_the_scenario_holds_every_kind_of_event():
+    assert {e.type for e in three_days().events} == set(EventType.ALL)
