@@ -97,7 +97,14 @@ def deltas(event: Event) -> Iterator[Delta]:
 def join_into(bucket: str, current: bytes | None, delta: o.State) -> bytes:
     if current is None:
         return o.encode(bucket, delta)
-    return o.encode(bucket, o.JOINS[bucket](o.loads(current), delta))
+    state = o.loads(current)
+    joined = o.JOINS[bucket](state, delta)
+    # Re-applying an event changes nothing: hand back the stored bytes rather than
+    # encode again (for a page that is rendering its dat chunk). A page stored
+    # before pages had chunks is encoded anew, so it gains one.
+    if joined == state and (bucket != o.POSTS or o.FRAME in current):
+        return current
+    return o.encode(bucket, joined)
 
 
 def write(store: BaseStore, bucket: str, key: str, delta: o.State) -> bytes | None:

@@ -1,0 +1,145 @@
+"""The 2ch protocol's endpoints. Thin: formats in board.formats, dat reads in datfile, writes in board.posting."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST, require_safe
+from ulid import ULID
+
+from board.boards import NAME_RE
+from board.formats.bbsmenu import MenuBoard, bbsmenu_html, bbsmenu_json
+from board.formats.dat import encode
+from board.formats.setting import setting_txt
+from board.formats.subject import SubjectRow, subject_txt
+from board.log.layout import incoming_key
+from board.posting import refusals as r
+from board.posting.commit import submit
+from board.posting.refusals import Refused
+from board.posting.validation import Submission
+from board.readmodel import objects as o
+from board.readmodel import queries
+from board.store import get_store
+from board.tasks.fanout import apply_key
+from board.twoch import bbscgi, conditional, datfile
+from board.twoch.datserve import serve_dat
+from board.web.client import client_address
+
+logger = logging.getLogger(__name__)
+
+SITE = "うたかた"
+TEXT = "text/plain; charset=Shift_JIS"
+HTML = "text/html; charset=Shift_JIS"
+
+
+def _board_or_404(name: str) -> dict:
+    board = queries.board(get_store(), name)
+    if board is None:
+        raise Http404("該当する板は存在しません。")
+    return board
+
+
+@require_safe
+def subject(request: HttpRequest, board: str) -> HttpResponse:
+    settings = _board_or_404(board)
+    threads = queries.threads(get_store(), board)
+    stop = settings["res_max"]
+    rows = [SubjectRow(t.key, t.title, t.count + (1 if t.count >= stop else 0)) for t in threads]
+    updated = max((t.updated for t in threads), default=None)
+    return conditional.whole_file(request, subject_txt(rows), TEXT, updated)
+
+
+@require_safe
+def setting(request: HttpRequest, board: str) -> HttpResponse:
+    return conditional.whole_file(request, setting_txt(_board_or_404(board)), TEXT)
+
+
+@require_safe
+def dat(request: HttpRequest, board: str, key: str) -> HttpResponse:
+    store = get_store()
+    found = datfile.open_dat(store, board, key)
+    if found is None:
+        raise Http404("そんな板orスレッドないです。")
+    if found.archived:
+        # dat落ち: the file moved to the archive, as on 2ch.
+        return HttpResponsePermanentRedirect(reverse("twoch:kako", args=(board, key[:4], key[:5], key)))
+    return serve_dat(request, store, found)
+
+
+@require_safe
+def kako(request: HttpRequest, board: str, k4: str, k5: str, key: str) -> HttpResponse:
+    store = get_store()
+    found = datfile.open_dat(store, board, key)
+    if found is None or not found.archived or (k4, k5) != (key[:4], key[:5]):
+        raise Http404("過去ログ倉庫にありません。")
+    return serve_dat(request, store, found)
+
+
+def _menu(request: HttpRequest) -> tuple[list[MenuBoard], str]:
+    boards = [MenuBoard(b["name"], b["title"]) for b in queries.all_boards(get_store())]
+    return boards, request.build_absolute_uri("/")
+
+
+@require_safe
+def menu_html(request: HttpRequest) -> HttpResponse:
+    boards, base = _menu(request)
+    return conditional.whole_file(request, bbsmenu_html(boards, base, SITE), HTML)
+
+
+@require_safe
+def menu_json(request: HttpRequest) -> HttpResponse:
+    boards, base = _menu(request)
+    index = o.loads(get_store().get(o.INDEX, o.BOARD_INDEX_KEY, o.merger(o.INDEX))) or {"boards": {}}
+    changed = max((ULID.from_str(e["event"]).milliseconds for e in index["boards"].values()), default=0)
+    return conditional.whole_file(request, bbsmenu_json(boards, base, SITE, changed), "application/json", changed)
+
+
+# Dedicated browsers post here without a CSRF token: they never loaded a form
+# to take one from, and the 2ch protocol has no field for it. The post is
+# anonymous and carries no session or cookie authority, so a forged one can do
+# no more than the forger could do by posting it themselves.
+@csrf_exempt
+@require_POST
+def bbs_cgi(request: HttpRequest) -> HttpResponse:
+    """Post a reply (``key`` given) or a new thread (``subject`` given) for a 2ch client."""
+    charset = bbscgi.SHIFT_JIS
+    try:
+        charset = bbscgi.form_charset(request.META.get("CONTENT_TYPE", ""))
+        form = bbscgi.parse_form(request.body, charset)
+    except bbscgi.FormError as exc:
+        return _page("twoch/error.html", {"message": str(exc), "board": ""}, charset)
+    board, key = form.get("bbs", ""), form.get("key", "") or None
+    if not NAME_RE.match(board):
+        return _page("twoch/error.html", {"message": r.NO_BOARD, "board": ""}, charset)
+    if key is not None and not key.isdigit():
+        return _page("twoch/error.html", {"message": r.NO_THREAD, "board": board}, charset)
+    text = {f: bbscgi.unescape_references(form.get(f, "")) for f in ("FROM", "mail", "MESSAGE", "subject")}
+    sub = Submission(name=text["FROM"], mail=text["mail"], body=text["MESSAGE"], subject=text["subject"])
+    try:
+        posted = submit(board, key, sub, client_address(request))
+    except Refused as refusal:
+        message = bbscgi.flood_message(refusal.wait_seconds) if refusal.wait_seconds else refusal.message
+        return _page("twoch/error.html", {"message": message, "board": board}, charset)
+    _show_at_once(posted.event)
+    context = {"board": posted.board, "key": posted.thread, "number": posted.number}
+    return _page("twoch/posted.html", context, charset)
+
+
+def _show_at_once(event) -> None:
+    """Apply the post now, so the dat the client fetches next has it (the workers apply it again, harmlessly)."""
+    try:
+        apply_key(incoming_key(event))
+    except Exception:  # the post is committed; the fan-out will apply it
+        logger.exception("applying %s for read-your-writes failed", event.id)
+
+
+def _page(template: str, context: dict, charset: str) -> HttpResponse:
+    """A bbs.cgi answer: always 200, in the charset the client posted in."""
+    label = "UTF-8" if charset == bbscgi.UTF8 else "Shift_JIS"
+    html = render_to_string(template, {**context, "charset": label})
+    data = html.encode(charset, errors="xmlcharrefreplace") if charset == bbscgi.UTF8 else encode(html)
+    return HttpResponse(data, content_type=f"text/html; charset={label}")
