@@ -1,0 +1,54 @@
+"""The log's lifecycle on a schedule (CELERY_BEAT_SCHEDULE): rollup, snapshot, reconcile.
+
+Thin wrappers: the work is in board.lifecycle, where it is tested directly.
+Each job is idempotent and safe to run twice at once, which is what acks_late
+and a redelivery after a lost worker need.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from board.lifecycle.jobs import snapshot_and_bundle
+from board.lifecycle.reconcile import reconcile
+from board.lifecycle.rollup import rollup
+from board.log import LogUnavailable, get_log
+from board.store import StoreUnavailable, get_store
+
+logger = logging.getLogger(__name__)
+
+RETRY = {
+    "acks_late": True,
+    "autoretry_for": (LogUnavailable, StoreUnavailable),
+    "retry_backoff": 30,
+    "retry_backoff_max": 900,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="utakata.lifecycle.rollup", **RETRY)
+def rollup_closed_hours() -> None:
+    """Roll up every closed hour; a failed hour is logged and tried again on the next run."""
+    report = rollup(get_log(), get_store())
+    for result in report.hours:
+        (logger.error if result.error else logger.info)("rollup %s", result.line())
+    for key, problem in report.skipped:
+        logger.error("rollup skipped %s: %s", key, problem)
+
+
+@shared_task(name="utakata.lifecycle.snapshot", **RETRY)
+def snapshot() -> None:
+    """Make the next snapshot, move LATEST, prune, bundle the held days."""
+    made, bundles = snapshot_and_bundle(get_log())
+    for line in made.lines() + bundles.lines():
+        logger.info("%s", line)
+
+
+@shared_task(name="utakata.lifecycle.reconcile", **RETRY)
+def reconcile_fanout() -> None:
+    """Apply committed events whose fan-out was lost."""
+    report = reconcile(get_log(), get_store())
+    (logger.warning if report.repaired else logger.info)("%s", report.line())
