@@ -1,0 +1,87 @@
+"""What every benchmark shares: a bounded loop on a few threads, timed, and the ratio line."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+Op = Callable[[], object]
+
+
+def rate(make_op: Callable[[], Op], total: int, threads: int = 4) -> float:
+    """Run total operations split over threads; return operations per second.
+
+    Each thread first calls make_op() (untimed: open a session, make a
+    client, ...) and then calls the op it got its share of total times. The
+    clock runs from the moment every thread is ready to the last one done. An
+    exception in any thread is raised here, after the others finished.
+    """
+    shares = [total // threads + (1 if i < total % threads else 0) for i in range(threads)]
+    ready = threading.Barrier(threads + 1)
+    errors: list[BaseException] = []
+
+    def run(share: int) -> None:
+        try:
+            op = make_op()
+        except BaseException as exc:
+            errors.append(exc)
+            ready.abort()  # nobody waits for a thread that will never be ready
+            return
+        try:
+            ready.wait()
+            for _ in range(share):
+                op()
+        except threading.BrokenBarrierError:
+            return  # another thread failed to get ready: its error is reported
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(share,), daemon=True) for share in shares]
+    for worker in workers:
+        worker.start()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        ready.wait()
+    start = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return total / elapsed
+
+
+def compare(
+    make_op: Callable[[], Op],
+    make_baseline: Callable[[], Op],
+    total: int,
+    baseline_total: int,
+    threads: int = 4,
+    rounds: int = 5,
+) -> tuple[float, float]:
+    """(ops/s, baseline ops/s): medians over rounds that alternate the two, after one warm-up each.
+
+    Alternating in small rounds puts both figures under the same machine load,
+    which drifts on a shared box; the median drops the odd round out.
+    """
+    rate(make_op, max(threads, total // rounds // 2), threads)
+    rate(make_baseline, max(threads, baseline_total // rounds // 2), threads)
+    ops, base = [], []
+    for _ in range(rounds):
+        ops.append(rate(make_op, max(threads, total // rounds), threads))
+        base.append(rate(make_baseline, max(threads, baseline_total // rounds), threads))
+    return statistics.median(ops), statistics.median(base)
+
+
+def report(name: str, ops: float, baseline: float) -> float:
+    """Print the figure as ``name: X ops/s, baseline Y ops/s, ratio Z`` and return the ratio."""
+    ratio = ops / baseline
+    print(f"{name}: {ops:.1f} ops/s, baseline {baseline:.1f} ops/s, ratio {ratio:.3f}", flush=True)
+    return ratio
+
+
+def note(text: str) -> None:
+    """A line of context (what was measured, on what), set apart from the figures."""
+    print(f"# {text}", flush=True)

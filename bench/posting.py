@@ -1,0 +1,107 @@
+"""Posting: posts/s end to end through the web tier, against a bare boto3 put loop on the same S3 endpoint.
+
+The web tier is gunicorn with the production config (2 workers x 4 threads,
+gthread), Redis for the cache and the broker, the log on a moto S3 server
+started here, a SQLite store. Each client is one browser (requests, with the
+form's CSRF token) posting replies through the HTML form; a post counts once
+the board answered 書きこみました, i.e. once it is committed to S3. No worker
+runs: fan-out is queued in Redis and applying it is not part of the figure.
+
+- ``posting``: each client replies to a thread of its own (the usual board);
+- ``posting_one_thread``: every client replies to the same thread, so posts
+  queue on that thread's lock (the sequencer's worst case).
+
+The baseline is the loop a post cannot beat: a plain ``put_object`` of an
+event-sized body per operation, one boto3 client per thread, same endpoint,
+same number of threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import tempfile
+import uuid
+
+import boto3
+
+from bench.common import compare, note, report
+from tests import processes, services
+
+CLIENTS = 4
+POSTS = 400
+PUTS = 1000
+BODY = "ベンチマークの書き込みです。>>1 http://example.com/ " * 3
+
+
+def bare_puts(endpoint: str, bucket: str, size: int):
+    """The baseline's op maker: put_object of size random bytes under a new key."""
+    body = os.urandom(size)
+    keys = itertools.count()
+
+    def make_op():
+        s3 = boto3.session.Session().client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        return lambda: s3.put_object(Bucket=bucket, Key=f"baseline/{next(keys):08d}.json", Body=body)
+
+    return make_op
+
+
+def replies(url: str, thread: str | None = None):
+    """The posting op maker: one browser replying to its own new thread, or to thread if given."""
+
+    def make_op():
+        client = processes.BoardClient(url)
+        key = thread or new_thread(client)
+        client.open_form("test", key)
+        return lambda: client.reply("test", key, BODY)
+
+    return make_op
+
+
+def new_thread(client: processes.BoardClient) -> str:
+    key = client.new_thread("test", f"ベンチ {uuid.uuid4().hex[:6]}", BODY)
+    client.get(f"/test/read.cgi/test/{key}/")  # the poster's next page applies it (read-your-writes)
+    return key
+
+
+def event_size(endpoint: str, bucket: str) -> int:
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="bench/incoming/posts/", MaxKeys=1)
+    return listed["Contents"][0]["Size"]
+
+
+def main() -> int:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    data = tempfile.mkdtemp(prefix="utakata-bench-posting-")
+    with services.redis_server() as redis_url, services.s3_server() as endpoint:
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+        env = services.project_env(
+            UTAKATA_DATA_DIR=data,
+            UTAKATA_DEBUG="0",
+            UTAKATA_SECRET_KEY="bench",
+            UTAKATA_LOG_LEVEL="WARNING",
+            REDIS_URL=redis_url,
+            UTAKATA_LOG_URL=f"s3://{bucket}/bench",
+            UTAKATA_S3_ENDPOINT_URL=endpoint,
+            UTAKATA_STORE_URL=f"sqlite://{data}/store.sqlite3",
+        )
+        processes.manage(env, "createboard", "test", "ベンチ板", "--set", "cooldown=0")
+        with processes.gunicorn(env, workers=2, threads=4, log_dir=data) as web:
+            note(
+                f"posting: {POSTS} replies from {CLIENTS} HTTP clients; gunicorn 2 workers x 4 threads; "
+                f"S3 log on moto, Redis; baseline {PUTS} bare boto3 put_object"
+            )
+            replies(web.url)()  # one post, to learn the size of an event in the log
+            puts = bare_puts(endpoint, bucket, event_size(endpoint, bucket))
+            spread = compare(replies(web.url), puts, POSTS, PUTS, CLIENTS)
+            hot = compare(replies(web.url, new_thread(processes.BoardClient(web.url))), puts, POSTS, PUTS, CLIENTS)
+    report("posting", *spread)
+    report("posting_one_thread", *hot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Reading: a 1000-res thread page, requests/s against a minimal Django view on the same server.
+
+The server is gunicorn with the production config (2 workers x 4 threads,
+gthread) on the embedded backends (SQLite store, file log), DEBUG off, with
+bench/settings.py adding one view (bench/urls.py) that returns "ok" through
+the same middleware. The thread is seeded here through the real write path
+(submit, then the same apply the workers run) before the server starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import tempfile
+
+import requests
+
+from bench.common import compare, note, report
+from tests import processes, services
+
+CLIENTS = 4
+PAGES = 200
+MINIMAL = 2000
+RES = 1000
+
+
+def seed(env: dict[str, str]) -> str:
+    """Create /test/ and a thread of RES posts in this process; return the thread key."""
+    os.environ.update(env)
+    os.environ["CELERY_BROKER_URL"] = "memory://"  # fan-out goes nowhere: apply is done here
+    import django
+
+    django.setup()
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)  # memory:// has no hostname, and says so
+    from board.events import EventType, new_event
+    from board.posting.commit import commit, submit
+    from board.posting.validation import Submission
+    from board.readmodel.projection import apply
+    from board.store import get_store
+
+    store = get_store()
+    apply(store, commit(new_event(EventType.BOARD_CREATED, "test", payload={"title": "ベンチ板", "cooldown": 0})))
+    first = submit("test", None, Submission(subject="1000まで", body="スレ立て"), "192.0.2.1")
+    apply(store, first.event)
+    for n in range(2, RES + 1):
+        body = f">>{n - 1} レス{n}\n二行目 http://example.com/{n}\n" + "あいうえお" * (n % 7)
+        posted = submit("test", first.thread, Submission(name=f"名無し{n % 5}", body=body), f"192.0.2.{n % 250}")
+        apply(store, posted.event)
+    return first.thread
+
+
+def get_loop(url: str, check: str):
+    def make_op():
+        session = requests.Session()
+
+        def op() -> None:
+            response = session.get(url, timeout=60)
+            if response.status_code != 200 or check not in response.text:
+                raise RuntimeError(f"GET {url}: HTTP {response.status_code}")
+
+        return op
+
+    return make_op
+
+
+def main() -> int:
+    data = tempfile.mkdtemp(prefix="utakata-bench-reading-")
+    env = services.project_env(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        UTAKATA_DATA_DIR=data,
+        UTAKATA_DEBUG="0",
+        UTAKATA_SECRET_KEY="bench",
+        UTAKATA_LOG_LEVEL="WARNING",
+        UTAKATA_LOG_URL=f"file://{data}/log",
+        UTAKATA_STORE_URL=f"sqlite://{data}/store.sqlite3",
+    )
+    key = seed(env)
+    with processes.gunicorn(env, workers=2, threads=4, log_dir=data) as web:
+        page = f"{web.url}/test/read.cgi/test/{key}/"
+        html = requests.get(page, timeout=60).text
+        shown = re.findall(r'data-number="(\d+)"', html)
+        if shown != [str(n) for n in range(1, RES + 1)]:
+            raise RuntimeError(f"the thread page shows {len(shown)} posts, not 1..{RES}")
+        note(
+            f"reading: {PAGES} GETs of a {RES}-res thread page ({len(html.encode()) // 1024} KiB) from {CLIENTS} "
+            f"HTTP clients; gunicorn 2 workers x 4 threads; SQLite store; baseline {MINIMAL} GETs of a minimal view"
+        )
+        thread, minimal = compare(
+            get_loop(page, f'id="{RES}"'), get_loop(f"{web.url}/bench/minimal", "ok"), PAGES, MINIMAL, CLIENTS
+        )
+    report("reading", thread, minimal)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
