@@ -1,0 +1,126 @@
+"""Dat differential fetching: Range requests/s on a 1000-res dat, against the full dat and a static file.
+
+A 2ch client polls a thread it follows with ``Range: bytes=<size - 1>-``:
+the figure of record is how many of those the board answers per second,
+compared in the same run, on the same server (gunicorn, production config,
+SQLite store, DEBUG off) with:
+
+- ``dat_range``: the same dat fetched whole (what a Range saves);
+- ``dat_range_vs_static``: the same bytes as a static file served by
+  WhiteNoise from the same server, fetched whole (what a file server does);
+- ``dat_range_vs_static_range``: a Range asked of both. This one asks for
+  the last *two* bytes of each: WhiteNoise (6.12) answers 416 to a range of
+  only the last byte (it tests ``start >= end``), the very request JDim makes.
+
+The thread is seeded through the real write path (submit, then the apply the
+workers run) before the server starts; the static copy is written from the
+dat the server then serves, so the bytes are identical.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import requests
+
+from bench.common import compare, note, report
+from tests import processes, services
+
+CLIENTS = 4
+RES = 1000
+RANGES = 3000
+FULLS = 600
+STATICS = 3000
+
+
+def seed(env: dict[str, str]) -> str:
+    """Create /test/ and a thread of RES posts in this process; return the thread key."""
+    os.environ.update(env)
+    os.environ["CELERY_BROKER_URL"] = "memory://"  # fan-out goes nowhere: apply is done here
+    import django
+
+    django.setup()
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
+    from board.events import EventType, new_event
+    from board.posting.commit import commit, submit
+    from board.posting.validation import Submission
+    from board.readmodel.projection import apply
+    from board.store import get_store
+
+    store = get_store()
+    apply(store, commit(new_event(EventType.BOARD_CREATED, "test", payload={"title": "ベンチ板", "cooldown": 0})))
+    first = submit("test", None, Submission(subject="差分取得", body="スレ立て"), "192.0.2.1")
+    apply(store, first.event)
+    for n in range(2, RES + 1):
+        body = f">>{n - 1} レス{n}\n二行目 http://example.com/{n} <&>\n" + "あいうえお♥" * (n % 7)
+        name = f"名無し{n % 5}" + ("#trip" if n % 9 == 0 else "")
+        posted = submit("test", first.thread, Submission(name=name, body=body), f"192.0.2.{n % 250}")
+        apply(store, posted.event)
+    return first.thread
+
+
+def get_loop(url: str, status: int, length: int, headers: dict[str, str] | None = None):
+    """An op maker: one session per client thread, each op a GET checked for status and length."""
+
+    def make_op():
+        session = requests.Session()
+
+        def op() -> None:
+            response = session.get(url, headers=headers, timeout=60)
+            if response.status_code != status or len(response.content) != length:
+                raise RuntimeError(f"GET {url} {headers}: HTTP {response.status_code}, {len(response.content)} bytes")
+
+        return op
+
+    return make_op
+
+
+def main() -> int:
+    data = tempfile.mkdtemp(prefix="utakata-bench-dat-")
+    env = services.project_env(
+        UTAKATA_DATA_DIR=data,
+        UTAKATA_DEBUG="0",
+        UTAKATA_SECRET_KEY="bench",
+        UTAKATA_LOG_LEVEL="WARNING",
+        UTAKATA_LOG_URL=f"file://{data}/log",
+        UTAKATA_STORE_URL=f"sqlite://{data}/store.sqlite3",
+    )
+    key = seed(env)
+    # The dat's bytes, read from the store the server will read, become the static file.
+    from board.store import get_store
+    from board.twoch import datfile
+
+    store = get_store()
+    dat = datfile.read(store, datfile.open_dat(store, "test", key))[1]
+    store.close()
+    static = Path(data) / "static" / "bench" / f"{key}.dat"
+    static.parent.mkdir(parents=True, exist_ok=True)
+    static.write_bytes(dat)  # before gunicorn starts: WhiteNoise indexes STATIC_ROOT when a worker starts
+
+    with processes.gunicorn(env, workers=2, threads=4, log_dir=data) as web:
+        dat_url, static_url = f"{web.url}/test/dat/{key}.dat", f"{web.url}/static/bench/{key}.dat"
+        served = requests.get(dat_url, timeout=60).content
+        if served != dat or requests.get(static_url, timeout=60).content != dat:
+            raise RuntimeError("the server's dat and the static copy differ")
+        tail = {"Range": f"bytes={len(dat) - 1}-"}
+        ranges = get_loop(dat_url, 206, 1, tail)
+        note(
+            f"dat_range: Range bytes=<size-1>- of a {RES}-res dat ({len(dat) // 1024} KiB) from {CLIENTS} HTTP "
+            "clients; gunicorn 2 workers x 4 threads; SQLite store; static copy served by WhiteNoise"
+        )
+        vs_full = compare(ranges, get_loop(dat_url, 200, len(dat)), RANGES, FULLS, CLIENTS)
+        vs_static = compare(ranges, get_loop(static_url, 200, len(dat)), RANGES, STATICS, CLIENTS)
+        two = {"Range": f"bytes={len(dat) - 2}-"}
+        vs_static_range = compare(get_loop(dat_url, 206, 2, two), get_loop(static_url, 206, 2, two), RANGES, STATICS)
+    report("dat_range", *vs_full)
+    report("dat_range_vs_static", *vs_static)
+    report("dat_range_vs_static_range", *vs_static_range)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
