@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import sys
 import threading
+import time
 import uuid
 
 import pytest
@@ -35,9 +36,12 @@ def merge_counter(values: list[bytes]) -> bytes:
     return json.dumps(merged, sort_keys=True).encode()
 
 
-def incrementer(writer: str):
+def incrementer(writer: str, pause: float = 0.0):
     def mutate(current: bytes | None) -> bytes:
         counts = json.loads(current) if current else {}
+        if pause:
+            # Between the read and the write: the window a concurrent writer races into.
+            time.sleep(pause)
         counts[writer] = counts.get(writer, 0) + 1
         return json.dumps(counts, sort_keys=True).encode()
 
@@ -194,7 +198,7 @@ class StoreContract:
                 watch_races(store, races)
                 start.wait()
                 for _ in range(increments):
-                    store.update(B, "counter", incrementer(f"t{n}"), merge_counter)
+                    store.update(B, "counter", incrementer(f"t{n}", pause=0.0002), merge_counter)
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
