@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import html
+import re
 
 import pytest
 from django.test import Client
@@ -97,6 +99,17 @@ def test_closed_and_suffix_ranges_are_served(thread) -> None:
 def test_several_ranges_are_answered_with_the_whole_file(thread) -> None:
     response = get(url(thread), range="bytes=0-1,5-6")
     assert response.status_code == 200 and response.content == get(url(thread)).content
+
+
+def test_range_for_another_version_is_answered_with_the_whole_file(thread) -> None:
+    whole = get(url(thread)).content
+    response = get(url(thread), range="bytes=5-", if_range='"some-older-version"')
+    assert response.status_code == 200 and response.content == whole
+
+
+def test_range_for_this_version_is_served(thread) -> None:
+    etag = get(url(thread))["ETag"]
+    assert get(url(thread), range="bytes=5-", if_range=etag).status_code == 206
 
 
 def test_matching_etag_is_304_before_range_is_looked_at(thread) -> None:
@@ -281,3 +294,23 @@ def test_kako_path_must_match_the_key(thread) -> None:
     archive_thread("test", thread)
     apply_pending()
     assert get(f"/test/kako/9999/99999/{thread}.dat").status_code == 404
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment.replace("<br>", "\n"))).strip()
+
+
+def test_the_dat_says_what_the_thread_page_says(board) -> None:
+    key = new_thread(subject="見比べ", body="最初 >>1 http://example.com/?a=1&b=<2>", name="山田#istrip").thread
+    reply("test", key, body='二行\n"引用" &amp; ♥', mail="sage")
+    reply("test", key, body="消える")
+    delete_post("test", key, 3)
+    apply_pending()
+    page = Client().get(f"/test/read.cgi/test/{key}/").content.decode()
+    shown = re.findall(r'<dt>.*?：(.*?)：(.*?)</dt>\s*<dd class="body">(.*?)</dd>', page, re.S)
+    lines = [line.split("<>") for line in get(url(key)).content.decode("cp932").split("\n")[:-1]]
+    assert len(shown) == len(lines) == 3
+    for (name, date, body), (d_name, _, d_date, d_body, _) in zip(shown, lines, strict=True):
+        assert _text(name) == _text(d_name.replace("</b>", "").replace("<b>", ""))
+        assert _text(date) == _text(d_date)
+        assert _text(body) == html.unescape(d_body.replace(" <br> ", "\n")).strip()

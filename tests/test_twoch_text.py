@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 from django.test import Client
 
+from board.events import EventType, new_event
 from board.moderation.actions import archive_thread
+from board.posting.commit import commit
+from board.twoch import conditional
 from tests.helpers import apply_pending, make_board, new_thread, reply
 
 
@@ -83,3 +87,15 @@ def test_bbsmenu_json_lists_every_board() -> None:
     menu = json.loads(response.content)
     assert response["Content-Type"] == "application/json"
     assert [b["directory_name"] for b in menu["menu_list"][0]["category_content"]] == ["news"]
+
+
+def test_a_thread_falling_moves_subject_txts_last_modified(board, monkeypatch) -> None:
+    keep = new_thread(subject="残る").thread
+    fall = new_thread(subject="落ちる").thread
+    monkeypatch.setattr(conditional, "now_ms", lambda: 10**15)  # long settled
+    since = get("/test/subject.txt")["Last-Modified"]
+    assert get("/test/subject.txt", if_modified_since=since).status_code == 304
+    commit(new_event(EventType.THREAD_ARCHIVED, "test", fall, at=datetime.now(UTC) + timedelta(seconds=2)))
+    apply_pending()
+    response = get("/test/subject.txt", if_modified_since=since)
+    assert response.status_code == 200 and response.content.decode("cp932") == f"{keep}.dat<>残る (1)\n"

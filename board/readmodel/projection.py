@@ -77,8 +77,10 @@ def deltas(event: Event) -> Iterator[Delta]:
         yield o.DATS, o.dat_key(board, thread), {"thread": entry}
     elif event.type == EventType.THREAD_ARCHIVED:
         assert thread is not None
-        yield o.THREADS, board, {"threads": {thread: thread_entry(state="archived")}}
-        yield o.DATS, o.dat_key(board, thread), {"thread": thread_entry(state="archived")}
+        # Falling is a change too: subject.txt loses the thread, so its Last-Modified must move.
+        fallen = thread_entry(state="archived", updated=event.time)
+        yield o.THREADS, board, {"threads": {thread: fallen}}
+        yield o.DATS, o.dat_key(board, thread), {"thread": fallen}
     elif event.type == EventType.POST_DELETED:
         assert thread is not None and event.number is not None
         tombstone = {

@@ -67,8 +67,8 @@ class Dat:
         return '"' + hashlib.sha1(names).hexdigest()[:20] + '"'
 
 
-def _board(store: BaseStore, name: str) -> tuple[dict, str] | None:
-    """The board's settings and the id of the event that set them."""
+def board_settings(store: BaseStore, name: str) -> tuple[dict, str] | None:
+    """The board's settings and the id of the event that set them (None if there is no such board)."""
     state = o.loads(store.get(o.BOARDS, name, o.merger(o.BOARDS)))
     if state is None:
         return None
@@ -98,7 +98,7 @@ def _tail(lines: int, board: dict) -> bytes:
 
 def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
     """The dat of a thread, or None if the board or thread does not exist (or has no post yet)."""
-    found = _board(store, board_name)
+    found = board_settings(store, board_name)
     if found is None:
         return None
     board, board_event = found
@@ -173,7 +173,7 @@ def _rebuilt(store: BaseStore, dat: Dat, start: int) -> tuple[Dat, bytes]:
     for page, entry in entries.items():
         projection.write(store, o.DATS, o.dat_key(dat.board, dat.key), {"pages": {str(page): entry}})
     chunks = _served(entries)
-    found = _board(store, dat.board)
+    found = board_settings(store, dat.board)
     lines = sum(c.lines for c in chunks)
     tail = _tail(lines, found[0]) if found else dat.tail
     rebuilt = replace(dat, chunks=chunks, tail=tail)

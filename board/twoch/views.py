@@ -36,26 +36,32 @@ TEXT = "text/plain; charset=Shift_JIS"
 HTML = "text/html; charset=Shift_JIS"
 
 
-def _board_or_404(name: str) -> dict:
-    board = queries.board(get_store(), name)
-    if board is None:
+def _board_or_404(name: str) -> tuple[dict, int]:
+    """The board's settings and when they were last set (ms)."""
+    found = datfile.board_settings(get_store(), name)
+    if found is None:
         raise Http404("該当する板は存在しません。")
-    return board
+    settings, event = found
+    return settings, ULID.from_str(event).milliseconds
 
 
 @require_safe
 def subject(request: HttpRequest, board: str) -> HttpResponse:
-    settings = _board_or_404(board)
-    threads = queries.threads(get_store(), board)
+    settings, changed = _board_or_404(board)
+    store = get_store()
+    threads = queries.threads(store, board)
     stop = settings["res_max"]
     rows = [SubjectRow(t.key, t.title, t.count + (1 if t.count >= stop else 0)) for t in threads]
-    updated = max((t.updated for t in threads), default=None)
-    return conditional.whole_file(request, subject_txt(rows), TEXT, updated)
+    # Any post, deletion or fall changes the list; so does a setting (the stop line counts).
+    fallen = queries.threads(store, board, state="archived")
+    updated = max((t.updated for t in [*threads, *fallen]), default=0)
+    return conditional.whole_file(request, subject_txt(rows), TEXT, max(updated, changed))
 
 
 @require_safe
 def setting(request: HttpRequest, board: str) -> HttpResponse:
-    return conditional.whole_file(request, setting_txt(_board_or_404(board)), TEXT)
+    settings, changed = _board_or_404(board)
+    return conditional.whole_file(request, setting_txt(settings), TEXT, changed)
 
 
 @require_safe
@@ -79,22 +85,24 @@ def kako(request: HttpRequest, board: str, k4: str, k5: str, key: str) -> HttpRe
     return serve_dat(request, store, found)
 
 
-def _menu(request: HttpRequest) -> tuple[list[MenuBoard], str]:
-    boards = [MenuBoard(b["name"], b["title"]) for b in queries.all_boards(get_store())]
-    return boards, request.build_absolute_uri("/")
+def _menu(request: HttpRequest) -> tuple[list[MenuBoard], str, int]:
+    """The boards, the site's URL, and when the list last changed (ms)."""
+    store = get_store()
+    boards = [MenuBoard(b["name"], b["title"]) for b in queries.all_boards(store)]
+    index = o.loads(store.get(o.INDEX, o.BOARD_INDEX_KEY, o.merger(o.INDEX))) or {"boards": {}}
+    changed = max((ULID.from_str(e["event"]).milliseconds for e in index["boards"].values()), default=0)
+    return boards, request.build_absolute_uri("/"), changed
 
 
 @require_safe
 def menu_html(request: HttpRequest) -> HttpResponse:
-    boards, base = _menu(request)
-    return conditional.whole_file(request, bbsmenu_html(boards, base, SITE), HTML)
+    boards, base, changed = _menu(request)
+    return conditional.whole_file(request, bbsmenu_html(boards, base, SITE), HTML, changed)
 
 
 @require_safe
 def menu_json(request: HttpRequest) -> HttpResponse:
-    boards, base = _menu(request)
-    index = o.loads(get_store().get(o.INDEX, o.BOARD_INDEX_KEY, o.merger(o.INDEX))) or {"boards": {}}
-    changed = max((ULID.from_str(e["event"]).milliseconds for e in index["boards"].values()), default=0)
+    boards, base, changed = _menu(request)
     return conditional.whole_file(request, bbsmenu_json(boards, base, SITE, changed), "application/json", changed)
 
 
