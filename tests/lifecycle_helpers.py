@@ -85,25 +85,36 @@ def normalise(html: str) -> str:
 
 
 def page_urls(store=None) -> list[str]:
-    """Every page a reader can reach: the index, board tops, archives, and each thread in full."""
+    """Every page a reader or a 2ch client can reach: HTML pages, subject.txt, SETTING.TXT, dats, menus."""
     store = store or get_store()
-    urls = ["/"]
+    urls = ["/", "/bbsmenu.html", "/bbsmenu.json"]
     for entry in queries.all_boards(store):
         name = entry["name"]
-        urls += [f"/{name}/", f"/{name}/kako/"]
-        for state in ("live", "archived"):
-            for thread in queries.threads(store, name, state=state):
-                urls.append(f"/test/read.cgi/{name}/{thread.key}/")
+        urls += [f"/{name}/", f"/{name}/kako/", f"/{name}/subject.txt", f"/{name}/SETTING.TXT"]
+        for thread in queries.threads(store, name):
+            urls += [f"/test/read.cgi/{name}/{thread.key}/", f"/{name}/dat/{thread.key}.dat"]
+        for thread in queries.threads(store, name, state="archived"):
+            key = thread.key
+            urls += [f"/test/read.cgi/{name}/{key}/", f"/{name}/kako/{key[:4]}/{key[:5]}/{key}.dat"]
     return urls
 
 
-def render_all(urls: list[str]) -> dict[str, tuple[int, str]]:
-    """Status and normalised body of each URL, through Django's test client."""
+HEADERS = ("Content-Type", "Last-Modified", "ETag", "Content-Length")
+
+
+def render_all(urls: list[str]) -> dict[str, tuple[int, dict[str, str], bytes]]:
+    """Status, the headers clients rely on, and the body (CSRF token normalised) of each URL."""
     client = Client()
     pages = {}
     for url in urls:
         response = client.get(url)
-        pages[url] = (response.status_code, normalise(response.content.decode("utf-8", errors="replace")))
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        if b"csrfmiddlewaretoken" in body:
+            body = normalise(body.decode("utf-8")).encode("utf-8")
+        headers = {name: response[name] for name in HEADERS if response.has_header(name)}
+        if "csrfmiddlewaretoken" in body.decode("utf-8", errors="replace"):
+            headers.pop("Content-Length", None)  # the token's length is the page's only variable part
+        pages[url] = (response.status_code, headers, body)
     return pages
 
 
