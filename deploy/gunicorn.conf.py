@@ -12,3 +12,6 @@ accesslog = "-" if os.environ.get("UTAKATA_ACCESS_LOG", "1") == "1" else None
 # Each forked worker opens its own log and store clients (see BackendHandler):
 # sockets and SQLite handles must not be shared across fork.
 preload_app = False
+# gunicorn's runtime control socket defaults to one path per user, shared by
+# every gunicorn on the machine; nothing here uses it.
+control_socket_disable = True

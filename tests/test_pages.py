@@ -162,8 +162,11 @@ def test_post_with_a_forged_csrf_token_is_refused_and_writes_nothing(board):
     assert log_keys() == before
 
 
-def test_the_form_endpoint_refuses_get(client, board):
-    assert client.get("/test/post").status_code == 405
+def test_a_get_of_the_form_endpoint_goes_back_to_the_board_and_writes_nothing(client, board):
+    before = log_keys()
+    response = client.get("/test/post")
+    assert (response.status_code, response["Location"]) == (302, "/test/")
+    assert log_keys() == before
 
 
 def test_script_in_every_field_is_shown_escaped(client, board):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_POST
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
 
 from board.formats.ranges import parse_range
 from board.posting.commit import submit
@@ -14,6 +14,7 @@ from board.readmodel import queries
 from board.store import get_store
 from board.web import readyourwrites
 from board.web.client import client_address
+from board.web.render import posts_html
 
 
 def _board_or_404(name: str) -> dict:
@@ -36,7 +37,7 @@ def board_top(request: HttpRequest, board: str) -> HttpResponse:
     digests = []
     for thread in threads[: settings["top_threads"]]:
         last = range(max(2, thread.count - settings["top_posts"] + 1), thread.count + 1)
-        digests.append((thread, queries.posts(store, board, thread.key, [1, *last])))
+        digests.append((thread, posts_html(settings, thread.key, queries.posts(store, board, thread.key, [1, *last]))))
     context = {"board": settings, "threads": threads, "digests": digests}
     return render(request, "board/board.html", context)
 
@@ -67,16 +68,18 @@ def thread_page(request: HttpRequest, board: str, key: str, range_text: str = ""
     context = {
         "board": settings,
         "thread": thread,
-        "posts": posts,
+        "posts": posts_html(settings, key, posts),
         "range_text": range_text,
         "stopped": thread.count >= settings["res_max"],
     }
     return render(request, "board/thread.html", context)
 
 
-@require_POST
 def post(request: HttpRequest, board: str) -> HttpResponse:
     """The HTML form's target: a reply when ``key`` is given, else a new thread."""
+    if request.method != "POST":
+        # Someone followed or reloaded the form's address: show the board, not a blank 405.
+        return redirect("board", board=board)
     key = request.POST.get("key") or None
     sub = Submission(
         name=request.POST.get("FROM", ""),

@@ -15,7 +15,9 @@
     close();
     popup = document.createElement("div");
     popup.className = "anchor-popup";
-    popup.appendChild(post.cloneNode(true));
+    var copy = post.cloneNode(true);
+    copy.removeAttribute("id");  // the original keeps its id: fragment links must stay unique
+    popup.appendChild(copy);
     var box = link.getBoundingClientRect();
     popup.style.left = (window.scrollX + box.left) + "px";
     popup.style.top = (window.scrollY + box.bottom + 4) + "px";
