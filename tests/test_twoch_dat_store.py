@@ -125,11 +125,12 @@ def test_deletion_applied_before_its_post_still_wins() -> None:
 
 
 def test_index_records_each_pages_chunk_size() -> None:
-    store = apply_all(fresh_store(), [post_event(n) for n in range(1, 151)])
+    count = o.POSTS_PER_PAGE + o.POSTS_PER_PAGE // 2
+    store = apply_all(fresh_store(), [post_event(n) for n in range(1, count + 1)])
     index = o.loads(store.get(o.DATS, o.dat_key(BOARD, THREAD)))
     sizes = [len(o.split_page(store.get(o.POSTS, o.posts_key(BOARD, THREAD, p)))[1]) for p in (0, 1)]
     assert [index["pages"][str(p)]["size"] for p in (0, 1)] == sizes
-    assert [index["pages"][str(p)]["lines"] for p in (0, 1)] == [100, 50]
+    assert [index["pages"][str(p)]["lines"] for p in (0, 1)] == [o.POSTS_PER_PAGE, o.POSTS_PER_PAGE // 2]
 
 
 def test_dat_spans_pages_in_order() -> None:

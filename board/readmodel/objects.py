@@ -4,7 +4,7 @@ Every object is a join-semilattice: ``join(a, b)`` is commutative, associative
 and idempotent. That is what lets Riak keep siblings and lets events be applied
 twice or out of order: whatever order the writes land in, the merged object is
 the same. Each object stays well under Riak's 1 MB comfort limit (posts are
-paged 100 to an object).
+paged 50 to an object, with their dat bytes).
 
 A posts page carries its part of the thread's .dat, already encoded: the page
 value is the page's JSON, a NUL, a small JSON header, a NUL, and the dat
@@ -25,7 +25,7 @@ from typing import Any
 from board.formats import dat
 from board.formats.dates import DEFAULT_WEEKDAYS
 
-POSTS_PER_PAGE = 100
+POSTS_PER_PAGE = 50
 
 # Buckets: one per kind of object, so a Riak bucket type can tune each.
 BOARDS = "boards"
