@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from board.formats import dat
 from board.posting import refusals as r
 from board.posting.refusals import Refused
 
@@ -28,9 +29,9 @@ def sjis_size(text: str) -> int:
     """Bytes in Shift_JIS, the unit 2ch and SETTING.TXT count in.
 
     Characters outside CP932 are stored as numeric references in the dat, so
-    they count as the reference's length.
+    they count as the reference's length: the count is of the dat's own bytes.
     """
-    return len(text.encode("cp932", errors="xmlcharrefreplace"))
+    return len(dat.encode(text))
 
 
 def clean_line(text: str) -> str:
