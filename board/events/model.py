@@ -24,8 +24,9 @@ class EventType:
     POST_CREATED = "PostCreated"
     THREAD_ARCHIVED = "ThreadArchived"
     POST_DELETED = "PostDeleted"
+    POSTER_BANNED = "PosterBanned"
 
-    ALL = frozenset({BOARD_CREATED, THREAD_CREATED, POST_CREATED, THREAD_ARCHIVED, POST_DELETED})
+    ALL = frozenset({BOARD_CREATED, THREAD_CREATED, POST_CREATED, THREAD_ARCHIVED, POST_DELETED, POSTER_BANNED})
 
 
 BoardCreated = EventType.BOARD_CREATED
@@ -33,6 +34,7 @@ ThreadCreated = EventType.THREAD_CREATED
 PostCreated = EventType.POST_CREATED
 ThreadArchived = EventType.THREAD_ARCHIVED
 PostDeleted = EventType.POST_DELETED
+PosterBanned = EventType.POSTER_BANNED
 
 
 class MalformedEvent(ValueError):

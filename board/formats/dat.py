@@ -16,6 +16,7 @@ parse the trip out of that shape.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,9 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 # Python's cp932 writes these six as their look-alikes (〜 as ～'s 0x8160, − as －...),
 # which read back as the other character. As references they come back exactly.
 _LOOKALIKES = str.maketrans({c: f"&#{ord(c)};" for c in "\u00a2\u00a3\u00ac\u2016\u2212\u301c"})
+# str.translate looks every character up in its table, which dominated rendering
+# (a rehydrate renders every post); a search in C first finds the rare text that needs it.
+_HAS_LOOKALIKE = re.compile("[\u00a2\u00a3\u00ac\u2016\u2212\u301c]")
 
 
 def encode(text: str) -> bytes:
@@ -39,12 +43,16 @@ def encode(text: str) -> bytes:
     Every character comes back as itself when the bytes are decoded as CP932
     and the references resolved, the way clients read a dat.
     """
-    return text.translate(_LOOKALIKES).encode(ENCODING, errors="xmlcharrefreplace")
+    if _HAS_LOOKALIKE.search(text):
+        text = text.translate(_LOOKALIKES)
+    return text.encode(ENCODING, errors="xmlcharrefreplace")
 
 
 def escape(text: str) -> str:
     """Escape one field: ``& < > "`` become entities, so ``<>`` can only be a separator."""
-    return text.translate(_ESCAPES)
+    if "&" in text or "<" in text or ">" in text or '"' in text:
+        return text.translate(_ESCAPES)
+    return text
 
 
 def name_field(name: str) -> str:

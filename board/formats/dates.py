@@ -24,7 +24,4 @@ def post_date(ms: int, weekdays: str = DEFAULT_WEEKDAYS) -> str:
     t = (_EPOCH + timedelta(seconds=seconds)).astimezone(JST)
     # Python counts Monday as 0; the board's string starts on Sunday.
     day = f"({weekdays[(t.weekday() + 1) % 7]})" if weekdays else ""
-    return (
-        f"{t.year:04d}/{t.month:02d}/{t.day:02d}{day} "
-        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{millis // 10:02d}"
-    )
+    return f"{t.year:04d}/{t.month:02d}/{t.day:02d}{day} {t.hour:02d}:{t.minute:02d}:{t.second:02d}.{millis // 10:02d}"

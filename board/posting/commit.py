@@ -68,7 +68,10 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
     clean = validate(sub, board, new_thread)
 
     now_ms = int(time.time() * 1000)
-    poster = poster_id(settings.ID_SECRET, board_name, address, jst_day(now_ms))
+    day = jst_day(now_ms)
+    poster = poster_id(settings.ID_SECRET, board_name, address, day)
+    if queries.is_banned(store, board_name, day.isoformat(), poster):
+        raise Refused(r.BANNED)
     wait = cooldown.start(board_name, poster, board["cooldown"])
     if wait:
         raise Refused(r.COOLDOWN.format(wait=wait), wait_seconds=wait, status=429)

@@ -33,6 +33,7 @@ INDEX = "index"
 THREADS = "threads"
 POSTS = "posts"
 DATS = "dats"  # per thread: its entry and the byte size of each page's dat chunk
+BANS = "bans"  # per board: the daily IDs banned, by JST day
 
 BOARD_INDEX_KEY = "boards"
 
@@ -220,12 +221,23 @@ def join_dats(a: State, b: State) -> State:
     return joined
 
 
+def join_bans(a: State, b: State) -> State:
+    """Bans only accumulate: a ban is lifted by its day ending, not by an edit."""
+    days = {day: dict(ids) for day, ids in a["days"].items()}
+    for day, ids in b["days"].items():
+        held = days.setdefault(day, {})
+        for poster, event in ids.items():
+            held[poster] = max(held.get(poster, ""), event)
+    return {"days": days}
+
+
 JOINS: dict[str, Callable[[State, State], State]] = {
     BOARDS: join_board,
     INDEX: join_index,
     THREADS: join_threads,
     POSTS: join_posts,
     DATS: join_dats,
+    BANS: join_bans,
 }
 
 

@@ -13,6 +13,7 @@ served from stored bytes.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from board.events import Event, EventType
@@ -81,6 +82,9 @@ def deltas(event: Event) -> Iterator[Delta]:
         fallen = thread_entry(state="archived", updated=event.time)
         yield o.THREADS, board, {"threads": {thread: fallen}}
         yield o.DATS, o.dat_key(board, thread), {"thread": fallen}
+    elif event.type == EventType.POSTER_BANNED:
+        p = event.payload
+        yield o.BANS, board, {"days": {p["day"]: {p["poster"]: event.id}}}
     elif event.type == EventType.POST_DELETED:
         assert thread is not None and event.number is not None
         tombstone = {
@@ -146,44 +150,117 @@ def apply(store: BaseStore, event: Event) -> None:
         write(store, o.DATS, key, delta)
 
 
+def _absorb(bucket: str, held: o.State, delta: o.State) -> o.State:
+    """Join delta into held, a state the applier owns, in place where the object grows.
+
+    A board's thread list and a posts page gain an entry per event; joining
+    them by copying (o.JOINS) costs their whole size on every event. Here the
+    entry is joined into the held map (or a dat index's thread entry replaced
+    by its join), with the same per-entry join, so the result equals
+    ``o.JOINS[bucket](held, delta)``. Any other delta (a page's title, a
+    weekdays register, page sizes) takes the general join.
+    """
+    if bucket == o.THREADS and len(delta) == 1:
+        entries = held["threads"]
+        for key, entry in delta["threads"].items():
+            mine = entries.get(key)
+            entries[key] = entry if mine is None else o.join_thread_entry(mine, entry)
+        return held
+    if bucket == o.POSTS and len(delta) == 1:
+        posts = held["posts"]
+        for number, post in delta["posts"].items():
+            mine = posts.get(number)
+            posts[number] = post if mine is None else o.join_post(mine, post)
+        return held
+    if bucket == o.DATS and len(delta) == 1 and "thread" in delta:
+        mine = held.get("thread")
+        held["thread"] = delta["thread"] if mine is None else o.join_thread_entry(mine, delta["thread"])
+        return held
+    return o.JOINS[bucket](held, delta)
+
+
+def _thread_of(bucket: str, key: str) -> tuple[str, str] | None:
+    """The thread a posts page or dat index belongs to (None for board-level objects)."""
+    if bucket == o.POSTS:
+        board, thread, _ = key.split("/")
+        return board, thread
+    if bucket == o.DATS:
+        board, _, thread = key.partition("/")
+        return board, thread
+    return None
+
+
 class BatchApplier:
     """Folds many events into a bounded write-back cache, then flushes it.
 
     Memory stays bounded by ``max_objects`` however long the stream is; the
     flush joins with what the store holds, so a concurrent writer loses nothing.
+
+    When the cache is full, the threads touched least recently are written
+    out (their pages, then their dat index) until it is half empty; a thread
+    still being posted to stays in memory, so its pages are encoded (and their
+    dat chunks rendered) once rather than at every flush. Board-level objects
+    (a board's thread list) stay until the final flush.
     """
 
     def __init__(self, store: BaseStore, max_objects: int = 2000) -> None:
         self.store = store
         self.max_objects = max_objects
         self.pending: dict[tuple[str, str], o.State] = {}
+        self.threads: OrderedDict[tuple[str, str], list[tuple[str, str]]] = OrderedDict()
         self.applied = 0
 
     def add(self, event: Event) -> None:
+        pending, threads = self.pending, self.threads
         for bucket, key, delta in deltas(event):
             slot = (bucket, key)
-            mine = self.pending.get(slot)
-            self.pending[slot] = delta if mine is None else o.JOINS[bucket](mine, delta)
+            mine = pending.get(slot)
+            if mine is None:
+                pending[slot] = delta
+                thread = _thread_of(bucket, key)
+                if thread is not None:
+                    threads.setdefault(thread, []).append(slot)
+                    threads.move_to_end(thread)
+            else:
+                pending[slot] = _absorb(bucket, mine, delta)
+                if event.thread is not None:
+                    thread = (event.board, event.thread)
+                    if thread in threads:
+                        threads.move_to_end(thread)
         self.applied += 1
-        if len(self.pending) >= self.max_objects:
-            self.flush()
+        if len(pending) >= self.max_objects:
+            self.evict(len(pending) - self.max_objects // 2)
+
+    def evict(self, count: int) -> None:
+        """Write out the least recently touched threads' objects, at least count of them."""
+        written = 0
+        with self.store.batch():
+            while written < count and self.threads:
+                _, slots = self.threads.popitem(last=False)
+                states = {slot: self.pending.pop(slot) for slot in slots}
+                self._write(states)
+                written += len(states)
 
     def flush(self) -> None:
-        derived: dict[str, o.State] = {}
         with self.store.batch():
-            # Pages before the DATS objects, so that each thread's index is written once, with its page sizes.
-            for (bucket, key), state in self.pending.items():
-                if bucket == o.DATS:
-                    continue
-                written = write(self.store, bucket, key, state)
-                if bucket == o.POSTS and (found := dat_index_delta(self.store, key, written)) is not None:
-                    derived[found[0]] = _join_delta(derived.get(found[0]), found[1])
-            for (bucket, key), state in self.pending.items():
-                if bucket == o.DATS:
-                    write(self.store, bucket, key, _join_delta(derived.pop(key, None), state))
-            for key, delta in derived.items():
-                write(self.store, o.DATS, key, delta)
-        self.pending.clear()
+            self._write(self.pending)
+        self.pending = {}
+        self.threads.clear()
+
+    def _write(self, states: dict[tuple[str, str], o.State]) -> None:
+        """Write states: pages before the DATS objects, so each thread's index is written once, with its page sizes."""
+        derived: dict[str, o.State] = {}
+        for (bucket, key), state in states.items():
+            if bucket == o.DATS:
+                continue
+            written = write(self.store, bucket, key, state)
+            if bucket == o.POSTS and (found := dat_index_delta(self.store, key, written)) is not None:
+                derived[found[0]] = _join_delta(derived.get(found[0]), found[1])
+        for (bucket, key), state in states.items():
+            if bucket == o.DATS:
+                write(self.store, bucket, key, _join_delta(derived.pop(key, None), state))
+        for key, delta in derived.items():
+            write(self.store, o.DATS, key, delta)
 
     def __enter__(self) -> BatchApplier:
         return self

@@ -57,6 +57,12 @@ def thread(store: BaseStore, board_name: str, key: str) -> Thread | None:
     return None if entry is None or not entry["title"] else _thread(board_name, key, entry)
 
 
+def is_banned(store: BaseStore, board_name: str, day: str, poster: str) -> bool:
+    """Whether the daily ID ``poster`` is banned on the board for the JST day ``day`` (ISO date)."""
+    bans = _get(store, o.BANS, board_name)
+    return bans is not None and poster in bans["days"].get(day, {})
+
+
 def posts(store: BaseStore, board_name: str, key: str, numbers: list[int]) -> list[dict[str, Any]]:
     """The posts with these numbers, in the order given; missing ones are left out."""
     pages = sorted({o.page_of(n) for n in numbers})
