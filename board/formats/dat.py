@@ -51,7 +51,8 @@ def encode(text: str) -> bytes:
 def escape(text: str) -> str:
     """Escape one field: ``& < > "`` become entities, so ``<>`` can only be a separator."""
     if "&" in text or "<" in text or ">" in text or '"' in text:
-        return text.translate(_ESCAPES)
+        # Four replaces in C beat translate's per-character lookups; & goes first.
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     return text
 
 

@@ -18,9 +18,11 @@ from collections.abc import Iterator
 
 from board.events import Event, EventType
 from board.readmodel import objects as o
-from board.store import BaseStore
+from board.store import BaseStore, Conflict
 
 Delta = tuple[str, str, o.State]
+
+FETCH_CHUNK = 500  # keys per multi-get when a batch is written
 
 
 def thread_entry(
@@ -212,6 +214,10 @@ class BatchApplier:
 
     def add(self, event: Event) -> None:
         pending, threads = self.pending, self.threads
+        # The thread entry an event joins into its board's list is, in the same
+        # event, joined into the thread's dat index too; while both held the same
+        # entry object before, the join is computed once (see below).
+        shared = before = joined = None
         for bucket, key, delta in deltas(event):
             slot = (bucket, key)
             mine = pending.get(slot)
@@ -220,13 +226,22 @@ class BatchApplier:
                 thread = _thread_of(bucket, key)
                 if thread is not None:
                     threads.setdefault(thread, []).append(slot)
-                    threads.move_to_end(thread)
+            elif bucket == o.THREADS and len(delta) == 1:
+                entries = mine["threads"]
+                for thread_key, entry in delta["threads"].items():
+                    before = entries.get(thread_key)
+                    entries[thread_key] = joined = entry if before is None else o.join_thread_entry(before, entry)
+                    shared = entry
+            elif bucket == o.DATS and len(delta) == 1 and "thread" in delta:
+                entry, held = delta["thread"], mine.get("thread")
+                if entry is shared and held is before and held is not None:
+                    mine["thread"] = joined  # join_thread_entry(held, entry), computed for the board's list
+                else:
+                    mine["thread"] = entry if held is None else o.join_thread_entry(held, entry)
             else:
                 pending[slot] = _absorb(bucket, mine, delta)
-                if event.thread is not None:
-                    thread = (event.board, event.thread)
-                    if thread in threads:
-                        threads.move_to_end(thread)
+        if event.thread is not None and (thread := (event.board, event.thread)) in threads:
+            threads.move_to_end(thread)
         self.applied += 1
         if len(pending) >= self.max_objects:
             self.evict(len(pending) - self.max_objects // 2)
@@ -249,18 +264,50 @@ class BatchApplier:
 
     def _write(self, states: dict[tuple[str, str], o.State]) -> None:
         """Write states: pages before the DATS objects, so each thread's index is written once, with its page sizes."""
-        derived: dict[str, o.State] = {}
+        by_bucket: dict[str, dict[str, o.State]] = {}
         for (bucket, key), state in states.items():
+            by_bucket.setdefault(bucket, {})[key] = state
+        derived: dict[str, o.State] = {}
+        for bucket, items in by_bucket.items():
             if bucket == o.DATS:
                 continue
-            written = write(self.store, bucket, key, state)
-            if bucket == o.POSTS and (found := dat_index_delta(self.store, key, written)) is not None:
-                derived[found[0]] = _join_delta(derived.get(found[0]), found[1])
-        for (bucket, key), state in states.items():
-            if bucket == o.DATS:
-                write(self.store, bucket, key, _join_delta(derived.pop(key, None), state))
-        for key, delta in derived.items():
-            write(self.store, o.DATS, key, delta)
+            for key, written in self._write_bucket(bucket, items).items():
+                if bucket == o.POSTS and (found := dat_index_delta(self.store, key, written)) is not None:
+                    derived[found[0]] = _join_delta(derived.get(found[0]), found[1])
+        dats = {key: _join_delta(derived.pop(key, None), state) for key, state in by_bucket.get(o.DATS, {}).items()}
+        dats.update(derived)
+        self._write_bucket(o.DATS, dats)
+
+    def _write_bucket(self, bucket: str, items: dict[str, o.State]) -> dict[str, bytes | None]:
+        """Join each state into its stored object; return what each object now holds.
+
+        The objects are fetched together (one query per chunk on SQLite, a
+        multi-get on Riak); each write is then conditional on what was
+        fetched, and one that loses a race goes through update()'s loop.
+        """
+        written: dict[str, bytes | None] = {}
+        merge = o.merger(bucket)
+        keys = list(items)
+        for start in range(0, len(keys), FETCH_CHUNK):
+            chunk = keys[start : start + FETCH_CHUNK]
+            fetched = self.store.fetch_many(bucket, chunk)
+            for key in chunk:
+                found = fetched.get(key)
+                if found is None:
+                    current, context = None, None
+                else:
+                    values = found.values
+                    current, context = (values[0] if len(values) == 1 else merge(list(values))), found.context
+                new = join_into(bucket, current, items[key])
+                if found is not None and new == current and len(found.values) == 1:
+                    written[key] = current
+                    continue
+                try:
+                    self.store.store(bucket, key, new, context)
+                    written[key] = new
+                except Conflict:
+                    written[key] = write(self.store, bucket, key, items[key])
+        return written
 
     def __enter__(self) -> BatchApplier:
         return self

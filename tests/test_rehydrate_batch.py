@@ -1,0 +1,108 @@
+"""BatchApplier, which rehydrate uses, gives exactly the store that applying events one by one gives.
+
+Its cache joins deltas in place and writes threads out least recently used
+first; whatever the cache size (evictions at every event, or none), and
+whatever the order of the events, the store must end byte for byte the same.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from board.events import EventType, new_event
+from board.readmodel import projection
+from board.store.memory import MemoryStore
+from tests.lifecycle_helpers import T0, store_dump
+
+
+def random_history(seed: int, count: int = 400) -> list:
+    """Boards, threads, replies (some sage), deletions, archivals and bans in a random mix."""
+    rng = random.Random(seed)
+    when = T0
+    made = []
+    counts: dict[tuple[str, str], int] = {}
+    for board in ("a", "b"):
+        made.append(new_event(EventType.BOARD_CREATED, board, payload={"title": board.upper()}, at=when))
+    while len(made) < count:
+        when += timedelta(milliseconds=rng.randint(1, 5000))
+        board = rng.choice("ab")
+        live = [t for (b, t) in counts if b == board]
+        roll = rng.random()
+        if not live or roll < 0.1:
+            key = str(int(when.timestamp()) + len(counts))
+            payload = {"name": "名無し", "mail": "", "body": "1", "id": "ID1", "subject": f"スレ{len(counts)}"}
+            made.append(new_event(EventType.THREAD_CREATED, board, key, 1, payload, at=when))
+            counts[(board, key)] = 1
+            continue
+        thread = rng.choice(live)
+        if roll < 0.15:
+            made.append(
+                new_event(EventType.POST_DELETED, board, thread, rng.randint(1, counts[(board, thread)]), at=when)
+            )
+        elif roll < 0.17:
+            made.append(new_event(EventType.THREAD_ARCHIVED, board, thread, at=when))
+        elif roll < 0.19:
+            payload = {"poster": "ID1", "day": when.date().isoformat(), "reason": ""}
+            made.append(new_event(EventType.POSTER_BANNED, board, thread, 1, payload, at=when))
+        else:
+            counts[(board, thread)] += 1
+            payload = {
+                "name": "名無し",
+                "mail": rng.choice(["", "sage"]),
+                "body": f">>{rng.randint(1, 9)} <&>",
+                "id": "ID2",
+            }
+            made.append(new_event(EventType.POST_CREATED, board, thread, counts[(board, thread)], payload, at=when))
+    return made
+
+
+def one_by_one(events) -> dict:
+    store = MemoryStore(uuid.uuid4().hex)
+    for event in events:
+        projection.apply(store, event)
+    return store_dump(store)
+
+
+def batched(events, max_objects: int) -> dict:
+    store = MemoryStore(uuid.uuid4().hex)
+    with projection.BatchApplier(store, max_objects=max_objects) as applier:
+        for event in events:
+            applier.add(event)
+    return store_dump(store)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("max_objects", [2, 5, 40, 100_000])
+def test_batch_applier_gives_the_store_one_by_one_apply_gives(seed, max_objects):
+    events = random_history(seed)
+    assert batched(events, max_objects) == one_by_one(events)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("max_objects", [5, 100_000])
+def test_batch_applier_is_order_free(seed, max_objects):
+    events = random_history(seed)
+    shuffled = events[:]
+    random.Random(seed).shuffle(shuffled)
+    assert batched(shuffled, max_objects) == one_by_one(events)
+
+
+@pytest.mark.parametrize("max_objects", [5, 100_000])
+def test_batch_applier_applying_everything_twice_changes_nothing(max_objects):
+    events = random_history(4)
+    assert batched(events + events[::-1], max_objects) == one_by_one(events)
+
+
+def test_batch_applier_over_a_store_that_holds_part_of_it_completes_it():
+    events = random_history(9)
+    store = MemoryStore(uuid.uuid4().hex)
+    for event in events[::3]:
+        projection.apply(store, event)
+    with projection.BatchApplier(store, max_objects=7) as applier:
+        for event in events:
+            applier.add(event)
+    assert store_dump(store) == one_by_one(events)
