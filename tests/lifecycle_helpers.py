@@ -186,6 +186,14 @@ class Timeline:
     def archive(self, minute: float, thread: str, board: str = "test") -> Event:
         return self._add(commit_at(EventType.THREAD_ARCHIVED, board, at(minute), thread))
 
+    def ban(self, minute: float, thread: str, number: int, poster: str, board: str = "test") -> Event:
+        day = (at(minute) + timedelta(hours=9)).date().isoformat()  # the JST day, as bans name it
+        return self._add(
+            commit_at(
+                EventType.POSTER_BANNED, board, at(minute), thread, number, poster=poster, day=day, reason="荒らし"
+            )
+        )
+
     def until(self, when: datetime) -> list[Event]:
         return [e for e in self.events if e.time <= k.ms(when)]
 
@@ -218,6 +226,7 @@ def three_days() -> Timeline:
         if d == 1:
             t.delete(d * day + 1000, threads[0], 3)
             t.archive(d * day + 1100, threads[0])
+            t.ban(d * day + 1150, threads[1], 2, poster="Ab3dEf9h")
         maintain(d * day + (day + 90 if d < 2 else 900))
     from board.lifecycle.rollup import rollup
 
@@ -238,3 +247,21 @@ def reference_store(events: list[Event]):
     for event in events:
         projection.apply(store, event)
     return store
+
+
+def page_diff(before: dict, after: dict) -> str:
+    """A readable account of the pages that differ (empty if none): URL, then a unified diff."""
+    import difflib
+
+    out = []
+    for url in sorted(set(before) | set(after)):
+        if before.get(url) == after.get(url):
+            continue
+        was, now = before.get(url), after.get(url)
+        out.append(f"--- {url}: {was and was[:-1]} -> {now and now[:-1]}")
+        if was and now:
+            lines = difflib.unified_diff(
+                was[-1].decode("utf-8", "replace").splitlines(True), now[-1].decode("utf-8", "replace").splitlines(True)
+            )
+            out.append("".join(lines)[:4000])
+    return "\n".join(out)

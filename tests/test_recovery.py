@@ -39,7 +39,15 @@ from board.posting.validation import Submission
 from board.readmodel import queries
 from board.store import get_store
 from tests.helpers import make_board
-from tests.lifecycle_helpers import apply_incoming, incoming_keys, lifecycle_keys, page_urls, read_segment, render_all
+from tests.lifecycle_helpers import (
+    apply_incoming,
+    incoming_keys,
+    lifecycle_keys,
+    page_diff,
+    page_urls,
+    read_segment,
+    render_all,
+)
 from tests.services import free_port
 
 TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -157,9 +165,7 @@ def wipe_and_rehydrate(*args: str) -> str:
 
 
 def assert_same_pages(before: dict, after: dict) -> None:
-    assert list(after) == list(before)
-    for url in before:
-        assert after[url] == before[url], f"{url} differs after rehydrate"
+    assert after == before, page_diff(before, after)
 
 
 def test_the_history_exercises_what_it_claims(settings):
