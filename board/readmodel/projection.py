@@ -249,16 +249,16 @@ class BatchApplier:
     def evict(self, count: int) -> None:
         """Write out the least recently touched threads' objects, at least count of them."""
         written = 0
-        with self.store.batch():
-            while written < count and self.threads:
-                _, slots = self.threads.popitem(last=False)
-                states = {slot: self.pending.pop(slot) for slot in slots}
-                self._write(states)
-                written += len(states)
+        evicted: dict[tuple[str, str], o.State] = {}
+        while written < count and self.threads:
+            _, slots = self.threads.popitem(last=False)
+            for slot in slots:
+                evicted[slot] = self.pending.pop(slot)
+            written += len(slots)
+        self._write(evicted)
 
     def flush(self) -> None:
-        with self.store.batch():
-            self._write(self.pending)
+        self._write(self.pending)
         self.pending = {}
         self.threads.clear()
 
@@ -282,8 +282,10 @@ class BatchApplier:
         """Join each state into its stored object; return what each object now holds.
 
         The objects are fetched together (one query per chunk on SQLite, a
-        multi-get on Riak); each write is then conditional on what was
-        fetched, and one that loses a race goes through update()'s loop.
+        multi-get on Riak) and the new values encoded before the store's batch
+        opens, so the batch (SQLite's write lock) is held only for the writes.
+        Each write is conditional on what was fetched; one that lost a race
+        goes through update()'s loop.
         """
         written: dict[str, bytes | None] = {}
         merge = o.merger(bucket)
@@ -291,6 +293,7 @@ class BatchApplier:
         for start in range(0, len(keys), FETCH_CHUNK):
             chunk = keys[start : start + FETCH_CHUNK]
             fetched = self.store.fetch_many(bucket, chunk)
+            writes = []
             for key in chunk:
                 found = fetched.get(key)
                 if found is None:
@@ -301,12 +304,15 @@ class BatchApplier:
                 new = join_into(bucket, current, items[key])
                 if found is not None and new == current and len(found.values) == 1:
                     written[key] = current
-                    continue
-                try:
-                    self.store.store(bucket, key, new, context)
-                    written[key] = new
-                except Conflict:
-                    written[key] = write(self.store, bucket, key, items[key])
+                else:
+                    writes.append((key, new, context))
+            with self.store.batch():
+                for key, new, context in writes:
+                    try:
+                        self.store.store(bucket, key, new, context)
+                        written[key] = new
+                    except Conflict:
+                        written[key] = write(self.store, bucket, key, items[key])
         return written
 
     def __enter__(self) -> BatchApplier:
