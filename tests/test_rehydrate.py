@@ -258,3 +258,63 @@ def test_follow_cannot_be_combined_with_until():
 
 def test_the_scenario_holds_every_kind_of_event():
     assert {e.type for e in three_days().events} == set(EventType.ALL)
+
+
+# --- several processes ----------------------------------------------------------------
+
+
+@pytest.fixture
+def file_backends(settings, tmp_path):
+    """A file log and a SQLite store: what other processes (restore workers) can share."""
+    from board import log as log_module
+    from board import store as store_module
+
+    settings.UTAKATA_LOG = {"BACKEND": "board.log.local.LocalLog", "LOCATION": str(tmp_path / "log"), "OPTIONS": {}}
+    settings.UTAKATA_STORE = {
+        "BACKEND": "board.store.sqlite.SQLiteStore",
+        "LOCATION": str(tmp_path / "store.sqlite3"),
+        "OPTIONS": {},
+    }
+    log_module.handler.reset()
+    store_module.handler.reset()
+    yield tmp_path
+    log_module.handler.reset()
+    store_module.handler.reset()
+
+
+def sqlite_rows(path) -> list[tuple]:
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute("SELECT bucket, key, value FROM kv ORDER BY bucket, key").fetchall()
+
+
+def restored_with(workers: int, directory) -> tuple[list[tuple], object]:
+    from board.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(directory / f"restored-{workers}.sqlite3"))
+    report = restore(get_log(), store, plan_restore(get_log()), workers=workers)
+    store.close()
+    return sqlite_rows(directory / f"restored-{workers}.sqlite3"), report
+
+
+def test_a_restore_in_several_processes_gives_the_same_store_as_one(file_backends):
+    three_days()
+    live = sqlite_rows(file_backends / "store.sqlite3")
+    one, single = restored_with(1, file_backends)
+    three, sharded = restored_with(3, file_backends)
+    assert one == live and three == live
+    assert (sharded.applied, sharded.by_type, sharded.last_id) == (single.applied, single.by_type, single.last_id)
+
+
+def test_a_corrupt_segment_found_by_a_worker_stops_the_restore_naming_it(file_backends):
+    three_days()
+    snapshot = latest(get_log())
+    path = file_backends / "log" / snapshot.key
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    get_store().flush()
+    with pytest.raises(CommandError, match=f"corrupt object {snapshot.key}"):
+        rehydrate("--workers", "2")

@@ -15,6 +15,9 @@ class CorruptObject(LifecycleError):
         self.key = key
         self.reason = reason
 
+    def __reduce__(self):  # raised in a restore worker process, re-raised in its parent
+        return (type(self), (self.key, self.reason))
+
 
 class MissingObject(LifecycleError):
     """An object a manifest or pointer names is not in the log."""
@@ -23,6 +26,9 @@ class MissingObject(LifecycleError):
         super().__init__(f"missing object {key}: {reason}")
         self.key = key
         self.reason = reason
+
+    def __reduce__(self):
+        return (type(self), (self.key, self.reason))
 
 
 class ArchivedObjects(LifecycleError):
@@ -34,3 +40,7 @@ class ArchivedObjects(LifecycleError):
             f"{len(keys)} object(s) needed for this restore are archived and must be restored first:\n  {listed}\n{how}"
         )
         self.keys = keys
+        self.how = how
+
+    def __reduce__(self):
+        return (type(self), (self.keys, self.how))

@@ -14,16 +14,20 @@ into a store that already holds some of it (``--merge``) is safe.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import pickle
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
+from queue import Empty
 
 from board.events import Event
 from board.lifecycle import keys as k
-from board.lifecycle.errors import MissingObject
+from board.lifecycle.errors import LifecycleError, MissingObject
 from board.lifecycle.plan import Plan, remaining_hourly
 from board.lifecycle.segments import Manifest, events, read_manifest
 from board.lifecycle.snapshot import daily_manifests
@@ -71,14 +75,22 @@ class RestoreReport:
 class _Sink:
     """Where replayed events go: the store (through BatchApplier) or, in a dry run, nowhere."""
 
-    def __init__(self, store: BaseStore | None, report: RestoreReport, cutoff: int | None, progress: Progress | None):
+    def __init__(
+        self,
+        store: BaseStore | None,
+        report: RestoreReport,
+        cutoff: int | None,
+        progress: Progress | None,
+        shard: tuple[int, int] | None = None,
+    ):
         self.applier = BatchApplier(store, max_objects=RESTORE_OBJECTS) if store is not None else None
         self.report = report
         self.cutoff = cutoff
         self.progress = progress or (lambda n: None)
+        self.shard = shard
 
     def take_segment(self, log: BaseLog, manifest: Manifest) -> None:
-        reader = events(log, manifest)
+        reader = events(log, manifest, self.shard)
         if self.cutoff is None:
             # The fast path: the reader already counts types and knows the last id.
             taken = self._feed(reader)
@@ -123,29 +135,140 @@ class _Sink:
 
 
 def restore(
-    log: BaseLog, store: BaseStore, plan: Plan, dry_run: bool = False, progress: Progress | None = None
+    log: BaseLog,
+    store: BaseStore,
+    plan: Plan,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    workers: int = 1,
 ) -> RestoreReport:
-    """Replay the plan (snapshot, bundles, tail, hourly segments) into store; see the module docstring."""
+    """Replay the plan into store: its segments (in workers processes), then the tail and new segments.
+
+    With workers > 1 (and a store other processes can write to: SQLite,
+    Riak), each worker reads every planned segment but decodes and applies
+    only its shard of the threads; objects several shards touch (a board's
+    thread list) are joined by update()'s conditional writes. The tail and
+    the hourly segments rolled up meanwhile are applied here afterwards,
+    which keeps the order the module docstring asks for.
+    """
     started = time.monotonic()
     report = RestoreReport(dry_run=dry_run)
+    segments = ([plan.snapshot] if plan.snapshot else []) + plan.daily + plan.hourly
+    if workers > 1 and shareable(store):
+        vanished = _in_workers(log, store, segments, plan.until_ms, dry_run, progress, workers, report)
+    else:
+        sink = _Sink(None if dry_run else store, report, plan.until_ms, progress)
+        vanished = _take_all(sink, log, segments)
+        sink.flush()
     sink = _Sink(None if dry_run else store, report, plan.until_ms, progress)
-    for manifest in ([plan.snapshot] if plan.snapshot else []) + plan.daily:
-        sink.take_segment(log, manifest)
     sink.take_events("incoming/", _tail_events(log, report))
-    planned = {m.ident: m for m in plan.hourly}
-    for manifest in remaining_hourly(log, plan):
-        planned.setdefault(manifest.ident, manifest)
-    vanished = []
-    for manifest in sorted(planned.values(), key=lambda m: m.key):
-        try:
-            sink.take_segment(log, manifest)
-        except MissingObject:
-            vanished.append(manifest.ident)
+    fresh = [m for m in remaining_hourly(log, plan) if m.ident not in report.segments_seen]
+    vanished += _take_all(sink, log, fresh)
     if vanished:
         _from_bundles(log, sink, set(vanished), report)
     sink.flush()
     report.seconds = time.monotonic() - started
     return report
+
+
+def default_workers() -> int:
+    """Restore processes by default: one per CPU, at most four (the store's writes serialize beyond)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def shareable(store: BaseStore) -> bool:
+    """Whether other processes writing to this store write to the same data (not so in memory)."""
+    from board.store.memory import MemoryStore
+
+    return not isinstance(store, MemoryStore)
+
+
+def _take_all(sink: _Sink, log: BaseLog, segments: list[Manifest]) -> list[tuple[str, str]]:
+    """Apply each segment; return the hourly ones that vanished (bundled away meanwhile)."""
+    vanished = []
+    for manifest in segments:
+        try:
+            sink.take_segment(log, manifest)
+        except MissingObject:
+            if manifest.kind != "hourly":
+                raise
+            vanished.append(manifest.ident)
+    return vanished
+
+
+def _in_workers(
+    log: BaseLog,
+    store: BaseStore,
+    segments: list[Manifest],
+    cutoff: int | None,
+    dry_run: bool,
+    progress: Progress | None,
+    workers: int,
+    report: RestoreReport,
+) -> list[tuple[str, str]]:
+    """Run _worker in forked processes, one shard each; merge what they report into report."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    specs = ((type(log), log.location, log.options), (type(store), store.location, store.options))
+    procs = [
+        context.Process(target=_worker, args=(*specs, segments, (i, workers), cutoff, dry_run, queue), daemon=True)
+        for i in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    vanished: list[tuple[str, str]] = []
+    counts: Counter = Counter()
+    done = 0
+    try:
+        while done < workers:
+            try:
+                kind, payload = queue.get(timeout=1)
+            except Empty:
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise LifecycleError(f"a restore worker died (exit code {dead[0].exitcode})") from None
+                continue
+            if kind == "progress":
+                if progress is not None:
+                    progress(payload)
+            elif kind == "error":
+                raise payload
+            else:
+                applied, by_type, last_id, sources, seen, lost = payload
+                report.applied += applied
+                report.by_type.update(by_type)
+                report.last_id = max(report.last_id, last_id)
+                counts.update(dict(sources))
+                report.segments_seen |= seen
+                vanished += [ident for ident in lost if ident not in vanished]
+                done += 1
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+    report.sources += [(m.key, counts[m.key]) for m in segments if m.key in counts]
+    return vanished
+
+
+def _worker(log_spec, store_spec, segments, shard, cutoff, dry_run, queue) -> None:
+    """One restore process: apply its shard of the planned segments, then report to the parent."""
+    try:
+        log = log_spec[0](log_spec[1], log_spec[2])
+        store = None if dry_run else store_spec[0](store_spec[1], store_spec[2])
+        part = RestoreReport(dry_run=dry_run)
+        sink = _Sink(store, part, cutoff, lambda n: queue.put(("progress", n)), shard)
+        lost = _take_all(sink, log, segments)
+        sink.flush()
+        if store is not None:
+            store.close()
+        queue.put(("done", (part.applied, dict(part.by_type), part.last_id, part.sources, part.segments_seen, lost)))
+    except BaseException as exc:  # everything goes to the parent, which re-raises it
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = LifecycleError(f"{type(exc).__name__}: {exc}")
+        queue.put(("error", exc))
 
 
 def _tail_events(log: BaseLog, report: RestoreReport) -> Iterable[Event]:

@@ -240,13 +240,19 @@ class SegmentReader:
     callers that must not act on a bad object verify() it first.
     """
 
-    def __init__(self, log: BaseLog, key: str, expect: Stats | None = None) -> None:
+    def __init__(
+        self, log: BaseLog, key: str, expect: Stats | None = None, shard: tuple[int, int] | None = None
+    ) -> None:
         self.log = log
         self.key = key
         self.expect = expect
+        self.shard = shard
         self.stats: Stats | None = None
 
     def __iter__(self) -> Iterator[Event]:
+        if self.shard is not None:
+            yield from self._sharded(*self.shard)
+            return
         key = self.key
         try:
             raw = self.log.open(key)
@@ -289,6 +295,56 @@ class SegmentReader:
         if self.expect is not None:
             _compare(key, self.expect, self.stats)
 
+    def _sharded(self, index: int, count: int) -> Iterator[Event]:
+        """Only the events of one shard of threads, for one of count restore processes.
+
+        A line's shard is read from its bytes, so the other shards' lines are
+        never decoded: in canonical JSON the top-level ``"thread"`` key is the
+        last one preceded by ``,"`` (a string cannot hold that pair unescaped,
+        and payload keys sort before it). Events without a thread go to shard
+        0. Every line is still hashed and counted; decoding and id order are
+        checked for this shard's lines, the other shards check theirs.
+        """
+        key = self.key
+        try:
+            raw = self.log.open(key)
+        except NotFound as exc:
+            raise MissingObject(key, "named by its manifest but not in the log") from exc
+        lines_read = taken = 0
+        last = ""
+        types: dict[str, int] = {}
+        with raw:
+            hashing = _HashingReader(raw)
+            try:
+                with gzip.GzipFile(fileobj=hashing, mode="rb") as lines:
+                    for line in lines:
+                        lines_read += 1
+                        at = line.rfind(b',"thread":"')
+                        if at < 0:
+                            mine = index == 0
+                        else:
+                            end = line.find(b'"', at + 11)
+                            mine = zlib.crc32(line[at + 11 : end]) % count == index
+                        if not mine:
+                            continue
+                        try:
+                            event = decode(line)
+                        except MalformedEvent as exc:
+                            raise CorruptObject(key, f"line {lines_read}: {exc}") from exc
+                        if event.id <= last:
+                            raise CorruptObject(key, f"line {lines_read}: id {event.id} is not after {last}")
+                        last = event.id
+                        taken += 1
+                        types[event.type] = types.get(event.type, 0) + 1
+                        yield event
+                    while hashing.read(CHUNK):
+                        pass
+            except (OSError, EOFError, zlib.error) as exc:
+                raise CorruptObject(key, f"not a complete gzip stream after {lines_read} line(s): {exc}") from exc
+        self.stats = Stats(taken, hashing.digest.hexdigest(), hashing.size, "", last, 0, 0, dict(sorted(types.items())))
+        if self.expect is not None:
+            _compare(key, self.expect, replace(self.stats, count=lines_read), ("sha256", "size", "count"))
+
 
 def raw_lines(log: BaseLog, manifest: Manifest, mark: bytes) -> Iterator[Event]:
     """Decode only the lines of a segment that contain mark: a fast scan for rare events.
@@ -311,8 +367,13 @@ def raw_lines(log: BaseLog, manifest: Manifest, mark: bytes) -> Iterator[Event]:
             raise CorruptObject(manifest.key, f"not a complete gzip stream: {exc}") from exc
 
 
-def _compare(key: str, expect: Stats, got: Stats) -> None:
-    for name in ("sha256", "size", "count", "first", "last", "min_time", "max_time"):
+def _compare(
+    key: str,
+    expect: Stats,
+    got: Stats,
+    fields: tuple[str, ...] = ("sha256", "size", "count", "first", "last", "min_time", "max_time"),
+) -> None:
+    for name in fields:
         want, have = getattr(expect, name), getattr(got, name)
         if want != have:
             raise CorruptObject(key, f"{name} is {have!r}, the manifest says {want!r}")
@@ -333,9 +394,9 @@ def verify(log: BaseLog, manifest: Manifest) -> None:
     _compare(manifest.key, manifest.stats, stats)
 
 
-def events(log: BaseLog, manifest: Manifest) -> SegmentReader:
-    """The events of the segment a manifest describes, checked against it as they stream."""
-    return SegmentReader(log, manifest.key, manifest.stats)
+def events(log: BaseLog, manifest: Manifest, shard: tuple[int, int] | None = None) -> SegmentReader:
+    """The events of the segment a manifest describes (or of one shard), checked against it as they stream."""
+    return SegmentReader(log, manifest.key, manifest.stats, shard)
 
 
 def merged(streams: Iterable[Iterable[Event]]) -> Iterator[Event]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from board.lifecycle.plan import plan_restore
-from board.lifecycle.rehydrate import Follower, restore
+from board.lifecycle.rehydrate import Follower, default_workers, restore
 from board.log import BaseLog
 from board.readmodel import objects as o
 from board.readmodel.projection import join_into
@@ -80,7 +80,7 @@ def verify_store(log: BaseLog, store: BaseStore, repair: bool = False) -> Verify
         path = str(Path(scratch) / "expected.sqlite3")
         expected = SQLiteStore(path)
         plan = plan_restore(log)
-        replayed = restore(log, expected, plan)
+        replayed = restore(log, expected, plan, workers=default_workers())
         expected.close()
         report.events = replayed.applied
         for bucket, key, value in _objects(path):

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from board.lifecycle.errors import LifecycleError
 from board.lifecycle.keys import parse_time
 from board.lifecycle.plan import Plan, check_archived, plan_restore
-from board.lifecycle.rehydrate import Follower, RestoreReport, restore
+from board.lifecycle.rehydrate import Follower, RestoreReport, default_workers, restore
 from board.log import LogError, get_log
 from board.store import StoreError, get_store
 
@@ -45,8 +45,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls with --follow")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=default_workers(),
+            help="processes that replay the segments, each a shard of the threads (default: one per CPU, up to 4)",
+        )
 
-    def handle(self, *args, if_empty, merge, replace, until, dry_run, follow, interval, no_progress, **options):
+    def handle(
+        self, *args, if_empty, merge, replace, until, dry_run, follow, interval, no_progress, workers, **options
+    ):
         if follow and (until or dry_run):
             raise CommandError("--follow keeps a store current; it cannot be combined with --until or --dry-run")
         log, store = get_log(), get_store()
@@ -57,7 +65,7 @@ class Command(BaseCommand):
             check_archived(log, plan)
             for line in plan.lines():
                 self.stdout.write(line)
-            report = self.restore(log, store, plan, dry_run, no_progress)
+            report = self.restore(log, store, plan, dry_run, no_progress, max(1, workers))
         except (LifecycleError, LogError, StoreError) as exc:
             raise CommandError(f"rehydrate failed: {exc}" + ("" if dry_run else f"\n{PARTIAL}")) from exc
         for line in report.lines():
@@ -82,7 +90,7 @@ class Command(BaseCommand):
             "or --if-empty to leave it alone"
         )
 
-    def restore(self, log, store, plan: Plan, dry_run: bool, no_progress: bool) -> RestoreReport:
+    def restore(self, log, store, plan: Plan, dry_run: bool, no_progress: bool, workers: int) -> RestoreReport:
         bar = tqdm(
             total=plan.known_events,
             unit=" events",
@@ -98,7 +106,7 @@ class Command(BaseCommand):
                     bar.total = bar.n + count  # the incoming tail was not counted up front
                 bar.update(count)
 
-            return restore(log, store, plan, dry_run=dry_run, progress=progress)
+            return restore(log, store, plan, dry_run=dry_run, progress=progress, workers=workers)
 
     def follow(self, follower: Follower, interval: float) -> None:
         stop = threading.Event()
