@@ -185,3 +185,12 @@ def test_log_down_refuses_and_lets_the_poster_retry(settings):
     log_handler.reset()
     assert log_keys() == before
     assert new_thread("slow", address="198.51.100.9").number == 1, "a failed post must not start a cooldown"
+
+
+def test_a_reply_right_after_the_thread_was_made_finds_it_before_fan_out(board):
+    posted = submit("test", None, Submission(subject="速い", body="1"), "192.0.2.1")  # no worker has run
+    assert submit("test", posted.thread, Submission(body="2"), "192.0.2.1").number == 2
+
+
+def test_a_reply_to_a_key_that_is_not_a_number_is_refused(board):
+    assert refused("test", "../../etc", body="y").message == r.NO_THREAD

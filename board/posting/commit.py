@@ -14,7 +14,7 @@ from django.conf import settings
 
 from board.events import Event, EventType, encode, new_event
 from board.log import LogError, LogUnavailable, get_log
-from board.log.layout import incoming_key
+from board.log.layout import incoming_key, post_key
 from board.posting import cooldown, numbers
 from board.posting import refusals as r
 from board.posting.poster_id import jst_day, poster_id
@@ -58,7 +58,9 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
     new_thread = thread_key is None
     thread = None
     if not new_thread:
-        thread = queries.thread(store, board_name, thread_key)
+        if not thread_key.isdigit():
+            raise Refused(r.NO_THREAD, status=404)
+        thread = queries.thread(store, board_name, thread_key) or _just_created(board_name, thread_key)
         if thread is None:
             raise Refused(r.NO_THREAD, status=404)
         if thread.archived:
@@ -113,6 +115,19 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
     fan_out(event)
     archived = archive_overflow(board, event.thread) if new_thread else ()
     return Posted(event, archived)
+
+
+def _just_created(board_name: str, thread_key: str) -> queries.Thread | None:
+    """A thread committed a moment ago whose fan-out has not run yet: apply its first post here.
+
+    Without this a reply sent right after the thread was made (a script, a
+    quick second tab) would be told the thread does not exist.
+    """
+    from board.tasks.fanout import apply_key
+
+    if not apply_key(post_key(board_name, thread_key, 1), missing_ok=True):
+        return None
+    return queries.thread(get_store(), board_name, thread_key)
 
 
 def commit(event: Event) -> Event:

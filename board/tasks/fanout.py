@@ -14,15 +14,17 @@ from board.store import StoreUnavailable, get_store
 logger = logging.getLogger(__name__)
 
 
-def apply_key(key: str) -> bool:
-    """Read the event at key from the log and apply it; False if it is no longer there.
+def apply_key(key: str, missing_ok: bool = False) -> bool:
+    """Read the event at key from the log and apply it; False if it is not there.
 
-    An event gone from incoming/ was rolled up, and rollup applies what it rolls up.
+    An event gone from incoming/ was rolled up, and rollup applies what it
+    rolls up; missing_ok is for callers asking whether an event exists at all.
     """
     try:
         data = get_log().read(key)
     except NotFound:
-        logger.warning("fan-out: %s is gone from the log (rolled up); skipped", key)
+        if not missing_ok:
+            logger.warning("fan-out: %s is gone from the log (rolled up); skipped", key)
         return False
     projection.apply(get_store(), decode(data))
     return True
