@@ -305,3 +305,10 @@ def test_a_stopped_thread_page_has_no_reply_form(client):
     html = client.get(f"/test/read.cgi/tiny/{key}/").content.decode()
     assert "このスレッドは2を超えました" in html
     assert 'name="MESSAGE"' not in html
+
+
+def test_a_thread_page_dates_posts_with_the_weekday_names_they_were_made_with(client):
+    make_board("week", "曜日板", cooldown=0, weekdays="SMTWTFS")
+    key = new_thread("week").thread
+    page = client.get(f"/test/read.cgi/week/{key}/").content.decode()
+    assert any(f"({d}) " in page for d in "SMTWTFS")

@@ -113,9 +113,7 @@ def test_numbers_are_ascending_and_unique() -> None:
         assert numbers == sorted(set(numbers)), text
 
 
-@pytest.mark.parametrize(
-    "text", ["", "l50", "l50n", "l1n", "-100", "50-", "50-n", "50-100", "50-100n", "50", "2-n"]
-)
+@pytest.mark.parametrize("text", ["", "l50", "l50n", "l1n", "-100", "50-", "50-n", "50-100", "50-100n", "50", "2-n"])
 def test_str_round_trips(text: str) -> None:
     assert str(parse_range(text)) == text
 

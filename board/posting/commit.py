@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from board.boards import DEFAULTS
 from board.events import Event, EventType, encode, new_event
 from board.log import LogError, LogUnavailable, get_log
 from board.log.layout import incoming_key, post_key
@@ -84,6 +85,10 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
         "body": clean.body,
         "id": poster if board["force_id"] else "",
     }
+    if board["weekdays"] != DEFAULTS["weekdays"]:
+        # A post's date is written once, with the names in force when it was made;
+        # only boards that changed them carry them, to keep the log small.
+        payload["weekdays"] = board["weekdays"]
     try:
         if new_thread:
             payload["subject"] = clean.subject

@@ -76,25 +76,20 @@ def dat_key(board: str, thread: str) -> str:
 FRAME = b"\x00"
 
 
-def page_weekdays(state: State) -> str:
-    """The weekday names the page's dat chunk is rendered with (the board's, once repaired)."""
-    register = state.get("weekdays")
-    return register["value"] if register else DEFAULT_WEEKDAYS
-
-
 def page_chunk(state: State) -> tuple[State, bytes]:
     """The dat lines of a page's posts, and a header describing them.
 
     Only the run of posts from the page's first number on is rendered: a
     post applied before the one in front of it waits, so line N of a dat is
     always post N. The header's ``fp`` names the rendering: it grows with the
-    page (lines, then deletions, then title, then the weekdays' event) and ends
-    with a digest of what the lines depend on, so two pages with one ``fp``
-    have the same bytes and the larger ``fp`` is the more complete page.
+    page (lines, then deletions, then title) and ends with a digest of what
+    the lines depend on, so two pages with one ``fp`` have the same bytes and
+    the larger ``fp`` is the more complete page. Each post's date uses the
+    weekday names it was committed with, so a line never changes once written
+    (as on 2ch, where a setting change affects only later posts).
     """
     posts = state["posts"]
     title = state.get("title", "")
-    weekdays = page_weekdays(state)
     first = page_of(min(map(int, posts))) * POSTS_PER_PAGE + 1 if posts else 1
     lines: list[str] = []
     deleted: list[int] = []
@@ -105,12 +100,11 @@ def page_chunk(state: State) -> tuple[State, bytes]:
             deleted.append(number)
             lines.append(dat.abone_line(line_title))
         else:
-            lines.append(dat.post_line(post, line_title, weekdays))
+            lines.append(dat.post_line(post, line_title, post.get("weekdays", DEFAULT_WEEKDAYS)))
         number += 1
-    register = state.get("weekdays") or {"event": ""}
-    digest = hashlib.sha1(dumps({"d": deleted, "f": first, "n": len(lines), "t": title, "w": weekdays})).hexdigest()
-    fp = f"{len(lines):03d}{len(deleted):03d}{int(bool(title))}{register['event'] or '0' * 26}{digest[:12]}"
-    return {"fp": fp, "lines": len(lines), "w": weekdays}, dat.encode("".join(lines))
+    digest = hashlib.sha1(dumps({"d": deleted, "f": first, "n": len(lines), "t": title})).hexdigest()
+    fp = f"{len(lines):03d}{len(deleted):03d}{int(bool(title))}{digest[:12]}"
+    return {"fp": fp, "lines": len(lines)}, dat.encode("".join(lines))
 
 
 def encode_page(state: State) -> bytes:
@@ -185,7 +179,7 @@ def join_post(a: State, b: State) -> State:
 
 
 def join_posts(a: State, b: State) -> State:
-    """Posts merge number by number; the title (page 0) and the weekdays register ride along."""
+    """Posts merge number by number; the title (page 0) rides along."""
     posts = dict(a["posts"])
     for number, post in b["posts"].items():
         mine = posts.get(number)
@@ -195,10 +189,6 @@ def join_posts(a: State, b: State) -> State:
     title = max(a.get("title", ""), b.get("title", ""))
     if title:
         joined["title"] = title
-    # The board's weekday names, last writer (by board event) wins; see twoch.datfile.
-    registers = [r for r in (a.get("weekdays"), b.get("weekdays")) if r]
-    if registers:
-        joined["weekdays"] = max(registers, key=lambda r: (r["event"], r["value"]))
     return joined
 
 

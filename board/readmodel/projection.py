@@ -40,7 +40,7 @@ def thread_entry(
 
 def post_state(event: Event) -> o.State:
     p = event.payload
-    return {
+    state = {
         "number": event.number,
         "name": p["name"],
         "mail": p["mail"],
@@ -49,6 +49,9 @@ def post_state(event: Event) -> o.State:
         "body": p["body"],
         "event": event.id,
     }
+    if "weekdays" in p:  # the board's own weekday names, as they were when the post was made
+        state["weekdays"] = p["weekdays"]
+    return state
 
 
 def deltas(event: Event) -> Iterator[Delta]:
@@ -160,7 +163,7 @@ def _absorb(bucket: str, held: o.State, delta: o.State) -> o.State:
     entry is joined into the held map (or a dat index's thread entry replaced
     by its join), with the same per-entry join, so the result equals
     ``o.JOINS[bucket](held, delta)``. Any other delta (a page's title, a
-    weekdays register, page sizes) takes the general join.
+    page sizes) takes the general join.
     """
     if bucket == o.THREADS and len(delta) == 1:
         entries = held["threads"]

@@ -11,11 +11,6 @@ The index is written after its page, so it can lag the page for a moment (or
 longer after a crash, until the event is redelivered). Every page fetched is
 checked against it; if one disagrees, the dat is rebuilt from the pages
 themselves, the index is repaired, and the caller is told the dat it got.
-
-The weekday names in the dates are a board setting the posts do not carry, so
-a page renders them from a register it holds; when the board's setting differs
-(a new page, or the setting changed), the register is set and the page
-re-rendered once, here, before serving.
 """
 
 from __future__ import annotations
@@ -38,7 +33,6 @@ class Chunk:
     fp: str
     size: int
     lines: int
-    weekdays: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +79,7 @@ def _served(entries: dict[int, o.State]) -> tuple[Chunk, ...]:
     chunks = []
     page = 0
     while (entry := entries.get(page)) is not None and entry["lines"]:
-        chunks.append(Chunk(page, entry["fp"], entry["size"], entry["lines"], entry["w"]))
+        chunks.append(Chunk(page, entry["fp"], entry["size"], entry["lines"]))
         if entry["lines"] < o.POSTS_PER_PAGE:
             break
         page += 1
@@ -101,32 +95,16 @@ def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
     found = board_settings(store, board_name)
     if found is None:
         return None
-    board, board_event = found
+    board, _ = found
     index = _index(store, board_name, key)
     if index is None or not index.get("thread", {}).get("title"):
         return None
     chunks = _served({int(p): e for p, e in index.get("pages", {}).items()})
-    stale = [c for c in chunks if c.weekdays != board["weekdays"]]
-    if stale:
-        _set_weekdays(store, board_name, key, stale, board["weekdays"], board_event)
-        index = _index(store, board_name, key) or index
-        chunks = _served({int(p): e for p, e in index.get("pages", {}).items()})
     if not chunks:
         return None
     thread = index["thread"]
     lines = sum(c.lines for c in chunks)
     return Dat(board_name, key, thread["state"] == "archived", thread["updated"], chunks, _tail(lines, board))
-
-
-def _set_weekdays(store: BaseStore, board: str, key: str, chunks: list[Chunk], weekdays: str, event: str) -> None:
-    """Re-render pages with the board's weekday names (a join, so racing readers agree)."""
-    register = {"value": weekdays, "event": event}
-    for chunk in chunks:
-        page_key = o.posts_key(board, key, chunk.page)
-        written = projection.write(store, o.POSTS, page_key, {"posts": {}, "weekdays": register})
-        found = projection.dat_index_delta(store, page_key, written)
-        if found is not None:
-            projection.write(store, o.DATS, *found)
 
 
 def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils.safestring import SafeString, mark_safe
 
-from board.formats.dates import post_date
+from board.formats.dates import DEFAULT_WEEKDAYS, post_date
 from board.formats.markup import body_html, name_html
 
 CACHE_POSTS = 50_000  # about 1 KB each: tens of MB at most per process
@@ -62,7 +62,7 @@ def post_html(board: dict[str, Any], thread: str, post: dict[str, Any]) -> SafeS
     html = _render(
         board["name"],
         thread,
-        board["weekdays"],
+        post.get("weekdays", DEFAULT_WEEKDAYS),
         post["number"],
         post.get("event", ""),
         deleted,
