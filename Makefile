@@ -24,9 +24,10 @@ venv: $(VENV)/.installed
 run: $(VENV)/.installed
 	PORT=$(PORT) scripts/run-local
 
-## test: installs what the tests need (Redis, Chromium, Python packages) and runs them all
+## test: installs what the tests need (Redis, Chromium, Python packages), lints, and runs every test
 test: $(VENV)/.installed-dev
 	scripts/ensure-test-services
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 ## test-fast: everything but the slow end-to-end tests

@@ -23,5 +23,5 @@ CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 
 # Static files straight from static/ (no collectstatic in tests).
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - from the star import above
 WHITENOISE_USE_FINDERS = True
