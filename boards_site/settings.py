@@ -149,7 +149,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", envint("UTAKATA
 
 # --- the board --------------------------------------------------------------
 
-# How long a post view waits for a cooldown lock etc.; see board/posting.
+# Retries of a fan-out task whose log or store is down; after them, reconcile applies the event.
 FANOUT_MAX_RETRIES = envint("UTAKATA_FANOUT_MAX_RETRIES", 10)
 
 LOGGING = {
