@@ -85,3 +85,35 @@ def report(name: str, ops: float, baseline: float) -> float:
 def note(text: str) -> None:
     """A line of context (what was measured, on what), set apart from the figures."""
     print(f"# {text}", flush=True)
+
+
+def seed_thread(env: dict[str, str], res: int, subject: str) -> str:
+    """Create /test/ and a thread of ``res`` varied posts in this process; return the thread key.
+
+    Posts are applied here, not by a worker: the benchmarks measure serving.
+    """
+    import logging
+    import os
+
+    os.environ.update(env)
+    os.environ["CELERY_BROKER_URL"] = "memory://"  # fan-out goes nowhere: apply is done here
+    import django
+
+    django.setup()
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)  # memory:// has no hostname, and says so
+    from board.events import EventType, new_event
+    from board.posting.commit import commit, submit
+    from board.posting.validation import Submission
+    from board.readmodel.projection import apply
+    from board.store import get_store
+
+    store = get_store()
+    apply(store, commit(new_event(EventType.BOARD_CREATED, "test", payload={"title": "ベンチ板", "cooldown": 0})))
+    first = submit("test", None, Submission(subject=subject, body="スレ立て"), "192.0.2.1")
+    apply(store, first.event)
+    for n in range(2, res + 1):
+        body = f">>{n - 1} レス{n}\n二行目 http://example.com/{n} <&>\n" + "あいうえお♥" * (n % 7)
+        name = f"名無し{n % 5}" + ("#trip" if n % 9 == 0 else "")
+        posted = submit("test", first.thread, Submission(name=name, body=body), f"192.0.2.{n % 250}")
+        apply(store, posted.event)
+    return first.thread

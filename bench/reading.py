@@ -9,15 +9,13 @@ the same middleware. The thread is seeded here through the real write path
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 import sys
 import tempfile
 
 import requests
 
-from bench.common import compare, note, report
+from bench.common import compare, note, report, seed_thread
 from tests import processes, services
 
 CLIENTS = 4
@@ -28,27 +26,7 @@ RES = 1000
 
 def seed(env: dict[str, str]) -> str:
     """Create /test/ and a thread of RES posts in this process; return the thread key."""
-    os.environ.update(env)
-    os.environ["CELERY_BROKER_URL"] = "memory://"  # fan-out goes nowhere: apply is done here
-    import django
-
-    django.setup()
-    logging.getLogger("kombu.connection").setLevel(logging.ERROR)  # memory:// has no hostname, and says so
-    from board.events import EventType, new_event
-    from board.posting.commit import commit, submit
-    from board.posting.validation import Submission
-    from board.readmodel.projection import apply
-    from board.store import get_store
-
-    store = get_store()
-    apply(store, commit(new_event(EventType.BOARD_CREATED, "test", payload={"title": "ベンチ板", "cooldown": 0})))
-    first = submit("test", None, Submission(subject="1000まで", body="スレ立て"), "192.0.2.1")
-    apply(store, first.event)
-    for n in range(2, RES + 1):
-        body = f">>{n - 1} レス{n}\n二行目 http://example.com/{n}\n" + "あいうえお" * (n % 7)
-        posted = submit("test", first.thread, Submission(name=f"名無し{n % 5}", body=body), f"192.0.2.{n % 250}")
-        apply(store, posted.event)
-    return first.thread
+    return seed_thread(env, RES, "1000まで")
 
 
 def get_loop(url: str, check: str):
