@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from board.log import LogError
-from board.moderation.actions import ModerationError, archive_thread
-from board.readmodel.projection import apply
-from board.store import get_store
+from board.management.moderation import moderate
+from board.moderation.actions import archive_thread
 
 
 class Command(BaseCommand):
@@ -18,11 +16,5 @@ class Command(BaseCommand):
         parser.add_argument("thread")
 
     def handle(self, *args, board, thread, **options):
-        try:
-            event = archive_thread(board, thread)
-        except ModerationError as exc:
-            raise CommandError(str(exc)) from exc
-        except LogError as exc:
-            raise CommandError(f"could not commit to the log: {exc}") from exc
-        apply(get_store(), event)
+        event = moderate(archive_thread, board, thread)
         self.stdout.write(self.style.SUCCESS(f"archived {board}/{thread} ({event.id})"))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from board.log import LogError
-from board.moderation.actions import ModerationError, ban_poster
-from board.readmodel.projection import apply
-from board.store import get_store
+from board.management.moderation import moderate
+from board.moderation.actions import ban_poster
 
 
 class Command(BaseCommand):
@@ -20,12 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--reason", default="", help="kept in the log for other moderators")
 
     def handle(self, *args, board, thread, number, reason, **options):
-        try:
-            event = ban_poster(board, thread, number, reason)
-        except ModerationError as exc:
-            raise CommandError(str(exc)) from exc
-        except LogError as exc:
-            raise CommandError(f"could not commit to the log: {exc}") from exc
-        apply(get_store(), event)
+        event = moderate(ban_poster, board, thread, number, reason)
         poster, day = event.payload["poster"], event.payload["day"]
         self.stdout.write(self.style.SUCCESS(f"banned ID:{poster} on /{board}/ for {day} ({event.id})"))

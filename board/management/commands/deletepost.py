@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from board.log import LogError
-from board.moderation.actions import ModerationError, delete_post
-from board.readmodel.projection import apply
-from board.store import get_store
+from board.management.moderation import moderate
+from board.moderation.actions import delete_post
 
 
 class Command(BaseCommand):
@@ -21,11 +19,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, board, thread, numbers, reason, **options):
         for number in numbers:
-            try:
-                event = delete_post(board, thread, number, reason)
-            except ModerationError as exc:
-                raise CommandError(str(exc)) from exc
-            except LogError as exc:
-                raise CommandError(f"could not commit to the log: {exc}") from exc
-            apply(get_store(), event)
+            event = moderate(delete_post, board, thread, number, reason)
             self.stdout.write(self.style.SUCCESS(f"deleted {board}/{thread}/{number} ({event.id})"))
