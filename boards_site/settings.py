@@ -12,29 +12,11 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from board.lib.backends import parse_url
+from board.lib.env import envbool, envint
 from board.log import SCHEMES as LOG_SCHEMES
 from board.store import SCHEMES as STORE_SCHEMES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def envbool(name: str, default: str = "False") -> bool:
-    value = os.environ.get(name, default).strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use 1/0, true/false)")
-
-
-def envint(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from None
 
 
 DEBUG = envbool("UTAKATA_DEBUG")
@@ -54,6 +36,11 @@ CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("UTAKATA_CSRF_TRUSTED_ORIGINS"
 # Behind a proxy the client address comes from this header (e.g. HTTP_X_FORWARDED_FOR);
 # empty means REMOTE_ADDR, which is right when gunicorn faces the clients.
 CLIENT_ADDR_HEADER = os.environ.get("UTAKATA_CLIENT_ADDR_HEADER", "")
+# How many proxies in front of gunicorn append to that header: the address is
+# read that many entries from its right end, the part no client can forge.
+TRUSTED_PROXY_HOPS = envint("UTAKATA_TRUSTED_PROXY_HOPS", 1)
+if TRUSTED_PROXY_HOPS < 1:
+    raise ImproperlyConfigured(f"UTAKATA_TRUSTED_PROXY_HOPS={TRUSTED_PROXY_HOPS} must be at least 1")
 
 INSTALLED_APPS = [
     "django.contrib.staticfiles",
@@ -151,6 +138,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", envint("UTAKATA
 
 # Retries of a fan-out task whose log or store is down; after them, reconcile applies the event.
 FANOUT_MAX_RETRIES = envint("UTAKATA_FANOUT_MAX_RETRIES", 10)
+CELERY_TASK_ANNOTATIONS = {"utakata.fanout.apply": {"max_retries": FANOUT_MAX_RETRIES}}
 
 LOGGING = {
     "version": 1,

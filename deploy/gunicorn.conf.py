@@ -2,13 +2,15 @@
 
 import os
 
+from board.lib.env import envbool, envint
+
 bind = os.environ.get("UTAKATA_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("UTAKATA_WEB_WORKERS", "2"))
-threads = int(os.environ.get("UTAKATA_WEB_THREADS", "4"))
+workers = envint("UTAKATA_WEB_WORKERS", 2)
+threads = envint("UTAKATA_WEB_THREADS", 4)
 worker_class = "gthread"
 timeout = 30
 graceful_timeout = 20
-accesslog = "-" if os.environ.get("UTAKATA_ACCESS_LOG", "1") == "1" else None
+accesslog = "-" if envbool("UTAKATA_ACCESS_LOG", "1") else None
 # Each forked worker opens its own log and store clients (see BackendHandler):
 # sockets and SQLite handles must not be shared across fork.
 preload_app = False

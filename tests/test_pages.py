@@ -8,6 +8,8 @@ import pytest
 from django.test import Client
 
 from board.posting import refusals as r
+from board.posting.commit import submit
+from board.posting.validation import Submission
 from board.readmodel import queries
 from board.store import get_store
 from tests.helpers import apply_pending, log_keys, make_board, new_thread, reply
@@ -231,6 +233,12 @@ def test_poster_sees_their_new_thread_on_the_next_page_before_any_worker_ran(boa
     assert queries.thread(get_store(), "test", key) is None, "nothing may have applied the thread yet"
     html = client.get(f"/test/read.cgi/test/{key}/l50").content.decode()
     assert "できたて" in html and "一番乗り" in html
+
+
+def test_a_forged_read_your_writes_cookie_is_ignored(board, client):
+    posted = submit("test", None, Submission(subject="未反映", body="1"), "192.0.2.1")  # nothing applied it
+    client.cookies["utakata_posted"] = f"test/{posted.thread}/1"  # unsigned: not one the board set
+    assert client.get(f"/test/read.cgi/test/{posted.thread}/").status_code == 404
 
 
 # --- refusals --------------------------------------------------------------------

@@ -191,3 +191,11 @@ def test_form_charset_defaults_to_shift_jis() -> None:
 
 def test_form_plus_is_a_space_and_the_first_field_wins() -> None:
     assert parse_form(b"MESSAGE=a+b%2B&MESSAGE=second", "cp932") == {"MESSAGE": "a b+"}
+
+
+@pytest.mark.parametrize("charset", ["base64", "zlib", "rot13", "utf-16", "undefined"])
+def test_a_charset_clients_never_send_is_refused_with_http_200(thread, charset) -> None:
+    before = log_keys()
+    response = post(encoded(**reply_form(thread)), f"{FORM}; charset={charset}")
+    assert response.status_code == 200 and "文字コード" in jdim_error(page(response))
+    assert log_keys() == before

@@ -315,3 +315,10 @@ def test_the_dat_says_what_the_thread_page_says(board) -> None:
         assert _text(name) == _text(d_name.replace("</b>", "").replace("<b>", ""))
         assert _text(date) == _text(d_date)
         assert _text(body) == html.unescape(d_body.replace(" <br> ", "\n")).strip()
+
+
+def test_a_range_with_an_absurdly_long_number_is_ignored_and_the_whole_dat_sent(board) -> None:
+    key = seed_thread(3)
+    whole = get(url(key))
+    response = get(url(key), range="bytes=" + "9" * 5000 + "-")
+    assert (response.status_code, response.content) == (200, whole.content)

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from board.boards import DEFAULTS
 from board.events import Event, EventType, encode, new_event
-from board.log import LogError, LogUnavailable, get_log
+from board.log import AlreadyExists, LogError, LogUnavailable, get_log
 from board.log.layout import incoming_key, post_key
 from board.posting import cooldown, numbers
 from board.posting import refusals as r
@@ -59,7 +59,7 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
     new_thread = thread_key is None
     thread = None
     if not new_thread:
-        if not thread_key.isdigit():
+        if not (thread_key.isascii() and thread_key.isdigit()):
             raise Refused(r.NO_THREAD, status=404)
         thread = queries.thread(store, board_name, thread_key) or _just_created(board_name, thread_key)
         if thread is None:
@@ -112,6 +112,9 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
                 cooldown.cancel(board_name, poster)
                 raise Refused(r.STOPPED.format(limit=board["res_max"]))
             event = committed
+    except AlreadyExists as exc:  # every thread key of the last 100 seconds taken: a burst, not an outage
+        cooldown.cancel(board_name, poster)
+        raise Refused(r.THREADS_BUSY, status=503) from exc
     except LogError as exc:
         cooldown.cancel(board_name, poster)
         logger.error("commit refused, log unavailable: %s", exc)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.conf import settings
 
 from board.events import decode
 from board.log import LogUnavailable, NotFound, get_log
@@ -38,7 +37,6 @@ def apply_key(key: str, missing_ok: bool = False) -> bool:
     retry_backoff=True,
     retry_backoff_max=300,
     retry_jitter=True,
-    max_retries=settings.FANOUT_MAX_RETRIES,
 )
 def apply_logged(key: str) -> None:
     """Apply the committed event stored at key. Idempotent, so redelivery is harmless."""

@@ -50,7 +50,11 @@ def form_charset(content_type: str) -> str:
         name = codecs.lookup(label).name
     except LookupError:
         raise FormError(r.BAD_ENCODING) from None
-    return UTF8 if name == "utf-8" else name
+    # Clients send Shift_JIS or UTF-8. Anything else (utf-16, or the bytes-to-bytes
+    # codecs that codecs.lookup also knows: base64, zlib...) is refused, not guessed at.
+    if name != "utf-8":
+        raise FormError(r.BAD_ENCODING)
+    return UTF8
 
 
 def parse_form(body: bytes, charset: str) -> dict[str, str]:

@@ -31,7 +31,9 @@ from django.utils.http import http_date, parse_http_date_safe
 # Longer than the fan-out takes to apply a post in all but an outage.
 SETTLE_MS = 60_000
 
-_RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE | re.ASCII)
+# 18 digits are past any file size; a longer number is no range we serve (and int() of
+# thousands of digits raises), so such a header is ignored and the whole file sent.
+_RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*$", re.IGNORECASE | re.ASCII)
 _ETAG_RE = re.compile(r'\s*(?:W/)?("[^"]*")\s*(?:,|$)')
 
 

@@ -123,7 +123,7 @@ def bbs_cgi(request: HttpRequest) -> HttpResponse:
     board, key = form.get("bbs", ""), form.get("key", "") or None
     if not NAME_RE.match(board):
         return _page("twoch/error.html", {"message": r.NO_BOARD, "board": ""}, charset)
-    if key is not None and not key.isdigit():
+    if key is not None and not (key.isascii() and key.isdigit()):
         return _page("twoch/error.html", {"message": r.NO_THREAD, "board": board}, charset)
     text = {f: bbscgi.unescape_references(form.get(f, "")) for f in ("FROM", "mail", "MESSAGE", "subject")}
     sub = Submission(name=text["FROM"], mail=text["mail"], body=text["MESSAGE"], subject=text["subject"])

@@ -21,15 +21,18 @@ logger = logging.getLogger(__name__)
 
 
 def remember(response: HttpResponse, board: str, thread: str, number: int) -> None:
-    response.set_cookie(COOKIE, f"{board}/{thread}/{number}", max_age=MAX_AGE, httponly=True, samesite="Lax")
+    # Signed: a forged cookie would otherwise make every page view read the log.
+    response.set_signed_cookie(
+        COOKIE, f"{board}/{thread}/{number}", salt=COOKIE, max_age=MAX_AGE, httponly=True, samesite="Lax"
+    )
 
 
 def pending_number(request: HttpRequest, board: str, thread: str) -> int:
-    """The number the poster last wrote in this thread (0 if none)."""
-    value = request.COOKIES.get(COOKIE, "")
+    """The number the poster last wrote in this thread (0 if none, or if the cookie is not ours)."""
+    value = request.get_signed_cookie(COOKIE, default="", salt=COOKIE, max_age=MAX_AGE)
     b, _, rest = value.partition("/")
     t, _, n = rest.partition("/")
-    return int(n) if b == board and t == thread and n.isdigit() else 0
+    return int(n) if b == board and t == thread and n.isascii() and n.isdigit() else 0
 
 
 def catch_up(board: str, thread: str, have: int, want: int) -> bool:
@@ -37,8 +40,11 @@ def catch_up(board: str, thread: str, have: int, want: int) -> bool:
     applied = False
     for number in range(have + 1, min(want, have + 50) + 1):
         try:
-            applied |= apply_key(post_key(board, thread, number))
+            found = apply_key(post_key(board, thread, number), missing_ok=True)
         except LogError:
             logger.warning("read-your-writes catch-up failed for %s/%s/%d", board, thread, number)
             break
+        if not found:  # numbers are gapless: nothing further can be there either
+            break
+        applied = True
     return applied

@@ -5,7 +5,7 @@ from board.web import views
 urlpatterns = [
     path("", views.index, name="index"),
     re_path(
-        r"^test/read\.cgi/(?P<board>[a-z0-9_]+)/(?P<key>\d+)/(?P<range_text>[-0-9ln,]*)$",
+        r"^test/read\.cgi/(?P<board>[a-z0-9_]+)/(?P<key>[0-9]+)/(?P<range_text>[-0-9ln,]*)$",
         views.thread_page,
         name="thread",
     ),
