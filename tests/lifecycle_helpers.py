@@ -132,6 +132,8 @@ def store_dump(store=None) -> dict[tuple[str, str], bytes]:
         data = dict(space.data)
     dumped = {}
     for (bucket, key), siblings in data.items():
+        if bucket == "meta":  # bookkeeping of restores, not board state
+            continue
         values = [value for _, value in siblings]
         dumped[(bucket, key)] = values[0] if len(values) == 1 else o.merger(bucket)(values)
     return dumped

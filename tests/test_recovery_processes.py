@@ -75,8 +75,9 @@ def test_a_rollup_sigkilled_mid_way_and_run_again_loses_and_doubles_nothing(file
     made = past_history(log, hours=16, per_hour=150)
     rollup = processes.Service("rollup", [sys.executable, str(ROOT / "manage.py"), "rollup"], file_env, tmp_path)
     try:
-        eventually(lambda: any(k.is_manifest(i.key) for i in log.list(k.HOURLY)), 60, "a first hourly segment")
-        rollup.kill()  # SIGKILL, mid-way: the first hour is rolled up, the others are not
+        # A manifest alone is not far enough: the hour's incoming objects go only after it.
+        eventually(lambda: sum(1 for _ in log.list(INCOMING)) < len(made), 60, "a first hour rolled up")
+        rollup.kill()  # SIGKILL, mid-way: the first hours are rolled up, the others are not
     finally:
         rollup.kill()
     left = [info.key for info in log.list(INCOMING)]

@@ -167,8 +167,30 @@ def restore(
     if vanished:
         _from_bundles(log, sink, set(vanished), report)
     sink.flush()
+    if not dry_run:
+        mark_restored(store, report.last_id)
     report.seconds = time.monotonic() - started
     return report
+
+
+# A store holds this once a restore ran to its end: --if-empty tells a finished
+# restore from data that a restore killed halfway (or an early fan-out) left.
+MARK = ("meta", "restored")
+
+
+def mark_restored(store: BaseStore, last_id: str) -> None:
+    """Record that a restore finished (the highest last event id wins between racing restores)."""
+
+    def newer(values: list[bytes]) -> bytes:
+        return max(values)
+
+    mine = (last_id or "-").encode()  # "-": a restore of an empty log finished too
+    store.update(*MARK, lambda current: max(current or b"", mine), newer)
+
+
+def was_restored(store: BaseStore) -> bool:
+    """Whether a restore into this store ran to its end."""
+    return store.fetch(*MARK) is not None
 
 
 def default_workers() -> int:

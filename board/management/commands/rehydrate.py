@@ -12,7 +12,7 @@ from tqdm import tqdm
 from board.lifecycle.errors import LifecycleError
 from board.lifecycle.keys import parse_time
 from board.lifecycle.plan import Plan, check_archived, plan_restore
-from board.lifecycle.rehydrate import Follower, RestoreReport, default_workers, restore
+from board.lifecycle.rehydrate import Follower, RestoreReport, default_workers, restore, was_restored
 from board.log import LogError, get_log
 from board.store import StoreError, get_store
 
@@ -79,8 +79,13 @@ class Command(BaseCommand):
         if store.is_empty() or merge:
             return True
         if if_empty:
-            self.stdout.write("the store already holds data; nothing to do (--if-empty)")
-            return False
+            if was_restored(store):
+                self.stdout.write("the store already holds data; nothing to do (--if-empty)")
+                return False
+            # Data but no finished restore: one was killed halfway, or fan-out wrote first.
+            # Applying is idempotent, so the log is merged into what is there.
+            self.stdout.write("the store holds data but no finished restore: merging the log into it (--if-empty)")
+            return True
         if replace:
             store.flush()
             self.stdout.write("store emptied (--replace)")
