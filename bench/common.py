@@ -117,3 +117,18 @@ def seed_thread(env: dict[str, str], res: int, subject: str) -> str:
         posted = submit("test", first.thread, Submission(name=name, body=body), f"192.0.2.{n % 250}")
         apply(store, posted.event)
     return first.thread
+
+
+def bench_env(data: str, **overrides: str) -> dict[str, str]:
+    """The environment of a benchmark's server: production settings, embedded log and store under data."""
+    from tests import services
+
+    return services.project_env(
+        UTAKATA_DATA_DIR=data,
+        UTAKATA_DEBUG="0",
+        UTAKATA_SECRET_KEY="bench",
+        UTAKATA_LOG_LEVEL="WARNING",
+        UTAKATA_LOG_URL=f"file://{data}/log",
+        UTAKATA_STORE_URL=f"sqlite://{data}/store.sqlite3",
+        **overrides,
+    )

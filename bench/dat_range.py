@@ -25,8 +25,8 @@ from pathlib import Path
 
 import requests
 
-from bench.common import compare, note, report, seed_thread
-from tests import processes, services
+from bench.common import bench_env, compare, note, report, seed_thread
+from tests import processes
 
 CLIENTS = 4
 RES = 1000
@@ -58,14 +58,7 @@ def get_loop(url: str, status: int, length: int, headers: dict[str, str] | None 
 
 def main() -> int:
     data = tempfile.mkdtemp(prefix="utakata-bench-dat-")
-    env = services.project_env(
-        UTAKATA_DATA_DIR=data,
-        UTAKATA_DEBUG="0",
-        UTAKATA_SECRET_KEY="bench",
-        UTAKATA_LOG_LEVEL="WARNING",
-        UTAKATA_LOG_URL=f"file://{data}/log",
-        UTAKATA_STORE_URL=f"sqlite://{data}/store.sqlite3",
-    )
+    env = bench_env(data)
     key = seed(env)
     # The dat's bytes, read from the store the server will read, become the static file.
     from board.store import get_store

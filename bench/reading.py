@@ -15,8 +15,8 @@ import tempfile
 
 import requests
 
-from bench.common import compare, note, report, seed_thread
-from tests import processes, services
+from bench.common import bench_env, compare, note, report, seed_thread
+from tests import processes
 
 CLIENTS = 4
 PAGES = 200
@@ -45,15 +45,7 @@ def get_loop(url: str, check: str):
 
 def main() -> int:
     data = tempfile.mkdtemp(prefix="utakata-bench-reading-")
-    env = services.project_env(
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        UTAKATA_DATA_DIR=data,
-        UTAKATA_DEBUG="0",
-        UTAKATA_SECRET_KEY="bench",
-        UTAKATA_LOG_LEVEL="WARNING",
-        UTAKATA_LOG_URL=f"file://{data}/log",
-        UTAKATA_STORE_URL=f"sqlite://{data}/store.sqlite3",
-    )
+    env = bench_env(data, DJANGO_SETTINGS_MODULE="bench.settings")
     key = seed(env)
     with processes.gunicorn(env, workers=2, threads=4, log_dir=data) as web:
         page = f"{web.url}/test/read.cgi/test/{key}/"

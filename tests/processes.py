@@ -328,3 +328,17 @@ class BoardClient:
         if not self.token:
             self.open_form(board, thread)
         return self.posted(self.post(board, key=thread, MESSAGE=body, **fields))[1]
+
+
+@contextlib.contextmanager
+def store_write_locked(path: str | Path) -> Iterator[None]:
+    """Hold an SQLite store's write lock: readers go on (WAL), a worker's apply blocks in its first write."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()

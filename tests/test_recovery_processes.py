@@ -8,13 +8,11 @@ the same log and store files to check what the processes left behind.
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -136,18 +134,6 @@ def s3_env(tmp_path, fresh_redis, s3_endpoint, s3_bucket):
     return env
 
 
-@contextlib.contextmanager
-def store_write_locked(path: Path) -> Iterator[None]:
-    """Hold the store's write lock: the worker's apply blocks in its first write (readers go on)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
-
-
 def pages(base_url: str, board: str) -> dict[str, tuple[int, bytes]]:
     """Every page of the board as a fresh reader sees it (no cookies: no read-your-writes catch-up)."""
     session = requests.Session()
@@ -187,7 +173,7 @@ def test_after_a_worker_is_sigkilled_mid_fanout_reconcile_and_rehydrate_give_the
             for n in range(2, 6):
                 client.reply("test", thread, f"{n}", FROM="名無し#tripkey" if n == 3 else "")
             eventually(lambda: posts_in_store(store_path, thread) == [1, 2, 3, 4, 5], 20, "posts 1-5 applied")
-            with store_write_locked(store_path):
+            with processes.store_write_locked(store_path):
                 client.reply("test", thread, "6: its fan-out dies with the worker")
                 worker.wait_for_output("Task utakata.fanout.apply", count=7)
                 time.sleep(0.3)

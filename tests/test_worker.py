@@ -9,13 +9,11 @@ worker is killed.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -73,18 +71,6 @@ def numbers_in_store(store: SQLiteStore, thread: str) -> list[int]:
     return [p["number"] for p in queries.posts(store, "test", thread, list(range(1, 11)))]
 
 
-@contextlib.contextmanager
-def store_write_locked(path) -> Iterator[None]:
-    """Hold the store's write lock: readers go on (WAL), a worker's apply blocks in its first write."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
-
-
 def received(worker: processes.Service) -> list[str]:
     return RECEIVED_RE.findall(worker.output())
 
@@ -108,7 +94,7 @@ def test_a_task_whose_pool_process_is_sigkilled_is_redelivered_and_applied_once(
     with processes.celery_worker(env, log_dir=tmp_path) as worker:
         key = thread_applied(web, store)
         before = len(received(worker))  # createboard's and the thread's
-        with store_write_locked(store_path):
+        with processes.store_write_locked(store_path):
             processes.BoardClient(web.url).reply("test", key, "2")
             eventually(lambda: len(received(worker)) > before, 5, "the reply's task at the worker")
             time.sleep(0.3)
@@ -129,7 +115,7 @@ def test_a_task_of_a_worker_sigkilled_whole_is_redelivered_after_the_visibility_
     try:
         key = thread_applied(web, store)
         before = len(received(worker))  # createboard's and the thread's
-        with store_write_locked(store_path):
+        with processes.store_write_locked(store_path):
             processes.BoardClient(web.url).reply("test", key, "2")
             eventually(lambda: len(received(worker)) > before, 5, "the reply's task at the worker")
             delivered = time.monotonic()
