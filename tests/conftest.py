@@ -10,7 +10,7 @@ import pytest
 
 from board import log as log_module
 from board import store as store_module
-from tests import services
+from tests import riak_nodes, services
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -75,3 +75,50 @@ def fresh_redis(redis_url):
     client.flushall()
     client.close()
     return redis_url
+
+
+# --- Riak: one cluster per session, started in the background once the session knows it needs one ---
+
+_riak: dict = {"background": None, "skipped": ""}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if not any("riak_cluster" in getattr(item, "fixturenames", ()) for item in items):
+        return
+    if os.environ.get("UTAKATA_TEST_RIAK_URL"):
+        return
+    home = riak_nodes.riak_home()
+    if home is None:
+        _riak["skipped"] = (
+            "Riak suite skipped: no Riak release here (set UTAKATA_RIAK_HOME to a folder with riakctl and the "
+            "release tarball, or UTAKATA_TEST_RIAK_URL to a running cluster; see README, Tests)"
+        )
+        return
+    _riak["background"] = riak_nodes.Background(home)
+
+
+@pytest.fixture(scope="session")
+def riak_cluster():
+    """The session's Riak cluster (4 nodes on loopback), or a running one named by UTAKATA_TEST_RIAK_URL."""
+    external = os.environ.get("UTAKATA_TEST_RIAK_URL")
+    if external:
+        yield riak_nodes.External(external)
+        return
+    background = _riak["background"]
+    if background is None:
+        if riak_nodes.required():
+            pytest.fail(f"{_riak['skipped']} -- and a Riak is required here (CI=true or UTAKATA_RIAK_HOME set)")
+        pytest.skip(_riak["skipped"])
+    yield background.wait()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    background = _riak["background"]
+    if background is not None:
+        background.thread.join()
+        background.cluster.stop()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _riak["skipped"]:
+        terminalreporter.write_line(_riak["skipped"], yellow=True)

@@ -121,21 +121,15 @@ def render_all(urls: list[str]) -> dict[str, tuple[int, dict[str, str], bytes]]:
 def store_dump(store=None) -> dict[tuple[str, str], bytes]:
     """Every object of a MemoryStore, siblings merged: to compare two stores byte for byte."""
     from board.readmodel import objects as o
-    from board.store.memory import MemoryStore, _spaces
+    from board.store.memory import MemoryStore
 
     store = store or get_store()
     assert isinstance(store, MemoryStore), "store_dump reads the in-memory store's data"
-    space = _spaces.get(store.location)
-    if space is None:
-        return {}
-    with space.lock:
-        data = dict(space.data)
     dumped = {}
-    for (bucket, key), siblings in data.items():
+    for bucket, key, values in store.items():
         if bucket == "meta":  # bookkeeping of restores, not board state
             continue
-        values = [value for _, value in siblings]
-        dumped[(bucket, key)] = values[0] if len(values) == 1 else o.merger(bucket)(values)
+        dumped[(bucket, key)] = values[0] if len(values) == 1 else o.merger(bucket)(list(values))
     return dumped
 
 

@@ -293,12 +293,8 @@ def file_backends(settings, tmp_path):
     store_module.handler.reset()
 
 
-def sqlite_rows(path) -> list[tuple]:
-    import contextlib
-    import sqlite3
-
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        return conn.execute("SELECT bucket, key, value FROM kv WHERE bucket != 'meta' ORDER BY bucket, key").fetchall()
+def sqlite_rows(store) -> list[tuple]:
+    return [row for row in store.items() if row[0] != "meta"]
 
 
 def restored_with(workers: int, directory) -> tuple[list[tuple], object]:
@@ -306,13 +302,14 @@ def restored_with(workers: int, directory) -> tuple[list[tuple], object]:
 
     store = SQLiteStore(str(directory / f"restored-{workers}.sqlite3"))
     report = restore(get_log(), store, plan_restore(get_log()), workers=workers)
+    rows = sqlite_rows(store)
     store.close()
-    return sqlite_rows(directory / f"restored-{workers}.sqlite3"), report
+    return rows, report
 
 
 def test_a_restore_in_several_processes_gives_the_same_store_as_one(file_backends):
     three_days()
-    live = sqlite_rows(file_backends / "store.sqlite3")
+    live = sqlite_rows(get_store())
     one, single = restored_with(1, file_backends)
     three, sharded = restored_with(3, file_backends)
     assert one == live and three == live

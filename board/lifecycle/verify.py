@@ -15,12 +15,9 @@ verifylog ran are then applied again, so an overwrite loses nothing.
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,9 +78,8 @@ def verify_store(log: BaseLog, store: BaseStore, repair: bool = False) -> Verify
         expected = SQLiteStore(path)
         plan = plan_restore(log)
         replayed = restore(log, expected, plan, workers=default_workers())
-        expected.close()
         report.events = replayed.applied
-        for bucket, key, value in _objects(path):
+        for bucket, key, (value,) in expected.items():
             if bucket not in o.JOINS:  # bookkeeping (the restore mark), not board state
                 continue
             report.objects += 1
@@ -94,16 +90,11 @@ def verify_store(log: BaseLog, store: BaseStore, repair: bool = False) -> Verify
             report.drift += found
             if repair:
                 _repair(store, bucket, key, value, report)
+        expected.close()
         if repair and (report.joined or report.overwritten):
             report.caught_up = Follower(log, store, plan, replayed).step()
     report.seconds = time.monotonic() - started
     return report
-
-
-def _objects(path: str) -> Iterator[tuple[str, str, bytes]]:
-    """Every object of the scratch store, by bucket and key (its table, see board/store/sqlite.py)."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        yield from conn.execute("SELECT bucket, key, value FROM kv ORDER BY bucket, key")
 
 
 def _repair(store: BaseStore, bucket: str, key: str, value: bytes, report: VerifyReport) -> None:

@@ -1,10 +1,10 @@
 """The volatile store: the fast read model. ``get_store()`` returns the configured backend."""
 
 from board.lib.backends import BackendHandler
-from board.store.base import BaseStore, Conflict, Fetched, StoreError, StoreUnavailable
+from board.store.base import BaseStore, Conflict, Fetched, StoreError, StoreMisconfigured, StoreUnavailable
 
-# riak:// joins these with the Riak backend (a later issue); the interface is already its shape.
 SCHEMES = {
+    "riak": "board.store.riak.RiakStore",
     "sqlite": "board.store.sqlite.SQLiteStore",
     "memory": "board.store.memory.MemoryStore",
 }
@@ -17,4 +17,14 @@ def get_store() -> BaseStore:
     return handler.get()
 
 
-__all__ = ["SCHEMES", "BaseStore", "Conflict", "Fetched", "StoreError", "StoreUnavailable", "get_store", "handler"]
+__all__ = [
+    "SCHEMES",
+    "BaseStore",
+    "Conflict",
+    "Fetched",
+    "StoreError",
+    "StoreMisconfigured",
+    "StoreUnavailable",
+    "get_store",
+    "handler",
+]

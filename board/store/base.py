@@ -7,6 +7,9 @@ write passes the context back. Stores that cannot make siblings (SQLite,
 memory) instead refuse a write whose context is stale, and update() retries.
 Either way update() ends with one merged value, so every value kept here must
 be a join-semilattice: merging siblings in any order gives the same result.
+
+The data lives in generations (see generations.py): a store is emptied or
+rebuilt by switching to a new generation, never by listing its keys.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from board.store.generations import Pointer, check_model, merge_pointers
 
 
 class StoreError(Exception):
@@ -29,6 +34,10 @@ class StoreUnavailable(StoreError):
 
 class Conflict(StoreError):
     """A conditional write lost to a concurrent one (stores without siblings)."""
+
+
+class StoreMisconfigured(StoreError):
+    """The store is set up in a way that would lose data (e.g. a Riak bucket type without allow_mult)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,15 @@ class BaseStore:
     def __init__(self, location: str, options: dict | None = None) -> None:
         self.location = location
         self.options = options or {}
+        #: The data-model version whose generations this instance uses (see generations.py).
+        self.model = check_model(str(self.options.get("model", "1")))
+        pinned = self.options.get("generation")
+        #: A generation this instance is bound to (a staging store), or None to follow the pointer.
+        self.pinned = int(pinned) if pinned not in (None, "") else None
+        #: Seconds a read of the pointer is trusted: other processes see a switch within this.
+        self.pointer_ttl = float(self.options.get("generation_ttl", 1.0))
+        self._pointer: Pointer | None = None
+        self._pointer_read = 0.0
 
     def fetch(self, bucket: str, key: str) -> Fetched | None:
         """Return the value(s) and context at bucket/key, or None if absent."""
@@ -75,12 +93,111 @@ class BaseStore:
         return found
 
     def is_empty(self) -> bool:
-        """Whether the store holds no data at all (a new node)."""
+        """Whether the current generation holds no data at all (a new node, or just flushed)."""
         raise NotImplementedError
 
-    def flush(self) -> None:
-        """Remove everything: the store is volatile, the log is the truth."""
+    def store_many(self, bucket: str, items: list[tuple[str, bytes, Any]]) -> dict[str, StoreError | None]:
+        """store() each (key, value, context); return each key's error (Conflict...) or None.
+
+        For bulk writes (rehydrate): a backend may send them in parallel. An
+        error of one write does not stop the others.
+        """
+        results: dict[str, StoreError | None] = {}
+        for key, value, context in items:
+            try:
+                self.store(bucket, key, value, context)
+                results[key] = None
+            except Conflict as exc:
+                results[key] = exc
+        return results
+
+    # --- generations (see generations.py) -------------------------------------------------
+
+    def _meta_fetch(self, key: str) -> Fetched | None:
+        """Read a bookkeeping object kept outside every generation (the pointer)."""
         raise NotImplementedError
+
+    def _meta_store(self, key: str, value: bytes, context: Any) -> None:
+        """Write a bookkeeping object outside every generation, with the same contract as store()."""
+        raise NotImplementedError
+
+    def _create_generation(self, generation: int) -> None:
+        """Prepare an allocated generation for writes; the default needs nothing."""
+
+    def _drop_generation(self, generation: int) -> None:
+        """Remove every object of a generation that is no longer current."""
+        raise NotImplementedError
+
+    def _pointer_key(self) -> str:
+        return f"generation.m{self.model}"
+
+    def pointer(self) -> Pointer:
+        """The generation pointer as stored now (read afresh)."""
+        fetched = self._meta_fetch(self._pointer_key())
+        if fetched is None or not fetched.values:
+            pointer = Pointer()
+        else:
+            pointer = Pointer.decode(merge_pointers(list(fetched.values)))
+        self._pointer, self._pointer_read = pointer, time.monotonic()
+        return pointer
+
+    def _change_pointer(self, change: Callable[[Pointer], Pointer]) -> Pointer:
+        """Read-modify-write the pointer, merging siblings, retrying lost races."""
+        key = self._pointer_key()
+        for _ in range(50):
+            fetched = self._meta_fetch(key)
+            values = list(fetched.values) if fetched is not None else []
+            current = Pointer.decode(merge_pointers(values)) if values else Pointer()
+            new = change(current)
+            try:
+                self._meta_store(key, new.encode(), fetched.context if fetched is not None else None)
+            except Conflict:
+                time.sleep(random.uniform(0, 0.01))
+                continue
+            self._pointer, self._pointer_read = new, time.monotonic()
+            return new
+        raise Conflict(f"{key}: gave up after 50 conflicting writes")
+
+    def generation(self) -> int:
+        """The generation this instance reads and writes: its pinned one, or the current one."""
+        if self.pinned is not None:
+            return self.pinned
+        if self._pointer is None or time.monotonic() - self._pointer_read > self.pointer_ttl:
+            self.pointer()
+        assert self._pointer is not None
+        return self._pointer.current
+
+    def staging(self) -> BaseStore:
+        """A new instance on a newly allocated, empty generation beside the current one."""
+        allocated = self._change_pointer(Pointer.allocated)
+        self._create_generation(allocated.highest)
+        return type(self)(self.location, {**self.options, "generation": str(allocated.highest)})
+
+    def promote(self) -> None:
+        """Make this instance's generation the current one (after filling a staging store)."""
+        generation = self.generation()
+        switched = self._change_pointer(lambda p: p.promoted(generation))
+        if switched.current != generation:
+            raise StoreError(f"generation {switched.current} became current meanwhile; {generation} is not")
+
+    def retire(self) -> list[int]:
+        """Remove the generations older than the current one; return the ones removed."""
+        pointer = self.pointer()
+        removed = []
+        for generation in pointer.retired():
+            self._drop_generation(generation)
+            removed.append(generation)
+        if removed:
+            self._change_pointer(lambda p: p.cleaned(pointer.current))
+        return removed
+
+    def flush(self) -> None:
+        """Empty the store: switch to a new generation (the old one is retired in the background)."""
+        fresh = self.staging()
+        fresh.promote()
+        fresh.close()
+        self.pinned = None
+        self.pointer()
 
     def close(self) -> None:
         """Release connections; the default holds none."""

@@ -18,7 +18,7 @@ sibling resolves them into one value.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from board.store.base import BaseStore, Conflict, Fetched
@@ -27,17 +27,20 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 class _Space:
-    """The data of one location: (bucket, key) -> ((dot, value), ...), oldest first."""
+    """The data of one location: (generation, bucket, key) -> ((dot, value), ...), oldest first.
+
+    Bookkeeping outside every generation (the pointer) is under generation 0.
+    """
 
     __slots__ = ("data", "lock", "version")
 
     def __init__(self) -> None:
-        self.data: dict[tuple[str, str], tuple[tuple[int, bytes], ...]] = {}
+        self.data: dict[tuple[int, str, str], tuple[tuple[int, bytes], ...]] = {}
         self.lock = threading.Lock()
         self.version = 0
 
 
-_spaces: dict[str, _Space] = {}
+_spaces: dict[tuple[str, str], _Space] = {}  # (location, model) -> data
 _spaces_lock = threading.Lock()
 
 
@@ -55,6 +58,8 @@ class MemoryStore(BaseStore):
     def __init__(self, location: str, options: dict | None = None) -> None:
         super().__init__(location, options)
         self.makes_siblings = str(self.options.get("siblings", "")).lower() in _TRUE
+        # The pointer is a dict lookup here: read it on every call, so a switch is seen at once.
+        self.pointer_ttl = float(self.options.get("generation_ttl", 0))
 
     @classmethod
     def forget_all(cls) -> None:
@@ -64,35 +69,42 @@ class MemoryStore(BaseStore):
 
     def _space(self) -> _Space:
         # Looked up on every call, so forget_all() is seen by instances made before it.
-        space = _spaces.get(self.location)
+        space = _spaces.get((self.location, self.model))
         if space is None:
             with _spaces_lock:
-                space = _spaces.setdefault(self.location, _Space())
+                space = _spaces.setdefault((self.location, self.model), _Space())
         return space
 
     def fetch(self, bucket: str, key: str) -> Fetched | None:
+        return self._fetch(self.generation(), bucket, key)
+
+    def _fetch(self, generation: int, bucket: str, key: str) -> Fetched | None:
         space = self._space()
         with space.lock:
-            entry = space.data.get((bucket, key))
+            entry = space.data.get((generation, bucket, key))
         if entry is None:
             return None
         return Fetched(tuple(value for _, value in entry), entry[-1][0])
 
     def fetch_many(self, bucket: str, keys: Iterable[str]) -> dict[str, Fetched]:
         space = self._space()
+        generation = self.generation()
         found = {}
         with space.lock:
             for key in keys:
-                entry = space.data.get((bucket, key))
+                entry = space.data.get((generation, bucket, key))
                 if entry is not None:
                     found[key] = Fetched(tuple(value for _, value in entry), entry[-1][0])
         return found
 
     def store(self, bucket: str, key: str, value: bytes, context: Any = None) -> None:
+        self._store(self.generation(), bucket, key, value, context)
+
+    def _store(self, generation: int, bucket: str, key: str, value: bytes, context: Any) -> None:
         value = _as_bytes(value)
         space = self._space()
         with space.lock:
-            entry = space.data.get((bucket, key))
+            entry = space.data.get((generation, bucket, key))
             if self.makes_siblings:
                 # Keep what the writer did not see (dot newer than its context).
                 seen = -1 if context is None else context
@@ -108,19 +120,37 @@ class MemoryStore(BaseStore):
             else:
                 kept = ()
             space.version += 1
-            space.data[(bucket, key)] = (*kept, (space.version, value))
+            space.data[(generation, bucket, key)] = (*kept, (space.version, value))
 
     def delete(self, bucket: str, key: str) -> None:
         space = self._space()
+        generation = self.generation()
         with space.lock:
-            space.data.pop((bucket, key), None)
+            space.data.pop((generation, bucket, key), None)
 
     def is_empty(self) -> bool:
         space = self._space()
+        generation = self.generation()
         with space.lock:
-            return not space.data
+            return not any(slot[0] == generation for slot in space.data)
 
-    def flush(self) -> None:
+    def items(self) -> Iterator[tuple[str, str, tuple[bytes, ...]]]:
+        """Every object of the current generation by bucket and key, with its sibling values (tests compare stores)."""
+        space = self._space()
+        generation = self.generation()
+        with space.lock:
+            data = [(slot, entry) for slot, entry in space.data.items() if slot[0] == generation]
+        for (_, bucket, key), entry in sorted(data):
+            yield bucket, key, tuple(value for _, value in entry)
+
+    def _meta_fetch(self, key: str) -> Fetched | None:
+        return self._fetch(0, "meta", key)
+
+    def _meta_store(self, key: str, value: bytes, context: Any) -> None:
+        self._store(0, "meta", key, value, context)
+
+    def _drop_generation(self, generation: int) -> None:
         space = self._space()
         with space.lock:
-            space.data.clear()
+            for slot in [slot for slot in space.data if slot[0] == generation]:
+                del space.data[slot]

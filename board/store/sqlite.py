@@ -1,10 +1,12 @@
 """The embedded store: one SQLite file, through the stdlib sqlite3 (not Django's ORM).
 
-One table ``kv(bucket, key, value, version)``. The context of a value is its
-version: a write without context is an INSERT that refuses an existing key, a
-write with context is an UPDATE guarded by ``version = context``. Either way a
-lost race is a Conflict and update() retries, so processes and threads sharing
-the file never lose a write. SQLite keeps no siblings.
+One table per generation, ``kv_m<model>_g<n>(bucket, key, value, version)``,
+and a ``meta`` table for the generation pointer (see generations.py). The
+context of a value is its version: a write without context is an INSERT
+that refuses an existing key, a write with context is an UPDATE guarded by
+``version = context``. Either way a lost race is a Conflict and update()
+retries, so processes and threads sharing the file never lose a write.
+SQLite keeps no siblings.
 
 One connection per instance (the backend handler keeps one instance per
 thread; an instance is not for two threads at once); a process forked after
@@ -23,13 +25,13 @@ from typing import Any, NoReturn
 
 from board.store.base import BaseStore, Conflict, Fetched, StoreError, StoreUnavailable
 
-# A rowid table, not WITHOUT ROWID: values are posts pages of tens of KB (JSON
+# Rowid tables, not WITHOUT ROWID: values are posts pages of tens of KB (JSON
 # and dat bytes), and SQLite keeps WITHOUT ROWID rows whole in the B-tree, which
 # suits rows under a twentieth of a page; large rows write about twice as fast
 # here, in 16 KB pages (set when the file is created; an older file keeps its
 # layout, and every query works on both).
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS kv (
+TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
     bucket  TEXT    NOT NULL,
     key     TEXT    NOT NULL,
     value   BLOB    NOT NULL,
@@ -37,11 +39,29 @@ CREATE TABLE IF NOT EXISTS kv (
     PRIMARY KEY (bucket, key)
 )
 """
+META = "meta"
 PAGE_SIZE = 16384
 
-GET = "SELECT value, version FROM kv WHERE bucket = ? AND key = ?"
-INSERT = "INSERT INTO kv (bucket, key, value, version) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
-REPLACE = "UPDATE kv SET value = ?, version = version + 1 WHERE bucket = ? AND key = ? AND version = ?"
+
+class _Statements:
+    """The SQL of one generation's table."""
+
+    __slots__ = ("table", "get", "insert", "replace", "fetch_many", "delete", "any")
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.get = f"SELECT value, version FROM {table} WHERE bucket = ? AND key = ?"
+        self.insert = f"INSERT INTO {table} (bucket, key, value, version) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        self.replace = (
+            f"UPDATE {table} SET value = ?, version = version + 1 WHERE bucket = ? AND key = ? AND version = ?"
+        )
+        self.fetch_many = f"SELECT key, value, version FROM {table} WHERE bucket = ? AND key IN ({{marks}})"
+        self.delete = f"DELETE FROM {table} WHERE bucket = ? AND key = ?"
+        self.any = f"SELECT 1 FROM {table} LIMIT 1"
+
+
+# What a generation without a table yet reads like: empty.
+_EMPTY = _Statements("(SELECT NULL AS bucket, NULL AS key, NULL AS value, NULL AS version WHERE 0)")
 
 # Bound parameters per "key IN (...)" query: far below SQLITE_MAX_VARIABLE_NUMBER
 # (999 before SQLite 3.32, 32766 since), and a handful of distinct statement
@@ -102,6 +122,7 @@ class SQLiteStore(BaseStore):
         self._pid = 0
         self._depth = 0  # nesting of batch()
         self._pending = 0  # writes in the open batch transaction
+        self._tables: dict[int, _Statements] = {}  # generations whose table this connection has made sure of
 
     # Connection handling.
 
@@ -110,6 +131,7 @@ class SQLiteStore(BaseStore):
             _inherited.append(self._conn)  # opened by the parent before a fork
             self._conn = None
             self._depth = self._pending = 0
+        self._tables = {}
         with _translate(f"opening {self.path}"):
             parent = os.path.dirname(self.path)
             if parent:
@@ -129,7 +151,7 @@ class SQLiteStore(BaseStore):
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
-        """Switch the file to WAL and create the table, waiting out others doing the same."""
+        """Switch the file to WAL and create the meta table, waiting out others doing the same."""
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         while True:
@@ -143,7 +165,7 @@ class SQLiteStore(BaseStore):
                 # lose the last commits (never corrupt the file), a process crash
                 # loses nothing.
                 conn.execute("PRAGMA synchronous = NORMAL")
-                conn.execute(SCHEMA)
+                conn.execute(TABLE.format(table=META))
                 return
             except sqlite3.OperationalError as exc:
                 # A brand-new file is still in rollback-journal mode, where SQLite
@@ -225,16 +247,97 @@ class SQLiteStore(BaseStore):
             with _translate("restarting a batch"):
                 conn.execute("BEGIN IMMEDIATE")
 
+    # Generations: one table each.
+
+    def _table_name(self, generation: int) -> str:
+        return f"kv_m{self.model}_g{generation}"
+
+    def _sql(self, conn: sqlite3.Connection, generation: int | None = None, create: bool = True) -> _Statements:
+        """The statements of a generation's table (the current one by default).
+
+        The table is made by the first write to it; a read of a generation
+        with no table yet gets the statements of an empty one (no lock taken:
+        even CREATE TABLE IF NOT EXISTS waits for a writer's lock).
+        """
+        generation = self.generation() if generation is None else generation
+        sql = self._tables.get(generation)
+        if sql is not None:
+            return sql
+        sql = _Statements(self._table_name(generation))
+        with _translate("opening a generation's table"):
+            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (sql.table,))
+            if exists.fetchone() is None:
+                if not create:
+                    return _EMPTY
+                conn.execute(TABLE.format(table=sql.table))
+        self._tables[generation] = sql
+        return sql
+
+    def _create_generation(self, generation: int) -> None:
+        self._sql(self._db(), generation)
+
+    def _drop_generation(self, generation: int) -> None:
+        conn = self._db()
+        with _translate("dropping a generation"):
+            conn.execute(f"DROP TABLE IF EXISTS {self._table_name(generation)}")
+            if generation == 1:
+                conn.execute("DROP TABLE IF EXISTS kv")  # the single table of files made before generations
+        self._tables.pop(generation, None)
+
+    def _stale(self, exc: sqlite3.Error) -> bool:
+        """Whether a statement failed because another process retired the generation this one still used."""
+        if not (isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)):
+            return False
+        self._tables.clear()
+        self.pointer()
+        return True
+
+    def _meta_fetch(self, key: str) -> Fetched | None:
+        conn = self._db()
+        with _translate("reading the generation pointer"):
+            query = f"SELECT value, version FROM {META} WHERE bucket = 'meta' AND key = ?"
+            row = conn.execute(query, (key,)).fetchone()
+        return None if row is None else Fetched((row[0],), row[1])
+
+    def _meta_store(self, key: str, value: bytes, context: Any) -> None:
+        conn = self._db()
+        with _translate("writing the generation pointer"):
+            if context is None:
+                changed = conn.execute(
+                    f"INSERT INTO {META} VALUES ('meta', ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (key, value, random.getrandbits(62)),
+                ).rowcount
+            else:
+                changed = conn.execute(
+                    f"UPDATE {META} SET value = ?, version = version + 1 WHERE bucket = 'meta' AND key = ? "
+                    "AND version = ?",
+                    (value, key, context),
+                ).rowcount
+        if not changed:
+            raise Conflict(f"{META}/{key}: written since it was read")
+
+    def items(self) -> Iterator[tuple[str, str, tuple[bytes, ...]]]:
+        """Every object of the current generation by bucket and key, with its values (SQLite can list; Riak cannot)."""
+        conn = self._db()
+        sql = self._sql(conn, create=False)
+        with _translate("listing"):
+            for bucket, key, value in conn.execute(f"SELECT bucket, key, value FROM {sql.table} ORDER BY bucket, key"):
+                yield bucket, key, (value,)
+
     # The primitives.
 
     def fetch(self, bucket: str, key: str) -> Fetched | None:
         conn = self._conn
         if conn is None or self._pid != os.getpid():
             conn = self._connect()
-        try:  # (no context manager on the hot path: it costs more than the query)
-            row = conn.execute(GET, (bucket, key)).fetchone()
-        except sqlite3.Error as exc:
-            _reraise(exc, "fetch")
+        for attempt in (0, 1):
+            sql = self._sql(conn, create=False)
+            try:  # (no context manager on the hot path: it costs more than the query)
+                row = conn.execute(sql.get, (bucket, key)).fetchone()
+                break
+            except sqlite3.Error as exc:
+                if attempt or not self._stale(exc):
+                    _reraise(exc, "fetch")
         if row is None:
             return None
         return Fetched((row[0],), row[1])
@@ -242,18 +345,20 @@ class SQLiteStore(BaseStore):
     def fetch_many(self, bucket: str, keys: Iterable[str]) -> dict[str, Fetched]:
         conn = self._db()
         keys = list(dict.fromkeys(keys))
-        found = {}
-        with _translate("fetch_many"):
-            for start in range(0, len(keys), FETCH_CHUNK):
-                chunk = keys[start : start + FETCH_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT key, value, version FROM kv WHERE bucket = ? AND key IN ({marks})",
-                    (bucket, *chunk),
-                )
-                for key, value, version in rows:
-                    found[key] = Fetched((value,), version)
-        return found
+        for attempt in (0, 1):
+            sql = self._sql(conn, create=False)
+            found = {}
+            try:
+                for start in range(0, len(keys), FETCH_CHUNK):
+                    chunk = keys[start : start + FETCH_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    for key, value, version in conn.execute(sql.fetch_many.format(marks=marks), (bucket, *chunk)):
+                        found[key] = Fetched((value,), version)
+                return found
+            except sqlite3.Error as exc:
+                if attempt or not self._stale(exc):
+                    _reraise(exc, "fetch_many")
+        raise AssertionError("unreachable")
 
     def store(self, bucket: str, key: str, value: bytes, context: Any = None) -> None:
         value = _as_bytes(value)
@@ -262,15 +367,19 @@ class SQLiteStore(BaseStore):
             conn = self._connect()
         if self._depth:
             self._resume_batch(conn)
-        try:
-            if context is None:
-                # A fresh key starts at a random version rather than 1, so a context
-                # read before a delete can never match the key created after it.
-                changed = conn.execute(INSERT, (bucket, key, value, random.getrandbits(62))).rowcount
-            else:
-                changed = conn.execute(REPLACE, (value, bucket, key, context)).rowcount
-        except sqlite3.Error as exc:
-            _reraise(exc, "store")
+        for attempt in (0, 1):
+            sql = self._sql(conn)
+            try:
+                if context is None:
+                    # A fresh key starts at a random version rather than 1, so a context
+                    # read before a delete can never match the key created after it.
+                    changed = conn.execute(sql.insert, (bucket, key, value, random.getrandbits(62))).rowcount
+                else:
+                    changed = conn.execute(sql.replace, (value, bucket, key, context)).rowcount
+                break
+            except sqlite3.Error as exc:
+                if attempt or not self._stale(exc):
+                    _reraise(exc, "store")
         if not changed:
             if context is None:
                 raise Conflict(f"{bucket}/{key}: exists, and the write gave no context")
@@ -282,18 +391,14 @@ class SQLiteStore(BaseStore):
         conn = self._db()
         if self._depth:
             self._resume_batch(conn)
+        sql = self._sql(conn)
         with _translate("delete"):
-            conn.execute("DELETE FROM kv WHERE bucket = ? AND key = ?", (bucket, key))
+            conn.execute(sql.delete, (bucket, key))
         if self._depth:
             self._wrote(conn)
 
     def is_empty(self) -> bool:
         conn = self._db()
+        sql = self._sql(conn, create=False)
         with _translate("is_empty"):
-            return conn.execute("SELECT 1 FROM kv LIMIT 1").fetchone() is None
-
-    def flush(self) -> None:
-        """Delete every row; the file (and its schema) stays."""
-        conn = self._db()
-        with _translate("flush"):
-            conn.execute("DELETE FROM kv")
+            return conn.execute(sql.any).fetchone() is None

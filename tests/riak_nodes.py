@@ -1,0 +1,164 @@
+"""Real Riak KV nodes for the tests, driven through the shared release's ``riakctl``.
+
+Where the release is: ``UTAKATA_RIAK_HOME`` (a folder holding ``riakctl`` and
+the release tarball), else ``../shared/riak`` next to the repository. A
+running cluster can be named instead with ``UTAKATA_TEST_RIAK_URL``
+(``riak://h1:8098,h2:8098``); the tests that kill or replace nodes need a
+cluster of their own and skip on it.
+
+A node takes 25-35 s to start, so one cluster serves the whole session: it
+is started in the background as soon as the session knows it will need it
+(see conftest.py), and the other tests run meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+NODES = 4  # with 3, two of 16 preflists hold two replicas on one node (riakctl's README)
+
+
+def riak_home() -> Path | None:
+    """The folder with riakctl and the release, or None when this machine has none."""
+    configured = os.environ.get("UTAKATA_RIAK_HOME")
+    if configured:
+        return Path(configured)
+    default = REPO.parent / "shared" / "riak"
+    return default if (default / "riakctl").exists() else None
+
+
+def required() -> bool:
+    """Whether a missing Riak must fail the run instead of skipping (CI, or a release was named)."""
+    return os.environ.get("CI", "").lower() == "true" or bool(os.environ.get("UTAKATA_RIAK_HOME"))
+
+
+def _ports_free(base: int) -> bool:
+    for port in range(base + 80, base + 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def _free_base() -> int:
+    """A block of 200 ports (riakctl spreads a cluster's ports over one) that nothing listens on."""
+    for _ in range(50):
+        base = random.randrange(20, 60) * 1000
+        if _ports_free(base):
+            return base
+    raise RuntimeError("no free block of ports for a Riak cluster")
+
+
+class RiakCluster:
+    """Nodes 1..n on loopback in a private folder and port block; stop() removes everything."""
+
+    def __init__(self, home: Path, nodes: int = NODES) -> None:
+        self.home = home
+        self.nodes = nodes
+        self.dir = Path(tempfile.mkdtemp(prefix="utakata-riak-"))
+        self.base = _free_base()
+        self.http_ports = [self.base + 98 + 10 * i for i in range(nodes)]
+
+    @property
+    def env(self) -> dict[str, str]:
+        b = self.base
+        return {
+            **os.environ,
+            "RIAK_HTTP_PORT": str(b + 98),
+            "RIAK_PB_PORT": str(b + 87),
+            "RIAK_HANDOFF_PORT": str(b + 99),
+            "RIAK_REPL_PORT": str(b + 90),
+            "RIAK_DIST_PORT": str(b + 91),
+            "RIAK_EPMD_PORT": str(b + 189),
+            "RIAK_BUCKET_TYPES": 'utakata={"allow_mult":true,"dvv_enabled":true,"n_val":@NVAL@};'
+            'utakata_lww={"allow_mult":false,"last_write_wins":true,"dvv_enabled":false,"n_val":@NVAL@}',
+        }
+
+    def ctl(self, *args: str, timeout: float = 600) -> str:
+        done = subprocess.run(
+            [str(self.home / "riakctl"), args[0], str(self.dir), *args[1:]],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"riakctl {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def start(self) -> None:
+        self.ctl("start", str(self.nodes))
+
+    def stop(self) -> None:
+        try:
+            self.ctl("stop", timeout=120)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def kill(self, node: int) -> None:
+        self.ctl("kill", str(node))
+
+    def restart(self, node: int) -> None:
+        self.ctl("restart", str(node))
+
+    def replace(self, node: int) -> None:
+        """Node lost with its disk: a rebuilt empty node takes its place and is refilled by repair."""
+        self.ctl("replace", str(node))
+
+    def url(self, nodes: list[int] | None = None, **options: str) -> str:
+        chosen = nodes or list(range(1, self.nodes + 1))
+        hosts = ",".join(f"127.0.0.1:{self.http_ports[i - 1]}" for i in chosen)
+        query = "&".join(f"{k}={v}" for k, v in options.items())
+        return f"riak://{hosts}" + (f"?{query}" if query else "")
+
+
+class External:
+    """A cluster someone else runs (UTAKATA_TEST_RIAK_URL): usable, but not ours to kill."""
+
+    def __init__(self, url: str) -> None:
+        self.base_url = url
+
+    def url(self, nodes: list[int] | None = None, **options: str) -> str:
+        if nodes is not None:
+            import pytest
+
+            pytest.skip("this test picks nodes of a cluster it runs itself, not UTAKATA_TEST_RIAK_URL's")
+        query = "&".join(f"{k}={v}" for k, v in options.items())
+        return self.base_url + (("&" if "?" in self.base_url else "?") + query if query else "")
+
+    def __getattr__(self, name: str):
+        import pytest
+
+        pytest.skip(f"this test needs a Riak cluster of its own ({name}), not UTAKATA_TEST_RIAK_URL's")
+
+
+class Background:
+    """Starts the session's cluster in a thread; wait() gives it (or raises why it could not start)."""
+
+    def __init__(self, home: Path) -> None:
+        self.cluster = RiakCluster(home)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="riak-start", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.cluster.start()
+        except BaseException as exc:  # reported by wait()
+            self.error = exc
+
+    def wait(self) -> RiakCluster:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.cluster

@@ -1,0 +1,127 @@
+"""The Riak backend on real Riak nodes: the store contract, and what only Riak does.
+
+No test double stands in for Riak here: every test talks HTTP to the
+session's cluster (tests/riak_nodes.py).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+import pytest
+
+from board.store.base import StoreMisconfigured, StoreUnavailable
+from board.store.riak import RiakStore
+from board.store.riak.transport import parse_nodes, path, request
+from tests.test_store_backends import B, SiblingContract, merge_sets
+
+
+def riak(url: str, **options: str) -> RiakStore:
+    """A RiakStore for a riak:// URL, as settings would build it."""
+    from board.lib.backends import parse_url
+    from board.store import SCHEMES
+
+    config = parse_url(url, SCHEMES, "UTAKATA_STORE_URL")
+    return RiakStore(config["LOCATION"], {**config["OPTIONS"], **options})
+
+
+def dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again: nothing listens there
+
+
+class TestRiakStore(SiblingContract):
+    @pytest.fixture(autouse=True)
+    def _cluster(self, riak_cluster):
+        self.cluster = riak_cluster
+        # Each test gets buckets of its own through a prefix nobody else uses.
+        self.prefix = f"t{uuid.uuid4().hex[:12]}"
+
+    def new_store(self):
+        return riak(self.cluster.url(), prefix=self.prefix)
+
+    def test_refuses_a_bucket_type_that_drops_concurrent_writes(self):
+        store = riak(self.cluster.url(), prefix=self.prefix, type="utakata_lww")
+        with pytest.raises(StoreMisconfigured, match="allow_mult=False and last_write_wins=True"):
+            store.store(B, "k", b"v")
+
+    def test_refuses_a_missing_bucket_type_saying_how_to_create_it(self):
+        store = riak(self.cluster.url(), prefix=self.prefix, type="no_such_type")
+        with pytest.raises(StoreMisconfigured, match="bucket-type create no_such_type"):
+            store.fetch(B, "k")
+
+    def test_refuses_a_bucket_type_with_another_n_val_than_asked(self):
+        store = riak(self.cluster.url(), prefix=self.prefix, n_val="5")
+        with pytest.raises(StoreMisconfigured, match=r"has n_val=\d, the store URL asks for n_val=5"):
+            store.fetch(B, "k")
+
+    def test_keys_with_slashes_and_unicode_round_trip(self, store):
+        store.store("posts", "板/1796111994/0", b"page")
+        assert store.get("posts", "板/1796111994/0") == b"page"
+        assert store.fetch("posts", "板/1796111994") is None
+
+    def test_a_delete_concurrent_with_a_write_keeps_the_write(self, store):
+        store.store(B, "k", b"before")
+        seen = store.fetch(B, "k").context
+        store.delete(B, "k")  # a tombstone...
+        store.store(B, "k", b"written meanwhile", seen)  # ...beside a write that never saw it
+        assert store.fetch(B, "k").values == (b"written meanwhile",), "the tombstone is not a value"
+
+    def test_a_read_finding_only_a_tombstone_finds_nothing(self, store):
+        store.store(B, "k", b"v")
+        store.delete(B, "k")
+        assert store.fetch(B, "k") is None
+        assert store.fetch_many(B, ["k"]) == {}
+
+    def test_every_object_carries_its_generation_index_and_model(self, store):
+        store.store(B, "k", b"v")
+        bucket = store._bucket(store.generation())
+        got = request(store.cluster, "GET", path("types", "utakata", "buckets", bucket, "keys", f"{B}/k"))
+        assert got.headers["x-riak-index-gen_int"] == str(store.generation())
+        assert got.headers["x-riak-meta-model"] == store.model
+        index = path("types", "utakata", "buckets", bucket, "index", "gen_int", str(store.generation()))
+        assert f"{B}/k" in request(store.cluster, "GET", index).body.decode()
+
+    def test_a_dead_node_in_the_list_is_skipped_and_tried_again_later(self):
+        dead = dead_port()
+        url = self.cluster.url().replace("riak://", f"riak://127.0.0.1:{dead},")
+        store = riak(url, prefix=self.prefix, retry_after="0.5", connect_timeout="0.5")
+        for n in range(5):
+            store.store(B, f"k{n}", b"v")
+        assert store.get(B, "k4") == b"v"
+        node = next(n for n in store.cluster.nodes if n.port == dead)
+        assert node.down_until > time.monotonic() and "Connect" in node.last_error
+        time.sleep(0.6)
+        assert node in store.cluster.order()[:1] or node.down_until <= time.monotonic(), "tried again later"
+
+    def test_no_node_answering_is_unavailable_quickly(self):
+        store = riak(f"riak://127.0.0.1:{dead_port()},127.0.0.1:{dead_port()}", connect_timeout="0.5")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="no node answered"):
+            store.fetch(B, "k")
+        assert time.monotonic() - started < 3
+
+    def test_fetch_many_reads_siblings_in_parallel_requests(self, store):
+        for n in range(20):
+            store.store(B, f"k{n}", b'["a"]')
+            store.store(B, f"k{n}", b'["b"]')
+        found = store.fetch_many(B, [f"k{n}" for n in range(20)])
+        assert all(sorted(f.values) == [b'["a"]', b'["b"]'] for f in found.values())
+        assert merge_sets(list(found["k7"].values)) == b'["a", "b"]'
+
+    def test_store_many_writes_every_item(self, store):
+        assert store.store_many(B, [(f"k{n}", str(n).encode(), None) for n in range(30)]) == {
+            f"k{n}": None for n in range(30)
+        }
+        assert store.get(B, "k29") == b"29"
+
+
+def test_node_lists_parse_hosts_ports_and_ipv6():
+    assert parse_nodes("h1:8098,h2, [::1]:9000") == [("h1", 8098), ("h2", 8098), ("::1", 9000)]
+    with pytest.raises(ValueError, match="not a number"):
+        parse_nodes("h1:web")
+    with pytest.raises(ValueError, match="no riak nodes"):
+        parse_nodes(" , ")
