@@ -50,7 +50,7 @@ from board.lifecycle.errors import LifecycleError
 from board.lifecycle.segments import Manifest, SegmentWriter, describe, events, read_manifest, upload
 from board.lifecycle.tail import read_tail
 from board.log import AlreadyExists, BaseLog
-from board.readmodel.projection import BatchApplier
+from board.readmodel.batch import BatchApplier
 from board.store import BaseStore
 
 logger = logging.getLogger(__name__)
