@@ -198,4 +198,5 @@ CELERY_BEAT_SCHEDULE = {
     "rollup-hourly": {"task": "utakata.lifecycle.rollup", "schedule": crontab(minute=ROLLUP_MINUTE)},
     "snapshot": {"task": "utakata.lifecycle.snapshot", "schedule": timedelta(hours=SNAPSHOT_INTERVAL_HOURS)},
     "reconcile": {"task": "utakata.lifecycle.reconcile", "schedule": timedelta(seconds=RECONCILE_INTERVAL_SECONDS)},
+    "retire-generations": {"task": "utakata.store.retire", "schedule": timedelta(hours=1)},
 }

@@ -18,6 +18,7 @@ from board.readmodel import objects as o
 from board.readmodel import queries
 from board.store import get_store
 from tests.lifecycle_helpers import (
+    apply_incoming,
     at,
     incoming_keys,
     lifecycle_keys,
@@ -105,12 +106,56 @@ def test_merge_applies_the_log_on_top_of_what_the_store_holds():
     assert store_dump() == before
 
 
-def test_replace_empties_the_store_first():
+def test_replace_builds_beside_the_live_store_and_switches_when_complete(monkeypatch):
+    import board.management.commands.rehydrate as command
+
     three_days()
     before = store_dump()
-    get_store().store("threads", "stray", b'{"threads":{}}')
-    assert "store emptied" in rehydrate("--replace")
+    get_store().store("threads", "stray", b'{"threads":{}}')  # something the log never said
+    live = get_store().generation()
+    seen_while_building = []
+    real_restore = command.restore
+
+    def watched(log, store, plan, **options):
+        report = real_restore(log, store, plan, **options)
+        reader = type(get_store())(get_store().location, get_store().options)
+        seen_while_building.append((reader.generation(), queries.board(reader, "test") is not None))
+        return report
+
+    monkeypatch.setattr(command, "restore", watched)
+    out = rehydrate("--replace")
+    assert seen_while_building == [(live, True)], "readers kept the live generation until the switch"
+    assert "switched to generation" in out and get_store().generation() > live
     assert store_dump() == before
+
+
+def test_replace_applies_what_was_committed_during_the_build(monkeypatch):
+    import board.management.commands.rehydrate as command
+
+    timeline = three_days()
+    thread = list(timeline.counts)[-1]
+    real_restore = command.restore
+    late = []
+
+    def post_meanwhile(log, store, plan, **options):
+        report = real_restore(log, store, plan, **options)
+        late.append(timeline.reply(3 * DAY, thread, body="再構築中の書き込み"))
+        apply_incoming()  # fan-out: into the generation still current
+        return report
+
+    monkeypatch.setattr(command, "restore", post_meanwhile)
+    assert "1 event(s) committed during the build applied" in rehydrate("--replace")
+    posts = queries.posts(get_store(), "test", thread, late)
+    assert [p["body"] for p in posts] == ["再構築中の書き込み"]
+
+
+def test_the_generation_a_replace_left_behind_is_removed_by_retire():
+    three_days()
+    old = get_store().generation()
+    rehydrate("--replace")
+    assert get_store().retire() == [old]
+    gone = type(get_store())(get_store().location, {**get_store().options, "generation": str(old)})
+    assert gone.is_empty()
 
 
 def test_dry_run_reads_everything_and_applies_nothing():

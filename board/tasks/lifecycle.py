@@ -1,4 +1,4 @@
-"""The log's lifecycle on a schedule (CELERY_BEAT_SCHEDULE): rollup, snapshot, reconcile.
+"""Periodic jobs (CELERY_BEAT_SCHEDULE): rollup, snapshot, reconcile, and retiring old store generations.
 
 Thin wrappers: the work is in board.lifecycle, where it is tested directly.
 Each job is idempotent and safe to run twice at once, which is what acks_late
@@ -52,3 +52,11 @@ def reconcile_fanout() -> None:
     """Apply committed events whose fan-out was lost."""
     report = reconcile(get_log(), get_store())
     (logger.warning if report.repaired else logger.info)("%s", report.line())
+
+
+@shared_task(name="utakata.store.retire", **RETRY)
+def retire_generations() -> None:
+    """Remove the store's generations older than the current one (after a rebuild or a flush)."""
+    removed = get_store().retire()
+    if removed:
+        logger.info("store: removed generation(s) %s", ", ".join(map(str, removed)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -17,6 +18,17 @@ from board.log import LogError, get_log
 from board.store import StoreError, get_store
 
 PARTIAL = "the store now holds part of the restore; fix the cause and run `manage.py rehydrate --replace`"
+
+
+def queue_retire(stdout) -> None:
+    """Ask the workers to remove the generations the store no longer uses (beat also does, hourly)."""
+    from board.tasks.lifecycle import retire_generations
+
+    try:
+        retire_generations.delay()
+        stdout.write("old generations will be removed in the background")
+    except Exception as exc:  # the broker is down: the hourly run removes them
+        stdout.write(f"old generations are left for the hourly retire task (could not queue it: {exc})")
 
 
 class Command(BaseCommand):
@@ -33,7 +45,11 @@ class Command(BaseCommand):
             help="restore only if the store is empty; otherwise do nothing and succeed (container entrypoints)",
         )
         mode.add_argument("--merge", action="store_true", help="apply the log on top of what the store holds")
-        mode.add_argument("--replace", action="store_true", help="empty the store first, then restore")
+        mode.add_argument(
+            "--replace",
+            action="store_true",
+            help="restore into a new generation beside the live store, then switch to it (readers never see it empty)",
+        )
         parser.add_argument(
             "--until",
             type=_time,
@@ -65,14 +81,32 @@ class Command(BaseCommand):
             check_archived(log, plan)
             for line in plan.lines():
                 self.stdout.write(line)
-            report = self.restore(log, store, plan, dry_run, no_progress, max(1, workers))
+            target = store.staging() if replace and not dry_run else store
+            if target is not store:
+                self.stdout.write(f"building generation {target.generation()} beside the live one (--replace)")
+            report = self.restore(log, target, plan, dry_run, no_progress, max(1, workers))
+            if target is not store:
+                self.switch(log, target, plan, report)
         except (LifecycleError, LogError, StoreError) as exc:
-            raise CommandError(f"rehydrate failed: {exc}" + ("" if dry_run else f"\n{PARTIAL}")) from exc
+            partial = "" if dry_run or replace else f"\n{PARTIAL}"
+            raise CommandError(f"rehydrate failed: {exc}{partial}") from exc
         for line in report.lines():
             self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS("dry run: every object read and checked" if dry_run else "rehydrated"))
         if follow:
-            self.follow(Follower(log, store, plan, report), interval)
+            self.follow(Follower(log, target, plan, report), interval)
+
+    def switch(self, log, target, plan: Plan, report: RestoreReport) -> None:
+        """Make the rebuilt generation current, then apply what the live one took meanwhile."""
+        target.promote()
+        # Other processes read the pointer at most pointer_ttl seconds ago: until they read it
+        # again, their fan-out still lands in the old generation. Then catch up from the log.
+        time.sleep(target.pointer_ttl + 0.2)
+        caught = Follower(log, target, plan, report).step()
+        self.stdout.write(
+            f"switched to generation {target.generation()}; {caught} event(s) committed during the build applied"
+        )
+        queue_retire(self.stdout)
 
     def ready(self, store, if_empty: bool, merge: bool, replace: bool) -> bool:
         """Whether to go on: the store is empty, or the operator said what to do with its data."""
@@ -87,8 +121,6 @@ class Command(BaseCommand):
             self.stdout.write("the store holds data but no finished restore: merging the log into it (--if-empty)")
             return True
         if replace:
-            store.flush()
-            self.stdout.write("store emptied (--replace)")
             return True
         raise CommandError(
             "the store is not empty: use --merge to apply the log on top of it, --replace to empty it first, "

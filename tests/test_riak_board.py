@@ -1,0 +1,155 @@
+"""The board with its store on real Riak nodes: the same pages as on SQLite, and few requests per read.
+
+The log is the in-memory one (the log is not what these tests are about);
+every store operation is HTTP to the session's Riak cluster.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+import pytest
+from django.test import Client
+
+from board import store as store_module
+from board.lib.backends import parse_url
+from board.posting.commit import Posted, submit
+from board.posting.validation import Submission
+from board.readmodel import encoding as e
+from board.readmodel import objects as o
+from board.readmodel.projection import apply
+from board.store import SCHEMES, get_store
+from board.store.riak import store as riak_store
+from tests.helpers import apply_pending, make_board
+from tests.lifecycle_helpers import page_urls, render_all, three_days
+
+
+@pytest.fixture
+def on_riak(riak_cluster, settings):
+    """The store setting pointed at the Riak cluster, under buckets of this test's own."""
+    config = parse_url(riak_cluster.url(prefix=f"t{uuid.uuid4().hex[:12]}"), SCHEMES, "UTAKATA_STORE_URL")
+    settings.UTAKATA_STORE = config
+    store_module.handler.reset()
+    yield get_store()
+    store_module.handler.reset()
+
+
+@pytest.fixture
+def requests_made(monkeypatch):
+    """Every HTTP request the Riak store sends, by method."""
+    made: list[str] = []
+    real = riak_store.request
+
+    def counting(cluster, method, url, *args, **kwargs):
+        made.append(method)
+        return real(cluster, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(riak_store, "request", counting)
+    return made
+
+
+def posted(board: str, thread: str | None, body: str, subject: str = "") -> Posted:
+    """Post through the write path and apply just that event, as its fan-out would."""
+    done = submit(board, thread, Submission(body=body, subject=subject), "192.0.2.1")
+    apply(get_store(), done.event)
+    return done
+
+
+def thread_of(count: int, board: str = "test") -> str:
+    key = posted(board, None, "1", subject="スレ").thread
+    for n in range(2, count + 1):
+        posted(board, key, f"{n} >>1 http://example.com/{n}")
+    return key
+
+
+def test_pages_on_riak_are_the_pages_on_the_in_memory_store(on_riak, settings):
+    three_days()
+    on_riak_pages = render_all(page_urls())
+    settings.UTAKATA_STORE = {"BACKEND": "board.store.memory.MemoryStore", "LOCATION": uuid.uuid4().hex}
+    store_module.handler.reset()
+    from board.lifecycle.plan import plan_restore
+    from board.lifecycle.rehydrate import restore
+    from board.log import get_log
+
+    restore(get_log(), get_store(), plan_restore(get_log()))
+    assert render_all(page_urls()) == on_riak_pages
+
+
+def test_a_flushed_riak_store_is_rehydrated_to_byte_identical_pages(on_riak):
+    from django.core.management import call_command
+
+    three_days()
+    before = render_all(page_urls())
+    on_riak.flush()
+    assert on_riak.is_empty()
+    call_command("rehydrate", "--no-progress", "--workers", "2")
+    assert render_all(page_urls()) == before
+
+
+# --- requests per read (README, "Store requests per read") ------------------------------
+
+
+def counted(made: list[str], action) -> Counter:
+    made.clear()
+    action()
+    return Counter(made)
+
+
+@pytest.fixture
+def busy_board(on_riak):
+    make_board("test", "テスト板", cooldown=0, top_threads=10, top_posts=5)
+    threads = [thread_of(5) for _ in range(3)]
+    big = thread_of(2 * o.POSTS_PER_PAGE + 12)  # the last 50 span three pages
+    return {"threads": threads, "big": big}
+
+
+def test_a_thread_page_l50_costs_at_most_four_requests(busy_board, requests_made):
+    client = Client()
+    url = f"/test/read.cgi/test/{busy_board['big']}/l50"
+    assert client.get(url).status_code == 200  # warm: the board's settings are kept for a second
+    made = counted(requests_made, lambda: client.get(url))
+    assert sum(made.values()) <= 4, made
+
+
+def test_a_dat_range_poll_and_a_304_cost_at_most_four_requests(busy_board, requests_made):
+    client = Client()
+    url = f"/test/dat/{busy_board['big']}.dat"
+    full = client.get(url)
+    poll = counted(requests_made, lambda: client.get(url, HTTP_RANGE=f"bytes={len(full.content) - 1}-"))
+    assert sum(poll.values()) <= 4, poll
+    again = counted(requests_made, lambda: client.get(url, HTTP_IF_MODIFIED_SINCE=full["Last-Modified"]))
+    assert sum(again.values()) <= 4, again
+
+
+def test_subject_txt_costs_at_most_four_requests(busy_board, requests_made):
+    client = Client()
+    client.get("/test/subject.txt")
+    made = counted(requests_made, lambda: client.get("/test/subject.txt"))
+    assert sum(made.values()) <= 4, made
+
+
+def test_the_board_top_costs_at_most_four_plus_one_per_digest(busy_board, requests_made):
+    client = Client()
+    client.get("/test/")
+    made = counted(requests_made, lambda: client.get("/test/"))
+    digests = 4  # every live thread of this board is shown as a digest
+    assert sum(made.values()) <= 4 + digests, made
+
+
+def test_a_reply_end_to_end_costs_a_bounded_number_of_requests(busy_board, requests_made):
+    thread = busy_board["threads"][0]
+    made = counted(requests_made, lambda: posted("test", thread, "数える"))
+    # Posting reads the thread and the day's bans (the board is kept); applying reads and
+    # writes the page, the thread object and the live list, and reads the first two back
+    # merged (with siblings, derived writes describe what readers will see).
+    assert sum(made.values()) <= 10, made
+
+
+def test_the_live_list_holds_only_live_threads_whatever_the_boards_age(on_riak):
+    make_board("test", "テスト板", cooldown=0, thread_cap=3)
+    for _ in range(8):  # more threads than the cap: five fell into the archive
+        posted("test", None, "本文", subject="スレ")
+    apply_pending()  # the archivals' fan-out
+    state = e.loads(on_riak.get(o.THREADS, "test", lambda values: values[0]))
+    assert sum(1 for entry in state["threads"].values() if entry["state"] == "live") == 3
