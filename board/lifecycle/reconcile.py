@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from board.events import Event
-from board.lifecycle.tail import read_objects
+from board.lifecycle.tail import pending, read_objects
 from board.log import BaseLog
 from board.log.layout import INCOMING
 from board.readmodel import projection
@@ -81,7 +81,7 @@ def reconcile(
     min_age = timedelta(seconds=settings.RECONCILE_MIN_AGE_SECONDS) if min_age is None else min_age
     report = ReconcileReport()
     old = []
-    for info in log.list(INCOMING):
+    for info in pending(log.list(INCOMING)):
         report.listed += 1
         if info.modified > now - min_age:
             report.young += 1
