@@ -1,7 +1,8 @@
 """Reconcile: apply committed events whose fan-out never happened (a lost Celery message).
 
-Every event in incoming/ older than a minimum age (its fan-out had its
-chance) is read and applied again. Applying is idempotent and, for an event
+Every pending event in incoming/ older than a minimum age (its fan-out had
+its chance) is read and applied again; kept claims that a rollup already
+marked rolled up are not pending (tail.pending). Applying is idempotent and, for an event
 already applied, writes nothing: ``update()`` sees that the join changes no
 object. An event found applied is remembered in the cache (Redis) for longer
 than it can stay in incoming/, so each event is read by reconcile about once,
