@@ -15,6 +15,7 @@ from board.lib.backends import parse_url
 from board.lib.env import envbool, envint
 from board.log import SCHEMES as LOG_SCHEMES
 from board.posting.numbers import KEY_WINDOW
+from board.readmodel import MODEL_VERSION
 from board.store import SCHEMES as STORE_SCHEMES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -92,6 +93,8 @@ if UTAKATA_LOG["BACKEND"].endswith("S3Log"):
 
 STORE_URL = os.environ.get("UTAKATA_STORE_URL", f"sqlite://{DATA_DIR / 'store.sqlite3'}")
 UTAKATA_STORE = parse_url(STORE_URL, STORE_SCHEMES, "UTAKATA_STORE_URL")
+# Each data-model version keeps generations of its own (board/store/generations.py).
+UTAKATA_STORE["OPTIONS"].setdefault("model", MODEL_VERSION)
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -136,6 +139,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", envint("UTAKATA_VISIBILITY_TIMEOUT", 3600))
 
 # --- the board --------------------------------------------------------------
+
+# Seconds a web process keeps a board's settings (read by every page): a change
+# reaches every process within this time.
+SETTINGS_TTL = float(os.environ.get("UTAKATA_SETTINGS_TTL", "1"))
 
 # Retries of a fan-out task whose log or store is down; after them, reconcile applies the event.
 FANOUT_MAX_RETRIES = envint("UTAKATA_FANOUT_MAX_RETRIES", 10)

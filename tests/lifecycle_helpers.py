@@ -92,12 +92,19 @@ def page_urls(store=None) -> list[str]:
     for entry in queries.all_boards(store):
         name = entry["name"]
         urls += [f"/{name}/", f"/{name}/kako/", f"/{name}/subject.txt", f"/{name}/SETTING.TXT"]
+        urls += [f"/{name}/subback.html"] + [f"/{name}/kako/{m}/" for m in queries.archive_months(store, name)]
         for thread in queries.threads(store, name):
             urls += [f"/test/read.cgi/{name}/{thread.key}/", f"/{name}/dat/{thread.key}.dat"]
-        for thread in queries.threads(store, name, state="archived"):
+        for thread in archived_threads(name, store):
             key = thread.key
             urls += [f"/test/read.cgi/{name}/{key}/", f"/{name}/kako/{key[:4]}/{key[:5]}/{key}.dat"]
     return urls
+
+
+def archived_threads(board: str, store=None) -> list:
+    """Every archived thread of a board, month by month (the pages read one month at a time)."""
+    store = store or get_store()
+    return [t for month in queries.archive_months(store, board) for t in queries.archived(store, board, month)]
 
 
 HEADERS = ("Content-Type", "Last-Modified", "ETag", "Content-Length")
@@ -121,7 +128,7 @@ def render_all(urls: list[str]) -> dict[str, tuple[int, dict[str, str], bytes]]:
 
 def store_dump(store=None) -> dict[tuple[str, str], bytes]:
     """Every object of a MemoryStore, siblings merged: to compare two stores byte for byte."""
-    from board.readmodel import objects as o
+    from board.readmodel.projection import merger
     from board.store.memory import MemoryStore
 
     store = store or get_store()
@@ -130,7 +137,7 @@ def store_dump(store=None) -> dict[tuple[str, str], bytes]:
     for bucket, key, values in store.items():
         if bucket == "meta":  # bookkeeping of restores, not board state
             continue
-        dumped[(bucket, key)] = values[0] if len(values) == 1 else o.merger(bucket)(list(values))
+        dumped[(bucket, key)] = values[0] if len(values) == 1 else merger(bucket, key)(list(values))
     return dumped
 
 

@@ -62,8 +62,9 @@ def test_literal_amp_entity_is_shown_as_typed() -> None:
     assert render("&amp;") == "&amp;amp;"
 
 
-def test_quotes_are_escaped() -> None:
-    assert render("\"double\" 'single'") == "&quot;double&quot; &#x27;single&#x27;"
+def test_quotes_in_text_stay_as_typed() -> None:
+    # Harmless in a text node, and a body of quotes would be six times its size as &quot;.
+    assert render("\"double\" 'single'") == "\"double\" 'single'"
 
 
 def test_html_attribute_injection_yields_no_tags() -> None:
@@ -187,7 +188,7 @@ def test_url_ampersand_is_escaped_in_href_and_text() -> None:
 
 def test_url_ends_at_a_double_quote_which_stays_escaped_text() -> None:
     html = render('http://example.com/?q=a&b="x"')
-    assert html == link("http://example.com/?q=a&amp;b=") + "&quot;x&quot;"
+    assert html == link("http://example.com/?q=a&amp;b=") + '"x"'
 
 
 def test_url_with_quote_cannot_add_attributes() -> None:
@@ -205,7 +206,24 @@ def test_url_with_quote_cannot_add_attributes() -> None:
 
 
 def test_url_single_quote_is_escaped_in_href() -> None:
-    assert render("http://example.com/it's") == link("http://example.com/it&#x27;s")
+    assert render("http://example.com/it's") == link("http://example.com/it&#x27;s", "http://example.com/it's")
+
+
+def test_a_post_links_at_most_links_max_anchors_the_rest_is_text() -> None:
+    from board.formats.markup import LINKS_MAX
+
+    html = render(">>1 " * (LINKS_MAX + 5))
+    assert len(parse(html).tags) == LINKS_MAX
+    assert html.endswith("</a> " + "&gt;&gt;1 " * 5)
+
+
+def test_urls_past_the_linked_bytes_budget_stay_text() -> None:
+    from board.formats.markup import LINKED_URL_BYTES
+
+    url = "http://example.com/" + "a" * 300
+    html = render(" ".join([url] * (LINKED_URL_BYTES // len(url) + 2)))
+    assert len(parse(html).tags) == LINKED_URL_BYTES // len(url)
+    assert html.endswith(url)
 
 
 def test_url_followed_by_japanese_text_ends_before_it() -> None:

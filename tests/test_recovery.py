@@ -219,7 +219,7 @@ def kill_at(monkeypatch, step: str) -> None:
 
         monkeypatch.setattr(type(log), "delete", delete)
     else:
-        monkeypatch.setattr("board.readmodel.projection.BatchApplier.flush", _die)
+        monkeypatch.setattr("board.readmodel.batch.BatchApplier.flush", _die)
 
 
 def _die(*args, **kwargs):

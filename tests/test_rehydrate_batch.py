@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from board.events import EventType, new_event
-from board.readmodel import projection
+from board.readmodel import batch, projection
 from board.store.memory import MemoryStore
 from tests.lifecycle_helpers import T0, store_dump
 
@@ -69,7 +69,7 @@ def one_by_one(events) -> dict:
 
 def batched(events, max_objects: int) -> dict:
     store = MemoryStore(uuid.uuid4().hex)
-    with projection.BatchApplier(store, max_objects=max_objects) as applier:
+    with batch.BatchApplier(store, max_objects=max_objects) as applier:
         for event in events:
             applier.add(event)
     return store_dump(store)
@@ -102,7 +102,7 @@ def test_batch_applier_over_a_store_that_holds_part_of_it_completes_it():
     store = MemoryStore(uuid.uuid4().hex)
     for event in events[::3]:
         projection.apply(store, event)
-    with projection.BatchApplier(store, max_objects=7) as applier:
+    with batch.BatchApplier(store, max_objects=7) as applier:
         for event in events:
             applier.add(event)
     assert store_dump(store) == one_by_one(events)

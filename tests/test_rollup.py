@@ -137,7 +137,7 @@ def test_a_crash_after_the_data_and_before_the_manifest_is_completed_by_the_next
 
 def test_a_crash_while_applying_deletes_nothing_and_the_next_run_finishes(monkeypatch):
     made = history(hours=1)
-    monkeypatch.setattr("board.readmodel.projection.BatchApplier.flush", _raise)
+    monkeypatch.setattr("board.readmodel.batch.BatchApplier.flush", _raise)
     report = rollup(get_log(), get_store(), now=LATER)
     assert report.hours[0].error and len(incoming_keys()) == len(made)
     monkeypatch.undo()

@@ -12,6 +12,7 @@ from django.utils.http import http_date
 
 from board.events import EventType, new_event
 from board.moderation.actions import archive_thread, delete_post
+from board.readmodel import encoding as e
 from board.readmodel import objects as o
 from board.readmodel import projection
 from board.store import get_store
@@ -252,7 +253,7 @@ def test_an_index_behind_its_pages_is_noticed_and_repaired(thread) -> None:
     projection.write(store, o.POSTS, page_key, {"posts": {"3": projection.post_state(event)}})
     response = get(url(thread), range=f"bytes={len(before)}-")
     assert response.status_code == 206 and response.content.decode("cp932").endswith("<> 遅れ <>\n")
-    index = o.loads(store.get(o.DATS, o.dat_key("test", thread)))
+    index = e.loads(store.get(o.THREAD, o.thread_key("test", thread)))
     assert index["pages"]["0"]["lines"] == 3
 
 

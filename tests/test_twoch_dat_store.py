@@ -14,8 +14,9 @@ import pytest
 
 from board.events import EventType, new_event
 from board.formats import dat
+from board.readmodel import batch, projection
+from board.readmodel import encoding as e
 from board.readmodel import objects as o
-from board.readmodel import projection
 from board.store.memory import MemoryStore
 from board.twoch import datfile
 
@@ -57,8 +58,15 @@ def dat_bytes(store) -> bytes:
 
 
 def stored(store, pages: int = 3) -> list[bytes | None]:
-    keys = [(o.POSTS, o.posts_key(BOARD, THREAD, p)) for p in range(pages)] + [(o.DATS, o.dat_key(BOARD, THREAD))]
+    keys = [(o.POSTS, o.posts_key(BOARD, THREAD, p)) for p in range(pages)] + [(o.THREAD, o.thread_key(BOARD, THREAD))]
     return [store.get(bucket, key) for bucket, key in keys]
+
+
+PAGE0 = o.posts_key(BOARD, THREAD, 0)
+
+
+def encode_page(state: o.State, key: str = PAGE0) -> bytes:
+    return e.encode(o.POSTS, key, state)
 
 
 def expected_line(event, title: str = "") -> bytes:
@@ -69,14 +77,14 @@ def expected_line(event, title: str = "") -> bytes:
 
 def test_page_value_still_decodes_to_its_posts() -> None:
     store = apply_all(fresh_store(), [post_event(1)])
-    state = o.loads(store.get(o.POSTS, o.posts_key(BOARD, THREAD, 0)))
+    state = e.loads(store.get(o.POSTS, o.posts_key(BOARD, THREAD, 0)))
     assert set(state["posts"]) == {"1"} and state["title"] == "スレタイ"
 
 
 def test_page_chunk_is_the_dat_lines_of_its_posts() -> None:
     events = [post_event(1), post_event(2)]
     store = apply_all(fresh_store(), events)
-    _, chunk = o.split_page(store.get(o.POSTS, o.posts_key(BOARD, THREAD, 0)))
+    _, chunk, _ = e.page_parts(store.get(o.POSTS, o.posts_key(BOARD, THREAD, 0)))
     assert chunk == expected_line(events[0], "スレタイ") + expected_line(events[1])
 
 
@@ -103,9 +111,9 @@ def test_batch_apply_writes_what_live_apply_writes() -> None:
     events = [post_event(n) for n in range(1, 251)] + [deletion(150)]
     live = apply_all(fresh_store(), events)
     batched = fresh_store()
-    with projection.BatchApplier(batched, max_objects=7) as batch:
+    with batch.BatchApplier(batched, max_objects=7) as applier:
         for event in events:
-            batch.add(event)
+            applier.add(event)
     assert stored(batched) == stored(live)
 
 
@@ -127,22 +135,23 @@ def test_deletion_applied_before_its_post_still_wins() -> None:
 def test_index_records_each_pages_chunk_size() -> None:
     count = o.POSTS_PER_PAGE + o.POSTS_PER_PAGE // 2
     store = apply_all(fresh_store(), [post_event(n) for n in range(1, count + 1)])
-    index = o.loads(store.get(o.DATS, o.dat_key(BOARD, THREAD)))
-    sizes = [len(o.split_page(store.get(o.POSTS, o.posts_key(BOARD, THREAD, p)))[1]) for p in (0, 1)]
+    index = e.loads(store.get(o.THREAD, o.thread_key(BOARD, THREAD)))
+    sizes = [len(e.page_parts(store.get(o.POSTS, o.posts_key(BOARD, THREAD, p)))[1]) for p in (0, 1)]
     assert [index["pages"][str(p)]["size"] for p in (0, 1)] == sizes
     assert [index["pages"][str(p)]["lines"] for p in (0, 1)] == [o.POSTS_PER_PAGE, o.POSTS_PER_PAGE // 2]
 
 
 def test_dat_spans_pages_in_order() -> None:
-    events = [post_event(n) for n in range(1, 206)]
+    events = [post_event(n) for n in range(1, 4 * o.POSTS_PER_PAGE + 6)]
     store = apply_all(fresh_store(), events)
     expected = expected_line(events[0], "スレタイ") + b"".join(expected_line(e) for e in events[1:])
     assert dat_bytes(store) == expected
 
 
 def test_a_later_page_waits_for_the_one_before_to_fill() -> None:
-    store = apply_all(fresh_store(), [post_event(n) for n in range(1, 102) if n != 50])
-    assert dat_bytes(store).count(b"\n") == 49
+    gap = o.POSTS_PER_PAGE
+    store = apply_all(fresh_store(), [post_event(n) for n in range(1, 2 * o.POSTS_PER_PAGE + 2) if n != gap])
+    assert dat_bytes(store).count(b"\n") == gap - 1
 
 
 def _random_page_state(rng: random.Random) -> o.State:
@@ -165,20 +174,28 @@ def test_page_join_is_a_semilattice(seed: int) -> None:
     rng = random.Random(seed)
     a, b, c = (_random_page_state(rng) for _ in range(3))
     join = o.join_posts
-    assert o.encode_page(join(a, b)) == o.encode_page(join(b, a))
-    assert o.encode_page(join(join(a, b), c)) == o.encode_page(join(a, join(b, c)))
-    assert o.encode_page(join(a, a)) == o.encode_page(a)
+    assert encode_page(join(a, b)) == encode_page(join(b, a))
+    assert encode_page(join(join(a, b), c)) == encode_page(join(a, join(b, c)))
+    assert encode_page(join(a, a)) == encode_page(a)
+
+
+def test_reused_fragments_give_the_bytes_a_fresh_encoding_gives() -> None:
+    rng = random.Random(7)
+    for _ in range(30):
+        a, b = _random_page_state(rng), _random_page_state(rng)
+        joined = o.join_posts(a, b)
+        assert e.encode(o.POSTS, PAGE0, joined, (a, encode_page(a))) == encode_page(joined)
 
 
 def _page_entry(state: o.State) -> o.State:
-    return o.page_entry(o.encode_page(state))
+    return e.page_entry(encode_page(state))
 
 
 @pytest.mark.parametrize("seed", range(30))
 def test_index_join_is_a_semilattice(seed: int) -> None:
     rng = random.Random(seed)
     a, b, c = ({"pages": {"0": _page_entry(_random_page_state(rng))}} for _ in range(3))
-    join = o.join_dats
+    join = o.join_thread
     assert join(a, b) == join(b, a)
     assert join(join(a, b), c) == join(a, join(b, c))
     assert join(a, a) == a
@@ -196,12 +213,12 @@ def test_sibling_pages_are_served_merged() -> None:
     store = fresh_store(siblings="1")
     apply_all(store, [post_event(1)])
     key = o.posts_key(BOARD, THREAD, 0)
-    page = o.loads(store.get(o.POSTS, key))
+    page = e.loads(store.get(o.POSTS, key))
     two, three = post_event(2), post_event(3)
     # Two writers that both read the one-post page: Riak keeps both writes as siblings.
     context = store.fetch(o.POSTS, key).context
     for event in (two, three):
         delta = {"posts": {str(event.number): projection.post_state(event)}}
-        store.store(o.POSTS, key, o.encode_page(o.join_posts(page, delta)), context)
+        store.store(o.POSTS, key, encode_page(o.join_posts(page, delta)), context)
     assert len(store.fetch(o.POSTS, key).values) == 2
     assert dat_bytes(store).count(b"\n") == 3

@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from board.readmodel import encoding as e
 from board.readmodel import objects as o
 from board.store import get_store
 from tests.lifecycle_helpers import apply_incoming, post_at, reference_store, store_dump, three_days
@@ -57,10 +58,10 @@ def test_a_store_ahead_of_the_log_is_reported_and_overwritten_by_repair():
     before = store_dump()
     thread = timeline.events[-1].thread
     store = get_store()
-    entry = o.loads(store.get(o.THREADS, "test"))
+    entry = e.loads(store.get(o.THREADS, "test"))
     entry["threads"][thread]["count"] = 999
     fetched = store.fetch(o.THREADS, "test")
-    store.store(o.THREADS, "test", o.dumps(entry), fetched.context)
+    store.store(o.THREADS, "test", e.encode(o.THREADS, "test", entry), fetched.context)
     message = verifylog("--repair")
     assert f"/test/{thread}: " in message and "count 999 in the store" in message and "1 overwritten" in message
     assert store_dump() == before
@@ -72,7 +73,7 @@ def test_a_deleted_post_the_store_still_shows_is_reported():
     store = get_store()
     key = o.posts_key("test", deleted.thread, o.page_of(deleted.number))
     fetched = store.fetch(o.POSTS, key)
-    page = o.loads(fetched.values[0])
+    page = e.loads(fetched.values[0])
     page["posts"][str(deleted.number)] = {
         "number": deleted.number,
         "name": "x",
@@ -82,7 +83,7 @@ def test_a_deleted_post_the_store_still_shows_is_reported():
         "body": "戻ってきた",
         "event": "0",
     }
-    store.store(o.POSTS, key, o.encode(o.POSTS, page), fetched.context)
+    store.store(o.POSTS, key, e.encode(o.POSTS, key, page), fetched.context)
     with pytest.raises(CommandError):
         call_command("verifylog", stdout=(out := StringIO()))
     assert f"posts {deleted.number} deleted in the log but shown by the store" in out.getvalue()
@@ -93,7 +94,7 @@ def test_a_thread_missing_from_the_store_is_reported():
     get_store().delete(o.THREADS, "test")
     with pytest.raises(CommandError):
         call_command("verifylog", stdout=(out := StringIO()))
-    assert "/test/: thread list missing from the store" in out.getvalue()
+    assert "/test/: live thread list missing from the store" in out.getvalue()
 
 
 def test_events_applied_after_the_check_do_not_count_as_drift():

@@ -7,6 +7,12 @@ has to wrap the result in ``mark_safe``.
 
 Bodies are scanned once, left to right, with one precompiled pattern: render
 time is linear in the body, which matters at 1000 posts a page.
+
+Stored pages keep each post's HTML (board/readmodel/encoding.py), so its size
+must be bounded by the board's limits: text is escaped without its quotes
+(harmless in a text node; ``&quot;`` would make a body of quotes six times
+its size), and a post links at most LINKS_MAX anchors and URLs, with at most
+LINKED_URL_BYTES of URL text between them; past that, the rest is plain text.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from html import escape
 # 2ch threads stop at 1000 posts, plus the 1001st "this thread is full" notice;
 # an anchor past that points nowhere and is left as text.
 MAX_ANCHOR = 1001
+# A link costs about 120 bytes of markup however short its text (">>1" is 3).
+LINKS_MAX = 20
+LINKED_URL_BYTES = 1024
 
 _DIGITS = "0-9０-９"
 _TOKEN_RE = re.compile(
@@ -44,23 +53,35 @@ def body_html(body: str, board: str, thread_key: str) -> str:
     base = f"/test/read.cgi/{escape(board)}/{escape(thread_key)}/"
     out: list[str] = []
     pos = 0
+    links, url_bytes = 0, 0
     search = _TOKEN_RE.search
-    while (m := search(body, pos)) is not None:
+    while links < LINKS_MAX and (m := search(body, pos)) is not None:
         start = m.start()
         if m.group("anchor") is not None:
             html = _anchor_html(m.group("a"), m.group("b"), base)
             end = m.end()
             if html is None:
-                html = escape(m.group())
+                html = _text(m.group())
+            else:
+                links += 1
         else:
             html, end = _url_html(m.group("scheme"), m.group("rest"), m.start("rest"))
+            url_bytes += end - start
+            if url_bytes > LINKED_URL_BYTES:
+                break  # the rest of the body, this URL included, is text
+            links += 1
         if start > pos:
-            out.append(escape(body[pos:start]))
+            out.append(_text(body[pos:start]))
         out.append(html)
         pos = end
-    out.append(escape(body[pos:]))
+    out.append(_text(body[pos:]))
     # Safe after escaping: no generated markup contains a line break.
     return "".join(out).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+
+
+def _text(text: str) -> str:
+    """Escape text for a text node: ``& < >`` (quotes only matter inside attributes)."""
+    return escape(text, quote=False)
 
 
 def name_html(name: str) -> str:
@@ -71,9 +92,9 @@ def name_html(name: str) -> str:
     """
     m = _TRIP_RE.search(name)
     if m is None:
-        return escape(name)
+        return _text(name)
     cut = m.start() + (1 if name[m.start()] == " " else 0)
-    return f'{escape(name[:cut])}<span class="trip">{escape(name[cut:])}</span>'
+    return f'{_text(name[:cut])}<span class="trip">{_text(name[cut:])}</span>'
 
 
 def _anchor_html(a: str, b: str | None, base: str) -> str | None:
@@ -111,11 +132,11 @@ def _url_html(scheme: str, rest: str, rest_start: int) -> tuple[str, int]:
     shown = f"{scheme}://{rest}"
     end = rest_start + len(rest)
     if not rest.strip("/"):
-        return escape(shown), end
+        return _text(shown), end
     # ttp:// is only a way of writing http://; the link itself must work.
     href = ("h" + scheme if scheme.startswith("t") else scheme) + "://" + rest
     return (
-        f'<a href="{escape(href)}" rel="nofollow noopener noreferrer" target="_blank">{escape(shown)}</a>',
+        f'<a href="{escape(href)}" rel="nofollow noopener noreferrer" target="_blank">{_text(shown)}</a>',
         end,
     )
 

@@ -34,7 +34,7 @@ from board.lifecycle.snapshot import daily_manifests
 from board.lifecycle.tail import pending, read_objects
 from board.log import BaseLog
 from board.log.layout import INCOMING
-from board.readmodel.projection import BatchApplier
+from board.readmodel.batch import BatchApplier
 from board.store import BaseStore
 
 CHUNK = 4096

@@ -75,7 +75,7 @@ from board.lifecycle.segments import Manifest, SegmentWriter, describe, events, 
 from board.lifecycle.tail import read_tail
 from board.log import AlreadyExists, BaseLog, ObjectInfo
 from board.log.layout import marker_key, parse_post_key, post_key
-from board.readmodel.projection import BatchApplier
+from board.readmodel.batch import BatchApplier
 from board.store import BaseStore
 
 logger = logging.getLogger(__name__)

@@ -25,8 +25,9 @@ from typing import Any
 from board.lifecycle.plan import plan_restore
 from board.lifecycle.rehydrate import Follower, default_workers, restore
 from board.log import BaseLog
+from board.readmodel import encoding as e
 from board.readmodel import objects as o
-from board.readmodel.projection import join_into
+from board.readmodel.projection import join_into, merger
 from board.store import BaseStore
 from board.store.sqlite import SQLiteStore
 
@@ -83,7 +84,7 @@ def verify_store(log: BaseLog, store: BaseStore, repair: bool = False) -> Verify
             if bucket not in o.JOINS:  # bookkeeping (the restore mark), not board state
                 continue
             report.objects += 1
-            current = store.get(bucket, key, o.merger(bucket))
+            current = store.get(bucket, key, merger(bucket, key))
             found = compare(bucket, key, value, current)
             if not found:
                 continue
@@ -98,10 +99,10 @@ def verify_store(log: BaseLog, store: BaseStore, repair: bool = False) -> Verify
 
 
 def _repair(store: BaseStore, bucket: str, key: str, value: bytes, report: VerifyReport) -> None:
-    state = o.loads(value)
+    state = e.loads(value)
     assert state is not None
-    merge = o.merger(bucket)
-    joined = store.update(bucket, key, lambda current: join_into(bucket, current, state), merge)
+    merge = merger(bucket, key)
+    joined = store.update(bucket, key, lambda current: join_into(bucket, key, current, state), merge)
     if not compare(bucket, key, value, joined):
         report.joined.append(f"{bucket}/{key}")
         return
@@ -116,16 +117,17 @@ def compare(bucket: str, key: str, expected: bytes, actual: bytes | None) -> lis
     """What differs between the expected and the stored object, said per board and thread."""
     if actual == expected:
         return []
-    want = o.loads(expected)
+    want = e.loads(expected)
     assert want is not None
+    board, _, rest = key.partition("/")
+    thread = None
     if bucket == o.POSTS:
         board, thread, _ = o.split_posts_key(key)
-    else:
-        board, _, thread_part = key.partition("/")
-        thread = thread_part or None
+    elif bucket == o.THREAD:
+        thread = rest
     if actual is None:
         return [Drift(board if bucket != o.INDEX else "*", thread, f"{_label(bucket, key)} missing from the store")]
-    have = o.loads(actual)
+    have = e.loads(actual)
     assert have is not None
     if bucket == o.THREADS:
         return _threads(board, want["threads"], have.get("threads", {}))
@@ -142,9 +144,12 @@ def _label(bucket: str, key: str) -> str:
     return {
         o.BOARDS: "board settings",
         o.INDEX: "board index",
-        o.THREADS: "thread list",
+        o.THREADS: "live thread list",
+        o.THREAD: "thread object",
         o.POSTS: f"posts page {key.rsplit('/', 1)[-1]}",
-        getattr(o, "DATS", "dats"): "dat index",
+        o.ARCHIVE: f"archive window {key.rsplit('/', 1)[-1]}",
+        o.KAKO: "archive index",
+        o.BANS: f"bans of {key.rsplit('/', 1)[-1]}",
     }.get(bucket, f"{bucket} object")
 
 

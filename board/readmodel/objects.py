@@ -3,53 +3,56 @@
 Every object is a join-semilattice: ``join(a, b)`` is commutative, associative
 and idempotent. That is what lets Riak keep siblings and lets events be applied
 twice or out of order: whatever order the writes land in, the merged object is
-the same. Each object stays well under Riak's 1 MB comfort limit (posts are
-paged 50 to an object, with their dat bytes).
+the same.
 
-A posts page carries its part of the thread's .dat, already encoded: the page
-value is the page's JSON, a NUL, a small JSON header, a NUL, and the dat
-bytes of the page's posts (see ``encode_page``). The bytes are a pure function
-of the page's state, recomputed whenever the page is encoded, so the page is
-still a semilattice and a dat request slices stored bytes instead of
-rendering 1000 posts. A small per-thread object in DATS says how many bytes
-each page holds, so a Range request reads only the pages it needs.
+No object grows with the board's age, and each stays under Riak's 1 MB
+comfort limit in the worst case the board's limits allow (boards.py bounds
+them; tests/test_object_sizes.py builds the worst cases):
+
+    boards/<board>             the board's settings
+    index/boards               the list of boards
+    threads/<board>            the live threads (at most the thread cap), plus
+                               archived ones for TOMBSTONE_MS so that a late
+                               write cannot bring them back
+    thread/<board>/<key>       one thread: its entry, its pages' dat sizes,
+                               post 1 and its last RECENT posts (board tops)
+    posts/<board>/<key>/<page> POSTS_PER_PAGE posts, with their dat lines and HTML
+    archive/<board>/<window>   archived threads created in one 1000-second window
+                               (thread keys are seconds: at most 1000 each)
+    kako/<board>               the months that have archived threads
+    kako/<board>/<YYYY-MM>     the windows of one month that have archived threads
+    bans/<board>/<day>         the daily IDs banned on one JST day
+
+Values are encoded by encoding.py, which adds the bytes pages are served
+from (dat lines, HTML, subject.txt) beside each state.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from board.formats import dat
-from board.formats.dates import DEFAULT_WEEKDAYS
+from board.formats.dates import JST
 
-POSTS_PER_PAGE = 50
+POSTS_PER_PAGE = 25  # with the dat lines and HTML of its posts, under 1 MB at the limits' bounds
+RECENT = 10  # posts a thread object keeps for board tops: the bound of top_posts
+TOMBSTONE_MS = 300_000  # how long an archived thread stays marked in its board's live list
+WINDOW_DIGITS = 7  # archive objects group thread keys by their first 7 digits (1000 seconds)
 
-# Buckets: one per kind of object, so a Riak bucket type can tune each.
+# Buckets: one per kind of object.
 BOARDS = "boards"
 INDEX = "index"
 THREADS = "threads"
+THREAD = "thread"
 POSTS = "posts"
-DATS = "dats"  # per thread: its entry and the byte size of each page's dat chunk
-BANS = "bans"  # per board: the daily IDs banned, by JST day
+ARCHIVE = "archive"
+KAKO = "kako"
+BANS = "bans"
 
 BOARD_INDEX_KEY = "boards"
 
 State = dict[str, Any]
-
-
-def dumps(state: State) -> bytes:
-    return json.dumps(state, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def loads(data: bytes | None) -> State | None:
-    """Decode a stored value; for a page, only its JSON part (the dat chunk after the NUL is skipped)."""
-    if data is None:
-        return None
-    cut = data.find(FRAME)
-    return json.loads(data if cut < 0 else data[:cut])
 
 
 def page_of(number: int) -> int:
@@ -65,91 +68,41 @@ def split_posts_key(key: str) -> tuple[str, str, int]:
     return board, thread, int(page)
 
 
-def dat_key(board: str, thread: str) -> str:
+def thread_key(board: str, thread: str) -> str:
     return f"{board}/{thread}"
 
 
-# --- posts pages and their dat chunks ----------------------------------------
-
-# JSON never holds a raw NUL (json.dumps escapes control characters), so the
-# first NUL in a page value ends its JSON, wherever the value came from.
-FRAME = b"\x00"
+def split_thread_key(key: str) -> tuple[str, str]:
+    board, _, thread = key.partition("/")
+    return board, thread
 
 
-def page_chunk(state: State) -> tuple[State, bytes]:
-    """The dat lines of a page's posts, and a header describing them.
-
-    Only the run of posts from the page's first number on is rendered: a
-    post applied before the one in front of it waits, so line N of a dat is
-    always post N. The header's ``fp`` names the rendering: it grows with the
-    page (lines, then deletions, then title) and ends with a digest of what
-    the lines depend on, so two pages with one ``fp`` have the same bytes and
-    the larger ``fp`` is the more complete page. Each post's date uses the
-    weekday names it was committed with, so a line never changes once written
-    (as on 2ch, where a setting change affects only later posts).
-    """
-    posts = state["posts"]
-    title = state.get("title", "")
-    first = page_of(min(map(int, posts))) * POSTS_PER_PAGE + 1 if posts else 1
-    lines: list[str] = []
-    deleted: list[int] = []
-    number = first
-    while number < first + POSTS_PER_PAGE and (post := posts.get(str(number))) is not None:
-        line_title = title if number == 1 else ""
-        if post.get("deleted"):
-            deleted.append(number)
-            lines.append(dat.abone_line(line_title))
-        else:
-            lines.append(dat.post_line(post, line_title, post.get("weekdays", DEFAULT_WEEKDAYS)))
-        number += 1
-    digest = hashlib.sha1(dumps({"d": deleted, "f": first, "n": len(lines), "t": title})).hexdigest()
-    fp = f"{len(lines):03d}{len(deleted):03d}{int(bool(title))}{digest[:12]}"
-    return {"fp": fp, "lines": len(lines)}, dat.encode("".join(lines))
+def window_of(thread: str) -> str:
+    return thread[:WINDOW_DIGITS]
 
 
-def encode_page(state: State) -> bytes:
-    """A page's stored value: its JSON, then its dat chunk with the chunk's header."""
-    header, chunk = page_chunk(state)
-    return dumps(state) + FRAME + dumps(header) + FRAME + chunk
+def month_of(thread: str) -> str:
+    """The month (JST) a thread was created in: its key is its creation time in seconds."""
+    return datetime.fromtimestamp(int(thread), tz=JST).strftime("%Y-%m")
 
 
-def split_page(value: bytes) -> tuple[State, bytes]:
-    """The header and the dat chunk of a stored page, without decoding its posts."""
-    first = value.find(FRAME)
-    second = value.find(FRAME, first + 1)
-    if first < 0 or second < 0:
-        raise ValueError("not a posts page with a dat chunk")
-    return json.loads(value[first + 1 : second]), value[second + 1 :]
+def archive_key(board: str, thread: str) -> str:
+    return f"{board}/{window_of(thread)}"
 
 
-def page_entry(value: bytes) -> State:
-    """What the thread's DATS object records about a stored page."""
-    header, chunk = split_page(value)
-    return {**header, "size": len(chunk)}
+def bans_key(board: str, day: str) -> str:
+    return f"{board}/{day}"
 
 
-def encode(bucket: str, state: State) -> bytes:
-    """A state as the bytes stored for it in ``bucket``."""
-    return encode_page(state) if bucket == POSTS else dumps(state)
-
-
-# --- joins ------------------------------------------------------------------
-
-
-def join_board(a: State, b: State) -> State:
-    """Board settings: the one written by the later event wins."""
-    return a if a["event"] >= b["event"] else b
-
-
-def join_index(a: State, b: State) -> State:
-    boards = dict(a["boards"])
-    for name, entry in b["boards"].items():
-        mine = boards.get(name)
-        boards[name] = entry if mine is None or entry["event"] > mine["event"] else mine
-    return {"boards": boards}
-
+# --- entries ----------------------------------------------------------------
 
 STATE_RANK = {"live": 0, "archived": 1}
+
+
+def thread_entry(
+    title: str = "", created: int = 0, count: int = 0, bumped: str = "", updated: int = 0, state: str = "live"
+) -> State:
+    return {"title": title, "created": created, "count": count, "bumped": bumped, "updated": updated, "state": state}
 
 
 def join_thread_entry(a: State, b: State) -> State:
@@ -163,14 +116,6 @@ def join_thread_entry(a: State, b: State) -> State:
     }
 
 
-def join_threads(a: State, b: State) -> State:
-    threads = dict(a["threads"])
-    for key, entry in b["threads"].items():
-        mine = threads.get(key)
-        threads[key] = entry if mine is None else join_thread_entry(mine, entry)
-    return {"threads": threads}
-
-
 def join_post(a: State, b: State) -> State:
     """A deletion wins over the post it deletes, whichever arrives first."""
     if a.get("deleted") != b.get("deleted"):
@@ -178,13 +123,74 @@ def join_post(a: State, b: State) -> State:
     return a if a.get("event", "") >= b.get("event", "") else b
 
 
+def _join_map(a: dict, b: dict, join: Callable[[Any, Any], Any]) -> dict:
+    joined = dict(a)
+    for key, value in b.items():
+        mine = joined.get(key)
+        joined[key] = value if mine is None else join(mine, value)
+    return joined
+
+
+# --- joins ------------------------------------------------------------------
+
+
+def join_board(a: State, b: State) -> State:
+    """Board settings: the one written by the later event wins."""
+    return a if a["event"] >= b["event"] else b
+
+
+def join_index(a: State, b: State) -> State:
+    return {"boards": _join_map(a["boards"], b["boards"], lambda x, y: x if x["event"] >= y["event"] else y)}
+
+
+def join_threads(a: State, b: State) -> State:
+    """A board's live list: entries joined, archived ones dropped once TOMBSTONE_MS older than the newest change.
+
+    The cut depends only on the joined state (its newest ``updated``, which
+    only grows), so joining stays order-free. ``settings`` is what the list's
+    bytes depend on (the stop count shown for full threads), the later event's.
+    """
+    threads = _join_map(a["threads"], b["threads"], join_thread_entry)
+    newest = max((e["updated"] for e in threads.values()), default=0)
+    horizon = newest - TOMBSTONE_MS
+    # A fallen thread is only a mark here (its title is in the archive), so the marks stay small.
+    kept = {k: e if e["state"] == "live" else {**e, "title": ""} for k, e in threads.items()}
+    joined: State = {"threads": {k: e for k, e in kept.items() if e["state"] == "live" or e["updated"] >= horizon}}
+    settings = [s for s in (a.get("settings"), b.get("settings")) if s]
+    if settings:
+        joined["settings"] = max(settings, key=lambda s: s["event"])
+    return joined
+
+
+def _join_recent(a: dict, b: dict) -> dict:
+    joined = _join_map(a, b, join_post)
+    if len(joined) <= RECENT:
+        return joined
+    keep = sorted(joined, key=int)[-RECENT:]
+    return {n: joined[n] for n in keep}
+
+
+def join_thread(a: State, b: State) -> State:
+    """One thread: its entry, its pages' dat sizes (larger fp wins), post 1 and its last posts."""
+    joined: State = {}
+    mine, theirs = a.get("thread"), b.get("thread")
+    if mine or theirs:
+        joined["thread"] = join_thread_entry(mine, theirs) if mine and theirs else mine or theirs
+    pages = _join_map(a.get("pages", {}), b.get("pages", {}), lambda x, y: y if y["fp"] > x["fp"] else x)
+    if pages:
+        joined["pages"] = pages
+    first_a, first_b = a.get("first"), b.get("first")
+    if first_a or first_b:
+        joined["first"] = join_post(first_a, first_b) if first_a and first_b else first_a or first_b
+    recent = _join_recent(a.get("recent", {}), b.get("recent", {}))
+    if recent:
+        joined["recent"] = recent
+    return joined
+
+
 def join_posts(a: State, b: State) -> State:
     """Posts merge number by number; the title (page 0) rides along."""
-    posts = dict(a["posts"])
-    for number, post in b["posts"].items():
-        mine = posts.get(number)
-        posts[number] = post if mine is None else join_post(mine, post)
-    joined: State = {"posts": posts}
+    joined: State = {"posts": _join_map(a["posts"], b["posts"], join_post)}
     # Only ThreadCreated sets a title, so there is one; max() keeps the join commutative anyway.
     title = max(a.get("title", ""), b.get("title", ""))
     if title:
@@ -192,54 +198,27 @@ def join_posts(a: State, b: State) -> State:
     return joined
 
 
-def join_dats(a: State, b: State) -> State:
-    """A thread's dat index: its entry joined as in THREADS, each page's entry by the larger fp.
+def join_archive(a: State, b: State) -> State:
+    return {"threads": _join_map(a["threads"], b["threads"], join_thread_entry)}
 
-    Page entries with the same fp describe the same bytes (see page_chunk), so
-    taking the larger is commutative, associative and idempotent.
-    """
-    joined: State = {}
-    mine, theirs = a.get("thread"), b.get("thread")
-    if mine or theirs:
-        joined["thread"] = join_thread_entry(mine, theirs) if mine and theirs else mine or theirs
-    pages = dict(a.get("pages", {}))
-    for page, entry in b.get("pages", {}).items():
-        held = pages.get(page)
-        pages[page] = entry if held is None or entry["fp"] > held["fp"] else held
-    if pages:
-        joined["pages"] = pages
-    return joined
+
+def join_kako(a: State, b: State) -> State:
+    """A set of months (per board) or of windows (per month): only grows."""
+    return {"items": sorted(set(a["items"]) | set(b["items"]))}
 
 
 def join_bans(a: State, b: State) -> State:
     """Bans only accumulate: a ban is lifted by its day ending, not by an edit."""
-    days = {day: dict(ids) for day, ids in a["days"].items()}
-    for day, ids in b["days"].items():
-        held = days.setdefault(day, {})
-        for poster, event in ids.items():
-            held[poster] = max(held.get(poster, ""), event)
-    return {"days": days}
+    return {"ids": _join_map(a["ids"], b["ids"], max)}
 
 
 JOINS: dict[str, Callable[[State, State], State]] = {
     BOARDS: join_board,
     INDEX: join_index,
     THREADS: join_threads,
+    THREAD: join_thread,
     POSTS: join_posts,
-    DATS: join_dats,
+    ARCHIVE: join_archive,
+    KAKO: join_kako,
     BANS: join_bans,
 }
-
-
-def merger(bucket: str) -> Callable[[list[bytes]], bytes]:
-    """The sibling resolver for a bucket: decode, join all, encode."""
-    join = JOINS[bucket]
-
-    def merge(values: list[bytes]) -> bytes:
-        states = [loads(v) for v in values]
-        merged = states[0]
-        for state in states[1:]:
-            merged = join(merged, state)
-        return encode(bucket, merged)
-
-    return merge

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from board.readmodel import MODEL_VERSION
 from board.store.generations import Pointer, check_model, merge_pointers
 
 
@@ -58,7 +59,7 @@ class BaseStore:
         self.location = location
         self.options = options or {}
         #: The data-model version whose generations this instance uses (see generations.py).
-        self.model = check_model(str(self.options.get("model", "1")))
+        self.model = check_model(str(self.options.get("model", MODEL_VERSION)))
         pinned = self.options.get("generation")
         #: A generation this instance is bound to (a staging store), or None to follow the pointer.
         self.pinned = int(pinned) if pinned not in (None, "") else None

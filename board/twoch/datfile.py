@@ -1,11 +1,11 @@
 """A thread's .dat, read from the bytes the projection stored: nothing is rendered here.
 
-Each posts page holds its share of the dat (see readmodel.objects.page_chunk)
-and the thread's DATS object records each share's size and fingerprint. A
-request reads the board's settings and that small object to learn the dat's
-size and ETag (enough for 304 and 416), then fetches only the pages holding
-the bytes asked for. A Range request for the last few bytes of a 1000-post
-thread reads one page.
+Each posts page holds its share of the dat (see readmodel.encoding) and the
+thread's object records each share's size and fingerprint. A request reads
+the board's settings (kept in the process) and that small object to learn
+the dat's size and ETag (enough for 304 and 416), then fetches only the
+pages holding the bytes asked for. A Range request for the last few bytes of
+a 1000-post thread reads one page.
 
 The index is written after its page, so it can lag the page for a moment (or
 longer after a crash, until the event is redelivered). Every page fetched is
@@ -18,10 +18,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
-from board.boards import with_defaults
 from board.formats import dat as datformat
+from board.readmodel import encoding as e
 from board.readmodel import objects as o
-from board.readmodel import projection
+from board.readmodel import projection, queries
 from board.store import BaseStore
 
 
@@ -63,15 +63,13 @@ class Dat:
 
 def board_settings(store: BaseStore, name: str) -> tuple[dict, str] | None:
     """The board's settings and the id of the event that set them (None if there is no such board)."""
-    state = o.loads(store.get(o.BOARDS, name, o.merger(o.BOARDS)))
-    if state is None:
-        return None
-    event = state["event"]
-    return with_defaults({k: v for k, v in state.items() if k != "event"} | {"name": name}), event
+    return queries.board_settings(store, name)
 
 
 def _index(store: BaseStore, board: str, key: str) -> o.State | None:
-    return o.loads(store.get(o.DATS, o.dat_key(board, key), o.merger(o.DATS)))
+    """The thread's entry and page sizes, from its object's header (its posts are not decoded)."""
+    value = projection.read(store, o.THREAD, o.thread_key(board, key))
+    return None if value is None else e.split(value)[0]
 
 
 def _served(entries: dict[int, o.State]) -> tuple[Chunk, ...]:
@@ -97,7 +95,7 @@ def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
         return None
     board, _ = found
     index = _index(store, board_name, key)
-    if index is None or not index.get("thread", {}).get("title"):
+    if index is None or not (index.get("thread") or {}).get("title"):
         return None
     chunks = _served({int(p): e for p, e in index.get("pages", {}).items()})
     if not chunks:
@@ -125,7 +123,7 @@ def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:
         value = values.get(chunk.page)
         if value is None:
             return _rebuilt(store, dat, start)
-        header, data = o.split_page(value)
+        header, data, _ = e.page_parts(value)
         if header["fp"] != chunk.fp:
             return _rebuilt(store, dat, start)
         parts.append(data)
@@ -136,10 +134,10 @@ def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:
 
 def _fetch_pages(store: BaseStore, dat: Dat, pages: list[int]) -> dict[int, bytes]:
     keys = {o.posts_key(dat.board, dat.key, p): p for p in pages}
-    merge = o.merger(o.POSTS)
     found = {}
     for key, fetched in store.fetch_many(o.POSTS, keys).items():
-        found[keys[key]] = fetched.values[0] if len(fetched.values) == 1 else merge(list(fetched.values))
+        values = fetched.values
+        found[keys[key]] = values[0] if len(values) == 1 else projection.merger(o.POSTS, key)(list(values))
     return found
 
 
@@ -147,13 +145,14 @@ def _rebuilt(store: BaseStore, dat: Dat, start: int) -> tuple[Dat, bytes]:
     """The dat as the pages themselves have it; the index is repaired on the way."""
     # One page past what the index knows: the index may have missed a whole page.
     values = _fetch_pages(store, dat, list(range(len(dat.chunks) + 1)))
-    entries = {page: o.page_entry(value) for page, value in values.items()}
-    for page, entry in entries.items():
-        projection.write(store, o.DATS, o.dat_key(dat.board, dat.key), {"pages": {str(page): entry}})
+    entries = {page: e.page_entry(value) for page, value in values.items()}
+    if entries:
+        delta = {"pages": {str(page): entry for page, entry in entries.items()}}
+        projection.write(store, o.THREAD, o.thread_key(dat.board, dat.key), delta)
     chunks = _served(entries)
     found = board_settings(store, dat.board)
     lines = sum(c.lines for c in chunks)
     tail = _tail(lines, found[0]) if found else dat.tail
     rebuilt = replace(dat, chunks=chunks, tail=tail)
-    body = b"".join(o.split_page(values[c.page])[1] for c in chunks) + tail
+    body = b"".join(e.page_parts(values[c.page])[1] for c in chunks) + tail
     return rebuilt, body[start:]

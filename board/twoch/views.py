@@ -15,13 +15,11 @@ from board.boards import NAME_RE
 from board.formats.bbsmenu import MenuBoard, bbsmenu_html, bbsmenu_json
 from board.formats.dat import encode
 from board.formats.setting import setting_txt
-from board.formats.subject import SubjectRow, subject_txt
 from board.log.layout import incoming_key
 from board.posting import refusals as r
 from board.posting.commit import submit
 from board.posting.refusals import Refused
 from board.posting.validation import Submission
-from board.readmodel import objects as o
 from board.readmodel import queries
 from board.store import get_store
 from board.tasks.fanout import apply_key
@@ -47,15 +45,11 @@ def _board_or_404(name: str) -> tuple[dict, int]:
 
 @require_safe
 def subject(request: HttpRequest, board: str) -> HttpResponse:
-    settings, changed = _board_or_404(board)
-    store = get_store()
-    threads = queries.threads(store, board)
-    stop = settings["res_max"]
-    rows = [SubjectRow(t.key, t.title, t.count + (1 if t.count >= stop else 0)) for t in threads]
+    """The live list's stored bytes: nothing is formatted here."""
+    _, changed = _board_or_404(board)
+    listing = queries.live_list(get_store(), board)
     # Any post, deletion or fall changes the list; so does a setting (the stop line counts).
-    fallen = queries.threads(store, board, state="archived")
-    updated = max((t.updated for t in [*threads, *fallen]), default=0)
-    return conditional.whole_file(request, subject_txt(rows), TEXT, max(updated, changed))
+    return conditional.whole_file(request, listing.subject, TEXT, max(listing.updated, changed))
 
 
 @require_safe
@@ -87,9 +81,8 @@ def kako(request: HttpRequest, board: str, k4: str, k5: str, key: str) -> HttpRe
 
 def _menu(request: HttpRequest) -> tuple[list[MenuBoard], str, int]:
     """The boards, the site's URL, and when the list last changed (ms)."""
-    store = get_store()
-    boards = [MenuBoard(b["name"], b["title"]) for b in queries.all_boards(store)]
-    index = o.loads(store.get(o.INDEX, o.BOARD_INDEX_KEY, o.merger(o.INDEX))) or {"boards": {}}
+    index = queries.board_index(get_store())
+    boards = [MenuBoard(name, entry["title"]) for name, entry in sorted(index["boards"].items())]
     changed = max((ULID.from_str(e["event"]).milliseconds for e in index["boards"].values()), default=0)
     return boards, request.build_absolute_uri("/"), changed
 

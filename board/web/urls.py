@@ -12,4 +12,6 @@ urlpatterns = [
     re_path(r"^(?P<board>[a-z0-9_]+)/$", views.board_top, name="board"),
     re_path(r"^(?P<board>[a-z0-9_]+)/post$", views.post, name="post"),
     re_path(r"^(?P<board>[a-z0-9_]+)/kako/$", views.archive, name="archive"),
+    re_path(r"^(?P<board>[a-z0-9_]+)/kako/(?P<month>[0-9]{4}-[0-9]{2})/$", views.archive, name="archive_month"),
+    re_path(r"^(?P<board>[a-z0-9_]+)/subback\.html$", views.subback, name="subback"),
 ]

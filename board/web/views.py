@@ -1,9 +1,14 @@
-"""Page views: thin; the reads are in board.readmodel, the write in board.posting."""
+"""Page views: thin; the reads are in board.readmodel, the write in board.posting.
+
+Posts come from the store already rendered (board/readmodel/encoding.py): a
+page is its template with the stored fragments spliced in as bytes.
+"""
 
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from board.formats.ranges import parse_range
@@ -14,7 +19,7 @@ from board.readmodel import queries
 from board.store import get_store
 from board.web import readyourwrites
 from board.web.client import client_address
-from board.web.render import posts_html
+from board.web.splice import render_spliced
 
 
 def _board_or_404(name: str) -> dict:
@@ -31,22 +36,39 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def board_top(request: HttpRequest, board: str) -> HttpResponse:
+    """The first threads of the live list, and digests of the first top_threads: one read each."""
     store = get_store()
     settings = _board_or_404(board)
-    threads = queries.threads(store, board)
+    listing = queries.live_list(store, board)
     digests = []
-    for thread in threads[: settings["top_threads"]]:
+    for key in listing.top(settings["top_threads"]):
+        value = queries.thread_value(store, board, key)
+        thread = queries.thread(store, board, key, value) if value is not None else None
+        if value is None or thread is None:
+            continue
         last = range(max(2, thread.count - settings["top_posts"] + 1), thread.count + 1)
-        digests.append((thread, posts_html(settings, thread.key, queries.posts(store, board, thread.key, [1, *last]))))
-    context = {"board": settings, "threads": threads, "digests": digests}
-    return render(request, "board/board.html", context)
+        digests.append((thread, mark_safe(queries.recent_html(board, key, value, [1, *last]).decode("utf-8"))))  # noqa: S308
+    context = {"board": settings, "live": listing.live, "listed": len(listing.top(10_000)), "digests": digests}
+    return render_spliced(request, "board/board.html", context, listing.menu)
 
 
 @require_GET
-def archive(request: HttpRequest, board: str) -> HttpResponse:
+def subback(request: HttpRequest, board: str) -> HttpResponse:
+    """Every live thread of the board (subback.html, as 2ch calls the full list)."""
     settings = _board_or_404(board)
-    threads = queries.threads(get_store(), board, state="archived")
-    return render(request, "board/archive.html", {"board": settings, "threads": threads})
+    return render(request, "board/subback.html", {"board": settings, "threads": queries.threads(get_store(), board)})
+
+
+@require_GET
+def archive(request: HttpRequest, board: str, month: str = "") -> HttpResponse:
+    """The archive (過去ログ倉庫): its months, and a month's threads."""
+    settings = _board_or_404(board)
+    store = get_store()
+    months = queries.archive_months(store, board)
+    month = month or (months[0] if months else "")
+    threads = queries.archived(store, board, month) if month else []
+    context = {"board": settings, "months": months, "month": month, "threads": threads}
+    return render(request, "board/archive.html", context)
 
 
 @require_GET
@@ -57,22 +79,23 @@ def thread_page(request: HttpRequest, board: str, key: str, range_text: str = ""
         wanted = parse_range(range_text)
     except ValueError as exc:
         raise Http404(str(exc)) from exc
-    thread = queries.thread(store, board, key)
+    value = queries.thread_value(store, board, key)
+    thread = queries.thread(store, board, key, value) if value is not None else None
     posted = readyourwrites.pending_number(request, board, key)
     if posted and (thread is None or thread.count < posted):
         readyourwrites.catch_up(board, key, thread.count if thread else 0, posted)
-        thread = queries.thread(store, board, key)
+        value = queries.thread_value(store, board, key)
+        thread = queries.thread(store, board, key, value) if value is not None else None
     if thread is None:
         raise Http404("該当するスレッドは存在しません。")
-    posts = queries.posts(store, board, key, wanted.numbers(thread.count))
+    posts = queries.posts_html(store, board, key, wanted.numbers(thread.count), value)
     context = {
         "board": settings,
         "thread": thread,
-        "posts": posts_html(settings, key, posts),
         "range_text": range_text,
         "stopped": thread.count >= settings["res_max"],
     }
-    return render(request, "board/thread.html", context)
+    return render_spliced(request, "board/thread.html", context, posts)
 
 
 def post(request: HttpRequest, board: str) -> HttpResponse:

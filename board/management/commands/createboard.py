@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from board.boards import DEFAULTS, NAME_RE, with_defaults
+from board.boards import DEFAULTS, NAME_RE, problems, with_defaults
 from board.events import EventType, new_event
 from board.log import LogError
 from board.posting.commit import commit
@@ -51,6 +51,9 @@ class Command(BaseCommand):
             return
         payload = dict(parse_setting(s) for s in set) | {"title": title}
         with_defaults(payload)
+        wrong = problems(payload)
+        if wrong:
+            raise CommandError("; ".join(wrong))
         try:
             event = commit(new_event(EventType.BOARD_CREATED, name, payload=payload))
         except LogError as exc:

@@ -1,0 +1,181 @@
+"""Applying many events at once: rehydrate, rollup and follow.
+
+BatchApplier folds events into a bounded write-back cache and writes it out
+in bulk: each bucket's objects fetched together and written together (one
+transaction on SQLite, parallel requests on Riak). The flush joins with what
+the store holds, so a concurrent writer loses nothing, and the derived
+writes follow the same order as in projection.apply: pages, then their
+thread objects, then the lists the threads' entries go to.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from board.events import Event, EventType
+from board.readmodel import boardcache
+from board.readmodel import encoding as e
+from board.readmodel import objects as o
+from board.readmodel.projection import deltas, join_into, listed, merger, page_sizes, write
+from board.store import BaseStore
+
+FETCH_CHUNK = 500  # keys per multi-get when a batch is written
+
+Slot = tuple[str, str]
+
+
+def _absorb(bucket: str, held: o.State, delta: o.State) -> o.State:
+    """Join delta into held, a state the applier owns, in place where the object grows.
+
+    A posts page gains an entry per event; joining by copying (o.JOINS)
+    costs the page's whole size on every event. Here the post is joined into
+    the held map with the same per-entry join, so the result equals
+    ``o.JOINS[bucket](held, delta)``. Any other delta takes the general join.
+    """
+    if bucket == o.POSTS and len(delta) == 1:
+        posts = held["posts"]
+        for number, post in delta["posts"].items():
+            mine = posts.get(number)
+            posts[number] = post if mine is None else o.join_post(mine, post)
+        return held
+    return o.JOINS[bucket](held, delta)
+
+
+def _thread_of(bucket: str, key: str) -> tuple[str, str] | None:
+    """The thread a posts page or thread object belongs to (None for board-level objects)."""
+    if bucket == o.POSTS:
+        board, thread, _ = o.split_posts_key(key)
+        return board, thread
+    if bucket == o.THREAD:
+        return o.split_thread_key(key)
+    return None
+
+
+class BatchApplier:
+    """Folds many events into a bounded write-back cache, then flushes it.
+
+    Memory stays bounded by ``max_objects`` however long the stream is. When
+    the cache is full, the threads touched least recently are written out
+    (their pages, then their thread object) until it is half empty; a thread
+    still being posted to stays in memory, so its pages are encoded once
+    rather than at every flush. Board-level objects (a board's live list)
+    stay until the final flush; a board's list is bounded by its thread cap.
+    """
+
+    def __init__(self, store: BaseStore, max_objects: int = 2000) -> None:
+        self.store = store
+        self.max_objects = max_objects
+        self.pending: dict[Slot, o.State] = {}
+        self.threads: OrderedDict[tuple[str, str], list[Slot]] = OrderedDict()
+        self.applied = 0
+
+    def add(self, event: Event) -> None:
+        if event.type == EventType.BOARD_CREATED:
+            boardcache.forget(event.board)
+        pending, threads = self.pending, self.threads
+        for bucket, key, delta in deltas(event):
+            slot = (bucket, key)
+            mine = pending.get(slot)
+            if mine is None:
+                pending[slot] = delta
+                thread = _thread_of(bucket, key)
+                if thread is not None:
+                    threads.setdefault(thread, []).append(slot)
+            else:
+                pending[slot] = _absorb(bucket, mine, delta)
+        if event.thread is not None and (thread := (event.board, event.thread)) in threads:
+            threads.move_to_end(thread)
+        self.applied += 1
+        if len(pending) >= self.max_objects:
+            self.evict(len(pending) - self.max_objects // 2)
+
+    def evict(self, count: int) -> None:
+        """Write out the least recently touched threads' objects, at least count of them."""
+        written = 0
+        evicted: dict[Slot, o.State] = {}
+        while written < count and self.threads:
+            _, slots = self.threads.popitem(last=False)
+            for slot in slots:
+                evicted[slot] = self.pending.pop(slot)
+            written += len(slots)
+        self._write(evicted, final=False)
+
+    def flush(self) -> None:
+        self._write(self.pending, final=True)
+        self.pending = {}
+        self.threads.clear()
+
+    def _write(self, states: dict[Slot, o.State], final: bool) -> None:
+        """Pages, then thread objects (with the pages' dat sizes), then the lists the threads go to."""
+        by_bucket: dict[str, dict[str, o.State]] = {}
+        for (bucket, key), state in states.items():
+            by_bucket.setdefault(bucket, {})[key] = state
+        threads = by_bucket.pop(o.THREAD, {})
+        held_lists = {b: by_bucket.pop(b, {}) for b in (o.THREADS, o.ARCHIVE, o.KAKO)}
+        for bucket, items in by_bucket.items():
+            for key, value in self._write_bucket(bucket, items).items():
+                if bucket == o.POSTS and value is not None:
+                    target, sizes = page_sizes(key, value)
+                    threads[target] = o.join_thread(threads[target], sizes) if target in threads else sizes
+        derived: dict[Slot, o.State] = {}
+        for key, value in self._write_bucket(o.THREAD, threads).items():
+            state = e.loads(value)
+            if state and state.get("thread"):
+                board, thread = o.split_thread_key(key)
+                for bucket, list_key, delta in listed(board, thread, state["thread"]):
+                    slot = (bucket, list_key)
+                    derived[slot] = o.JOINS[bucket](derived[slot], delta) if slot in derived else delta
+        for bucket, items in held_lists.items():
+            for key, delta in items.items():
+                slot = (bucket, key)
+                derived[slot] = o.JOINS[bucket](derived[slot], delta) if slot in derived else delta
+        now: dict[str, dict[str, o.State]] = {}
+        for (bucket, key), delta in derived.items():
+            if bucket == o.THREADS and not final:
+                # A board's list is written once, at the end: keep joining into the held one.
+                held = self.pending.get((bucket, key))
+                self.pending[(bucket, key)] = delta if held is None else o.join_threads(held, delta)
+            else:
+                now.setdefault(bucket, {})[key] = delta
+        for bucket, items in now.items():
+            self._write_bucket(bucket, items)
+
+    def _write_bucket(self, bucket: str, items: dict[str, o.State]) -> dict[str, bytes | None]:
+        """Join each state into its stored object; return what each object now holds.
+
+        The objects are fetched together and the new values encoded before the
+        store's batch opens, so the batch (SQLite's write lock) is held only
+        for the writes. Each write is conditional on what was fetched; one that
+        lost a race goes through update()'s loop.
+        """
+        written: dict[str, bytes | None] = {}
+        keys = list(items)
+        for start in range(0, len(keys), FETCH_CHUNK):
+            chunk = keys[start : start + FETCH_CHUNK]
+            fetched = self.store.fetch_many(bucket, chunk)
+            writes = []
+            for key in chunk:
+                found = fetched.get(key)
+                if found is None:
+                    current, context = None, None
+                else:
+                    values = found.values
+                    current = values[0] if len(values) == 1 else merger(bucket, key)(list(values))
+                    context = found.context
+                new = join_into(bucket, key, current, items[key])
+                if found is not None and new == current and len(found.values) == 1:
+                    written[key] = current
+                else:
+                    writes.append((key, new, context))
+            with self.store.batch():
+                results = self.store.store_many(bucket, writes)
+            for key, new, _ in writes:
+                written[key] = new if results.get(key) is None else write(self.store, bucket, key, items[key])
+        return written
+
+    def __enter__(self) -> BatchApplier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.flush()

@@ -1,0 +1,232 @@
+"""How states are stored: JSON, and beside it the bytes pages are served from.
+
+A posts page, a thread and a board's live list are stored as
+
+    state JSON  NUL  header JSON  NUL  bytes
+
+where the bytes are a pure function of the state (and of the renderer
+version the header names), recomputed whenever the value is encoded:
+
+    posts page   its dat lines, then each post's HTML fragment
+    thread       HTML fragments of post 1 and of its last posts (board tops)
+    live list    subject.txt, and in the header the first MENU rows
+
+So the values stay semilattices (equal states give equal bytes), and a
+request slices stored bytes instead of decoding posts and rendering them.
+A fragment or dat line of a post whose state did not change is copied from
+the value being replaced, so a write renders only what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from html import escape
+from typing import Any
+
+from board.formats import dat
+from board.formats.dates import DEFAULT_WEEKDAYS
+from board.formats.posthtml import RENDERER, post_html
+from board.formats.subject import SubjectRow, subject_line
+from board.readmodel import objects as o
+
+# JSON never holds a raw NUL (json.dumps escapes control characters), so the
+# first NUL in a value ends its JSON, wherever the value came from.
+FRAME = b"\x00"
+MENU = 50  # rows of the live list a board top shows (the rest is on subback.html)
+DEFAULT_RES_MAX = 1000
+
+State = o.State
+FRAMED = frozenset({o.POSTS, o.THREAD, o.THREADS})
+
+
+def dumps(state: Any) -> bytes:
+    return json.dumps(state, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def loads(data: bytes | None) -> State | None:
+    """The state of a stored value (its JSON part only)."""
+    if data is None:
+        return None
+    cut = data.find(FRAME)
+    return json.loads(data if cut < 0 else data[:cut])
+
+
+def split(value: bytes) -> tuple[State, bytes]:
+    """The header and the bytes of a framed value, without decoding its state."""
+    first = value.find(FRAME)
+    second = value.find(FRAME, first + 1)
+    if first < 0 or second < 0:
+        raise ValueError("not a framed value")
+    return json.loads(value[first + 1 : second]), value[second + 1 :]
+
+
+def stale(bucket: str, value: bytes) -> bool:
+    """Whether a stored value's bytes were made by other code than this (or are missing)."""
+    if bucket not in FRAMED:
+        return False
+    try:
+        header, _ = split(value)
+    except ValueError:
+        return True
+    return header.get("r") != RENDERER
+
+
+def encode(bucket: str, key: str, state: State, previous: tuple[State, bytes] | None = None) -> bytes:
+    """The bytes stored for ``state`` at bucket/key; ``previous`` (state, value) lends unchanged fragments."""
+    if bucket == o.POSTS:
+        return _encode_page(key, state, previous)
+    if bucket == o.THREAD:
+        return _encode_thread(key, state, previous)
+    if bucket == o.THREADS:
+        return _encode_list(key, state)
+    return dumps(state)
+
+
+def _framed(state: State, header: State, data: bytes) -> bytes:
+    return dumps(state) + FRAME + dumps(header) + FRAME + data
+
+
+class _Fragments:
+    """Fragments of the value being replaced, reused for posts whose state is unchanged."""
+
+    def __init__(self, posts_of_previous: dict[str, State], previous: bytes | None, field: str) -> None:
+        self.posts = posts_of_previous
+        self.header: State = {}
+        self.data = b""
+        if previous is not None and not stale(o.POSTS, previous):
+            self.header, self.data = split(previous)
+        self.spans = self.header.get(field, {})
+
+    def get(self, number: str, post: State, offset: int = 0) -> bytes | None:
+        span = self.spans.get(number)
+        if span is None or self.posts.get(number) != post:
+            return None
+        return self.data[offset + span[0] : offset + span[1]]
+
+
+def _html_chunk(board: str, thread: str, posts: dict[str, State], reuse: _Fragments, offset: int) -> tuple:
+    """Every post's fragment in number order, and where each lies: (bytes, {number: [start, end]})."""
+    parts, spans, at = [], {}, 0
+    for number in sorted(posts, key=int):
+        post = posts[number]
+        fragment = reuse.get(number, post, offset)
+        if fragment is None:
+            fragment = post_html(board, thread, post).encode("utf-8")
+        parts.append(fragment)
+        spans[number] = [at, at + len(fragment)]
+        at += len(fragment)
+    return b"".join(parts), spans
+
+
+def _encode_page(key: str, state: State, previous: tuple[State, bytes] | None) -> bytes:
+    """A posts page: its dat lines (the run from the page's first number on), then its posts' HTML.
+
+    Only the run of posts from the page's first number on goes into the dat: a
+    post applied before the one in front of it waits, so line N of a dat is
+    always post N. The header's ``fp`` names the dat bytes: it grows with the
+    page (lines, then deletions, then title) and ends with a digest of what
+    the lines depend on, so two pages with one fp have the same dat bytes and
+    the larger fp is the more complete page.
+    """
+    board, thread, page = o.split_posts_key(key)
+    posts, title = state["posts"], state.get("title", "")
+    old_posts, old_value = (previous[0].get("posts", {}), previous[1]) if previous else ({}, None)
+    lines_reuse = _Fragments(old_posts, old_value, "d")
+    old_title = previous[0].get("title", "") if previous else ""
+    first = page * o.POSTS_PER_PAGE + 1
+    lines: list[bytes] = []
+    line_spans: dict[str, list[int]] = {}
+    deleted: list[int] = []
+    at = 0
+    number = first
+    while number < first + o.POSTS_PER_PAGE and (post := posts.get(str(number))) is not None:
+        line_title = title if number == 1 else ""
+        line = lines_reuse.get(str(number), post) if number != 1 or title == old_title else None
+        if line is None:
+            if post.get("deleted"):
+                text = dat.abone_line(line_title)
+            else:
+                text = dat.post_line(post, line_title, post.get("weekdays", DEFAULT_WEEKDAYS))
+            line = dat.encode(text)
+        if post.get("deleted"):
+            deleted.append(number)
+        lines.append(line)
+        line_spans[str(number)] = [at, at + len(line)]
+        at += len(line)
+        number += 1
+    dat_bytes = b"".join(lines)
+    html_reuse = _Fragments(old_posts, old_value, "h")
+    html, html_spans = _html_chunk(board, thread, posts, html_reuse, html_reuse.header.get("dat", 0))
+    digest = hashlib.sha1(dumps({"d": deleted, "f": first, "n": len(lines), "t": title})).hexdigest()
+    fp = f"{len(lines):03d}{len(deleted):03d}{int(bool(title))}{digest[:12]}"
+    header = {"fp": fp, "lines": len(lines), "dat": len(dat_bytes), "d": line_spans, "h": html_spans, "r": RENDERER}
+    return _framed(state, header, dat_bytes + html)
+
+
+def page_parts(value: bytes) -> tuple[State, bytes, bytes]:
+    """A stored page's header, dat chunk and HTML chunk."""
+    header, data = split(value)
+    cut = header["dat"]
+    return header, data[:cut], data[cut:]
+
+
+def page_entry(value: bytes) -> State:
+    """What the thread object records about a stored page: the fp, size and lines of its dat chunk."""
+    header, _ = split(value)
+    return {"fp": header["fp"], "size": header["dat"], "lines": header["lines"]}
+
+
+def _encode_thread(key: str, state: State, previous: tuple[State, bytes] | None) -> bytes:
+    board, thread = o.split_thread_key(key)
+    shown = dict(state.get("recent", {}))
+    if state.get("first"):
+        shown["1"] = state["first"]
+    old: dict[str, State] = {}
+    if previous:
+        old = dict(previous[0].get("recent", {}))
+        if previous[0].get("first"):
+            old["1"] = previous[0]["first"]
+    reuse = _Fragments(old, previous[1] if previous else None, "h")
+    html, spans = _html_chunk(board, thread, shown, reuse, 0)
+    # The entry and the page sizes again in the header: a dat request or a 304 reads
+    # them without decoding the posts the state carries for board tops.
+    header = {"h": spans, "r": RENDERER, "thread": state.get("thread"), "pages": state.get("pages", {})}
+    return _framed(state, header, html)
+
+
+def html_map(value: bytes, numbers: list[int]) -> dict[int, bytes]:
+    """The HTML fragments of these posts in a stored page or thread, by number (missing ones left out)."""
+    header, data = split(value)
+    offset = header.get("dat", 0)
+    spans = header["h"]
+    return {n: data[offset + s[0] : offset + s[1]] for n in numbers if (s := spans.get(str(n))) is not None}
+
+
+def live_rows(state: State) -> list[tuple[str, State]]:
+    """The live threads of a board's list, most recently bumped first (ties: newest thread first)."""
+    rows = [(k, e) for k, e in state["threads"].items() if e["state"] == "live" and e["title"]]
+    rows.sort(key=lambda row: (row[1]["bumped"], row[0]), reverse=True)
+    return rows
+
+
+def _encode_list(board: str, state: State) -> bytes:
+    """A board's live list: subject.txt, then the board top's menu of the first MENU threads as HTML."""
+    res_max = state.get("settings", {}).get("res_max", DEFAULT_RES_MAX)
+    rows = live_rows(state)
+    # A full thread's dat has the stop line too, and clients count dat lines.
+    lines = [subject_line(SubjectRow(k, e["title"], e["count"] + (1 if e["count"] >= res_max else 0))) for k, e in rows]
+    subject = dat.encode("".join(lines))
+    menu = "".join(
+        f'<a href="/test/read.cgi/{board}/{k}/l50">{n}: {escape(e["title"], quote=False)} ({e["count"]})</a>\n'
+        for n, (k, e) in enumerate(rows[:MENU], 1)
+    ).encode("utf-8")
+    updated = max((e["updated"] for e in state["threads"].values()), default=0)
+    header = {
+        "updated": updated,
+        "live": len(rows),
+        "subject": len(subject),
+        "top": [k for k, _ in rows[:MENU]],
+        "r": RENDERER,
+    }
+    return _framed(state, header, subject + menu)
