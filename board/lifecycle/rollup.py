@@ -32,7 +32,6 @@ rolled up again. A claim is deleted only by a rollup that saw a higher claim
 of its thread, so by induction the highest one committed always remains; an
 archived thread takes no more posts, so its claims go with its archival.
 
-
 A crash anywhere is resumed by the next run: data without a manifest gets the
 manifest it would have had (manifests are a function of the data), events in
 an existing part are not written again, applying is idempotent and deleting
