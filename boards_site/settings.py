@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from board.lib.backends import parse_url
 from board.lib.env import envbool, envint
 from board.log import SCHEMES as LOG_SCHEMES
+from board.posting.numbers import KEY_WINDOW
 from board.readmodel import MODEL_VERSION
 from board.store import SCHEMES as STORE_SCHEMES
 
@@ -159,7 +160,16 @@ LOGGING = {
 # An hour is rolled up into hourly/ once it closed this long ago: commits whose
 # event time falls in the hour but land a little late are still in its first
 # part (later ones become an extra part, so nothing is lost either way).
+# Numbering leans on it too (board/posting/numbers.py): a claim stays in
+# incoming/ at least this long, so a res-number hint is trusted for half of it,
+# and thread keys, which run up to KEY_WINDOW seconds ahead of the clock, need
+# it above twice that window.
 ROLLUP_GRACE_SECONDS = envint("UTAKATA_ROLLUP_GRACE_SECONDS", 300)
+if ROLLUP_GRACE_SECONDS < 2 * KEY_WINDOW:
+    raise ImproperlyConfigured(
+        f"UTAKATA_ROLLUP_GRACE_SECONDS={ROLLUP_GRACE_SECONDS} must be at least {2 * KEY_WINDOW}: twice the "
+        f"{KEY_WINDOW} seconds thread keys may run ahead of the clock, or a rolled-up thread key could be reused"
+    )
 # The minute past each hour the rollup runs; after the grace, so the last hour is closed.
 ROLLUP_MINUTE = envint("UTAKATA_ROLLUP_MINUTE", 10)
 # How often a snapshot folds the new hourly segments into the all-time log.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from board.events import EventType, new_event
+from board.lifecycle.tail import pending
 from board.log import get_log
 from board.log.layout import INCOMING
 from board.posting.commit import Posted, commit, submit
@@ -17,7 +18,7 @@ from board.tasks.fanout import apply_key
 def apply_pending() -> int:
     """Do what the workers do: apply every committed event in incoming/ (idempotent)."""
     count = 0
-    for info in get_log().list(INCOMING):
+    for info in pending(get_log().list(INCOMING)):
         apply_key(info.key)
         count += 1
     return count
@@ -53,4 +54,4 @@ def reply(
 
 
 def log_keys() -> list[str]:
-    return [info.key for info in get_log().list(INCOMING)]
+    return [info.key for info in pending(get_log().list(INCOMING))]

@@ -14,6 +14,7 @@ from django.test import Client
 
 from board.events import Event, EventType, encode, new_event
 from board.lifecycle import keys as k
+from board.lifecycle.tail import pending
 from board.log import get_log
 from board.log.layout import INCOMING, incoming_key
 from board.readmodel import queries
@@ -68,7 +69,7 @@ def history(hours: int = 3, per_hour: int = 5, board: str = "test") -> list[Even
 
 
 def incoming_keys() -> list[str]:
-    return [info.key for info in get_log().list(INCOMING)]
+    return [info.key for info in pending(get_log().list(INCOMING))]
 
 
 def lifecycle_keys(prefix: str) -> list[str]:

@@ -236,7 +236,8 @@ def test_a_rollup_killed_mid_way_and_run_again_changes_no_page(settings, monkeyp
     first = rollup(get_log(), get_store(), now=now() + LATER)
     monkeypatch.undo()
     assert first.failed and "SIGKILL" in first.failed[0].error
-    assert 0 < len(incoming_keys()) <= tail, "nothing is deleted before the segment is written and applied"
+    if step != "deletes":  # by then the kept claims are marked: the tail may be empty
+        assert len(incoming_keys()) == tail, "nothing is deleted before the segment is written and applied"
     again = rollup(get_log(), get_store(), now=now() + LATER)
     assert not again.failed and incoming_keys() == []
     ids = [e.id for key in lifecycle_keys(k.HOURLY) if key.endswith(k.DATA) for e in read_segment(key)]

@@ -22,7 +22,8 @@ import requests
 
 from board.events import EventType, encode, new_event
 from board.lifecycle import keys as k
-from board.log.layout import INCOMING, incoming_key
+from board.lifecycle.tail import pending
+from board.log.layout import INCOMING, incoming_key, marker_key, post_key
 from board.log.local import LocalLog
 from board.readmodel import queries
 from board.store.sqlite import SQLiteStore
@@ -74,15 +75,20 @@ def test_a_rollup_sigkilled_mid_way_and_run_again_loses_and_doubles_nothing(file
     rollup = processes.Service("rollup", [sys.executable, str(ROOT / "manage.py"), "rollup"], file_env, tmp_path)
     try:
         # A manifest alone is not far enough: the hour's incoming objects go only after it.
-        eventually(lambda: sum(1 for _ in log.list(INCOMING)) < len(made), 60, "a first hour rolled up")
+        eventually(lambda: sum(1 for _ in pending(log.list(INCOMING))) < len(made), 60, "a first hour rolled up")
         rollup.kill()  # SIGKILL, mid-way: the first hours are rolled up, the others are not
     finally:
         rollup.kill()
-    left = [info.key for info in log.list(INCOMING)]
+    left = [info.key for info in pending(log.list(INCOMING))]
     assert 0 < len(left) < len(made), "killed mid-way"
 
     processes.manage(file_env, "rollup")
-    assert list(log.list(INCOMING)) == []
+    assert list(pending(log.list(INCOMING))) == []
+    kept = sorted(info.key for info in log.list(INCOMING))
+    tops = [e for e in made if e.number == 150]
+    assert kept == sorted(key(e.board, e.thread, 150) for e in tops for key in (post_key, marker_key)), (
+        "each thread's highest claim is kept, marked as rolled up"
+    )
     ids = [e.id for info in log.list(k.HOURLY) if info.key.endswith(k.DATA) for e in read_segment_at(log, info.key)]
     assert sorted(ids) == sorted(e.id for e in made), "every event once, none lost, none doubled"
     assert "the store matches the log" in processes.manage(file_env, "verifylog").stdout

@@ -5,20 +5,39 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from board.events import EventType, decode
 from board.lifecycle import keys as k
+from board.lifecycle.jobs import snapshot_and_bundle
+from board.lifecycle.plan import plan_restore
+from board.lifecycle.reconcile import reconcile
+from board.lifecycle.rehydrate import Follower, restore
 from board.lifecycle.rollup import NotClosed, rollup
 from board.lifecycle.segments import SegmentWriter, read_manifest, upload, verify
 from board.log import get_log
+from board.log.layout import INCOMING, INCOMING_POSTS, marker_key, post_key
 from board.readmodel import queries
 from board.store import get_store
-from tests.lifecycle_helpers import at, board_at, history, hour, incoming_keys, lifecycle_keys, post_at, thread_at
+from board.store.memory import MemoryStore
+from tests.lifecycle_helpers import (
+    at,
+    board_at,
+    commit_at,
+    history,
+    hour,
+    incoming_keys,
+    lifecycle_keys,
+    post_at,
+    thread_at,
+)
 
-LATER = at(60 * 24)  # a day after the history: every hour of it is closed
+DAY = 60 * 24
+LATER = at(DAY)  # a day after the history: every hour of it is closed
 
 
 def segment_ids(key: str) -> list[str]:
@@ -133,10 +152,11 @@ def test_a_crash_while_deleting_is_finished_by_the_next_run(monkeypatch):
     real_delete = type(log).delete
     monkeypatch.setattr(type(log), "delete", lambda self, keys: real_delete(self, list(keys)[:3]) or _raise())
     rollup(log, get_store(), now=LATER)
-    assert len(incoming_keys()) == len(made) - 3
+    left = len(made) - 1 - 3  # the thread's highest claim was kept and marked before the deletes
+    assert len(incoming_keys()) == left
     monkeypatch.undo()
     report = rollup(log, get_store(), now=LATER)
-    assert report.hours[0].written == [] and report.hours[0].already == len(made) - 3
+    assert report.hours[0].written == [] and report.hours[0].already == left
     assert incoming_keys() == []
     assert segment_ids("hourly/2026/11/30/09.jsonl.gz") == sorted(e.id for e in made)
 
@@ -219,3 +239,98 @@ def test_manifest_is_readable_json_naming_its_data():
 
 def _raise(*args, **kwargs):
     raise RuntimeError("killed")
+
+
+# --- kept claims: each live thread's highest claim stays in incoming/, marked once rolled up ---------
+
+
+def incoming_objects(prefix: str = INCOMING) -> list[str]:
+    """Everything under incoming/, kept claims and markers included (incoming_keys shows only the pending)."""
+    return [info.key for info in get_log().list(prefix)]
+
+
+def test_rollup_keeps_the_highest_claim_of_a_live_thread_and_writes_its_marker():
+    made = history(hours=2)
+    thread = made[1].thread
+    rollup(get_log(), get_store(), now=LATER)
+    assert incoming_objects() == [post_key("test", thread, 11), marker_key("test", thread, 11)]
+    assert get_log().read(marker_key("test", thread, 11)) == b""
+    assert incoming_keys() == []
+
+
+def test_rollup_keeps_the_highest_claim_listed_even_when_its_hour_is_not_rolled():
+    made = history(hours=2)
+    thread = made[1].thread
+    rollup(get_log(), get_store(), now=at(60 + 30))  # 09:00-10:00 is closed, 10:00-11:00 is not
+    assert incoming_objects(INCOMING_POSTS) == [post_key("test", thread, n) for n in range(7, 12)]
+
+
+def test_a_newer_highest_claim_replaces_the_kept_one_and_its_marker_in_the_rollup_that_rolls_it():
+    made = history(hours=1)
+    thread = made[1].thread
+    rollup(get_log(), get_store(), now=LATER)
+    post_at("test", thread, 7, at(70))
+    post_at("test", thread, 8, at(75))
+    rollup(get_log(), get_store(), now=at(90))  # the newer claims' hour is still open
+    assert incoming_objects() == [
+        post_key("test", thread, 6),
+        marker_key("test", thread, 6),
+        post_key("test", thread, 7),
+        post_key("test", thread, 8),
+    ]
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert incoming_objects() == [post_key("test", thread, 8), marker_key("test", thread, 8)]
+    assert report.hours[0].kept == [post_key("test", thread, 8)] and report.tidied == 2
+
+
+def test_rollup_drops_every_claim_and_marker_of_a_thread_whose_archival_it_rolls():
+    made = history(hours=1)
+    thread = made[1].thread
+    rollup(get_log(), get_store(), now=LATER)
+    post_at("test", thread, 7, at(70))
+    commit_at(EventType.THREAD_ARCHIVED, "test", at(80), thread)
+    rollup(get_log(), get_store(), now=LATER)
+    assert incoming_objects() == []
+    assert queries.thread(get_store(), "test", thread).archived
+
+
+def test_a_kept_claim_is_not_rolled_again_by_the_next_rollup():
+    made = history(hours=1)
+    rollup(get_log(), get_store(), now=LATER)
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert report.hours == []
+    assert lifecycle_keys(k.HOURLY) == ["hourly/2026/11/30/09.jsonl.gz", "hourly/2026/11/30/09.manifest.json"]
+    assert post_key("test", made[1].thread, 6) in incoming_objects()
+
+
+def test_a_kept_claim_is_not_rolled_again_once_its_day_is_bundled_into_daily():
+    made = history(hours=1)
+    rollup(get_log(), get_store(), now=LATER)
+    snapshot_and_bundle(get_log(), now=at(3 * DAY))
+    assert lifecycle_keys(k.HOURLY) == [] and lifecycle_keys(k.DAILY)
+    report = rollup(get_log(), get_store(), now=at(3 * DAY))
+    assert report.hours == [] and lifecycle_keys(k.HOURLY) == []
+    assert post_key("test", made[1].thread, 6) in incoming_objects()
+
+
+def test_markers_left_without_any_claim_of_their_thread_are_removed():
+    history(hours=1)
+    get_log().create(marker_key("test", "1700000000", 5), b"")  # an archival's tidy stopped before the markers
+    rollup(get_log(), get_store(), now=LATER)
+    assert marker_key("test", "1700000000", 5) not in incoming_objects()
+
+
+def test_reconcile_skips_kept_claims():
+    history(hours=1)
+    rollup(get_log(), get_store(), now=LATER)
+    report = reconcile(get_log(), get_store(), now=LATER, min_age=timedelta(0))
+    assert report.listed == 0 and report.checked == 0
+
+
+def test_rehydrate_reads_no_kept_claim_from_the_tail():
+    made = history(hours=1)
+    rollup(get_log(), get_store(), now=LATER)
+    store, plan = MemoryStore(uuid.uuid4().hex), plan_restore(get_log())
+    report = restore(get_log(), store, plan)
+    assert report.incoming_seen == set() and report.applied == len(made)
+    assert Follower(get_log(), store, plan, report).step() == 0

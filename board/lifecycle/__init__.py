@@ -3,6 +3,7 @@
 Layout of the durable log, as this package writes and reads it::
 
     incoming/posts/<board>/<thread>/<nnnn>.json    the commits (board/log/layout.py)
+    incoming/posts/<board>/<thread>/<nnnn>.rolled  a kept claim whose event is in hourly/ (rollup.py)
     incoming/events/<event-id>.json
     hourly/YYYY/MM/DD/HH.jsonl.gz                  an hour's events, sorted by id (rollup.py)
     hourly/YYYY/MM/DD/HH.manifest.json             count, sha256, first/last id, time range
@@ -21,8 +22,10 @@ canonical event per line (board.events.encode), sorted by event id.
 The invariants the modules keep, in the order an event travels:
 
 * an incoming object is deleted only once its event is in a verified
-  segment *and* applied to the store (rollup.py): numbers.py relies on the
-  store's count for numbers whose claim object is gone;
+  segment *and* applied to the store (rollup.py), and a live thread's highest
+  claim not at all: it is kept, marked ``.rolled``, because numbers.py starts
+  after the highest claim the log shows; every reader of the tail skips
+  marked claims (tail.pending), so a kept claim is read from hourly/ only;
 * a snapshot contains its predecessor plus every hourly segment its manifest
   lists; a restore replays the snapshot, the hourly segments it does not
   list, and the incoming tail (plan.py);

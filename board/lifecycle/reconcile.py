@@ -1,7 +1,8 @@
 """Reconcile: apply committed events whose fan-out never happened (a lost Celery message).
 
-Every event in incoming/ older than a minimum age (its fan-out had its
-chance) is read and applied again. Applying is idempotent and, for an event
+Every pending event in incoming/ older than a minimum age (its fan-out had
+its chance) is read and applied again; kept claims that a rollup already
+marked rolled up are not pending (tail.pending). Applying is idempotent and, for an event
 already applied, writes nothing: ``update()`` sees that the join changes no
 object. An event found applied is remembered in the cache (Redis) for longer
 than it can stay in incoming/, so each event is read by reconcile about once,
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from board.events import Event
-from board.lifecycle.tail import read_objects
+from board.lifecycle.tail import pending, read_objects
 from board.log import BaseLog
 from board.log.layout import INCOMING
 from board.readmodel import projection
@@ -81,7 +82,7 @@ def reconcile(
     min_age = timedelta(seconds=settings.RECONCILE_MIN_AGE_SECONDS) if min_age is None else min_age
     report = ReconcileReport()
     old = []
-    for info in log.list(INCOMING):
+    for info in pending(log.list(INCOMING)):
         report.listed += 1
         if info.modified > now - min_age:
             report.young += 1

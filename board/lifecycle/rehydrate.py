@@ -31,7 +31,7 @@ from board.lifecycle.errors import LifecycleError, MissingObject
 from board.lifecycle.plan import Plan, remaining_hourly
 from board.lifecycle.segments import Manifest, events, read_manifest
 from board.lifecycle.snapshot import daily_manifests
-from board.lifecycle.tail import read_objects
+from board.lifecycle.tail import pending, read_objects
 from board.log import BaseLog
 from board.log.layout import INCOMING
 from board.readmodel.batch import BatchApplier
@@ -294,7 +294,7 @@ def _worker(log_spec, store_spec, segments, shard, cutoff, dry_run, queue) -> No
 
 
 def _tail_events(log: BaseLog, report: RestoreReport) -> Iterable[Event]:
-    for item in read_objects(log, log.list(INCOMING)):
+    for item in read_objects(log, pending(log.list(INCOMING))):
         if item.event is not None:
             report.incoming_seen.add(item.key)
             yield item.event
@@ -327,7 +327,7 @@ class Follower:
 
     def step(self) -> int:
         """One poll: new incoming objects, then hourly segments not applied yet. Returns events applied."""
-        listed = list(self.log.list(INCOMING))
+        listed = list(pending(self.log.list(INCOMING)))
         fresh = [info for info in listed if info.key not in self.seen]
         applied = 0
         with BatchApplier(self.store) as applier:

@@ -11,10 +11,26 @@ rolled once it closed more than the grace period ago. For each such hour:
    rolled up becomes such an extra part; readers merge an hour's parts);
 3. read it back and check it, then create its manifest;
 4. apply every event of the hour to the store, and only then
-5. delete the incoming objects.
+5. delete the incoming objects, except each live thread's highest claim.
 
-Step 4 before step 5 is what numbers.py relies on: once a post's claim object
-is gone from incoming/, the store's thread count must already cover it.
+Then, once for the run:
+
+6. tidy the threads' kept claims: a thread whose newest kept claim is marked
+   loses its older kept claims and their markers, and a thread whose
+   ThreadArchived event was rolled up loses every claim and marker.
+
+Res numbers rest on step 5 (board/posting/numbers.py): the claim objects are
+what makes a number unique, so a thread's highest claim is never deleted
+while the thread is live. The run looks at the whole incoming listing, not
+just the hours it rolls: a thread's highest claim is the highest-numbered
+``incoming/posts/<board>/<thread>/<nnnn>.json`` listed anywhere. A claim
+below it is deleted as before; the highest one stays and, if its hour was
+rolled, gets a marker ``<nnnn>.rolled`` next to it, written after the event
+is in hourly/ and applied. Every reader of the tail (tail.pending) skips
+markers and marked claims, so a kept claim is never applied, reconciled or
+rolled up again. A claim is deleted only by a rollup that saw a higher claim
+of its thread, so by induction the highest one committed always remains; an
+archived thread takes no more posts, so its claims go with its archival.
 
 A crash anywhere is resumed by the next run: data without a manifest gets the
 manifest it would have had (manifests are a function of the data), events in
@@ -25,10 +41,17 @@ write; if they saw different events, the loser finds the winner's part,
 writes only what it lacks as the next part, and both end in one segment set
 holding every event once.
 
+Markers are written before the other claims are deleted and removed after
+the claims they mark, so a crash leaves at worst a kept claim unmarked (rolled
+again by the next run, found already rolled up) or a marker without its claim
+(skipped by readers, removed by a later step 6).
+
 Known limit: events that were already bundled into daily/ (their hourly part
 deleted) and still linger in incoming/ (a crash, then a day without rollups)
 are written again as a new part. Duplicates are harmless (apply is
-idempotent, merges keep one copy per id), just wasteful.
+idempotent, merges keep one copy per id), just wasteful. Kept claims do not
+make this the normal case: a kept claim is marked in the run that rolls it,
+and a marked claim is not part of the tail any more.
 """
 
 from __future__ import annotations
@@ -38,18 +61,19 @@ import logging
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from board.events import Event, decode
+from board.events import Event, EventType, decode
 from board.lifecycle import keys as k
 from board.lifecycle.errors import LifecycleError
 from board.lifecycle.segments import Manifest, SegmentWriter, describe, events, read_manifest, upload
 from board.lifecycle.tail import read_tail
-from board.log import AlreadyExists, BaseLog
+from board.log import AlreadyExists, BaseLog, ObjectInfo
+from board.log.layout import marker_key, parse_post_key, post_key
 from board.readmodel.batch import BatchApplier
 from board.store import BaseStore
 
@@ -67,6 +91,7 @@ class HourResult:
     already: int = 0
     written: list[str] = field(default_factory=list)
     deleted: int = 0
+    kept: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str = ""
 
@@ -77,7 +102,8 @@ class HourResult:
         parts = ", ".join(self.written) or "no new part"
         return (
             f"{label}: {self.events} event(s) -> {parts} ({self.events - self.already} new, "
-            f"{self.already} already rolled up), {self.deleted} incoming object(s) removed in {self.seconds:.1f}s"
+            f"{self.already} already rolled up), {self.deleted} incoming object(s) removed, "
+            f"{len(self.kept)} kept as their thread's highest claim in {self.seconds:.1f}s"
         )
 
 
@@ -87,6 +113,7 @@ class RollupReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     open_events: int = 0
     closed_before: datetime | None = None
+    tidied: int = 0
 
     @property
     def failed(self) -> list[HourResult]:
@@ -118,8 +145,10 @@ def rollup(
             f"and is rolled up once the grace period after that has passed"
         )
     report = RollupReport(closed_before=limit)
+    claims = _Claims()
+    archiving: dict[tuple[str, str], datetime] = {}
     with _Spool() as spool:
-        for item in read_tail(log):
+        for item in read_tail(log, observe=claims.see):
             if item.event is None:
                 if item.problem != "gone":
                     report.skipped.append((item.key, item.problem))
@@ -131,13 +160,30 @@ def rollup(
             elif hour is None or event_hour == hour:
                 assert item.data is not None
                 spool.add(event_hour, item.event.id, item.key, item.data)
+                if item.event.type == EventType.THREAD_ARCHIVED and item.event.thread is not None:
+                    archiving[(item.event.board, item.event.thread)] = event_hour
+        keep = claims.highest(exclude=archiving.keys())
         for event_hour in spool.hours():
-            report.hours.append(roll_hour(log, store, event_hour, spool))
+            report.hours.append(roll_hour(log, store, event_hour, spool, keep))
+    rolled = {result.hour for result in report.hours if not result.error}
+    for result in report.hours:
+        claims.marked_now(result.kept)
+    archived = {thread for thread, event_hour in archiving.items() if event_hour in rolled}
+    try:
+        report.tidied = tidy_claims(log, claims, archived)
+    except Exception:  # the hours are rolled up; what is left to tidy is tidied by the next run
+        logger.exception("rollup: tidying kept claims failed")
     return report
 
 
-def roll_hour(log: BaseLog, store: BaseStore, hour: datetime, spool: _Spool) -> HourResult:
-    """Steps 1-5 of the module docstring for one hour whose incoming events are in spool."""
+def roll_hour(
+    log: BaseLog, store: BaseStore, hour: datetime, spool: _Spool, keep: frozenset[str] = frozenset()
+) -> HourResult:
+    """Steps 1-5 of the module docstring for one hour whose incoming events are in spool.
+
+    keep holds the claim keys not to delete (each live thread's highest); the
+    ones of this hour get their marker.
+    """
     started = time.monotonic()
     result = HourResult(hour, events=spool.count(hour))
     try:
@@ -166,13 +212,92 @@ def roll_hour(log: BaseLog, store: BaseStore, hour: datetime, spool: _Spool) -> 
             for _, event in spool.read(spool.entries(hour)):
                 applier.add(event)
         incoming = [entry[1] for entry in spool.entries(hour)]
-        log.delete(incoming)
-        result.deleted = len(incoming)
+        kept = [key for key in incoming if key in keep]
+        for key in kept:
+            _mark(log, key)
+        gone = [key for key in incoming if key not in keep]
+        log.delete(gone)
+        result.deleted = len(gone)
+        result.kept = kept
     except Exception as exc:  # one bad hour must not stop the others; the report says which
         logger.exception("rollup of %s failed", f"{hour:%Y-%m-%dT%H}")
         result.error = f"{type(exc).__name__}: {exc}"
     result.seconds = time.monotonic() - started
     return result
+
+
+def _mark(log: BaseLog, claim: str) -> None:
+    """Write the marker of a kept claim whose event is now in hourly/."""
+    parsed = parse_post_key(claim)
+    assert parsed is not None and not parsed.marker
+    with contextlib.suppress(AlreadyExists):  # a marker is empty: whatever is there says the same
+        log.create(marker_key(parsed.board, parsed.thread, parsed.number), b"")
+
+
+def tidy_claims(log: BaseLog, claims: _Claims, archived: set[tuple[str, str]]) -> int:
+    """Step 6: remove kept claims (and markers) no thread needs any more; return how many objects went.
+
+    - a thread whose ThreadArchived event this run rolled up: every marked
+      claim and marker (its claims in the rolled hours are gone already);
+    - a live thread whose highest claim is marked: the marked claims and
+      markers below it (a newer claim was rolled, so they are not the highest);
+    - markers of a thread with no claim listed at all: left by an archival
+      tidy that stopped between the claims and the markers (a live thread's
+      highest claim is never deleted, so the listing shows one).
+
+    Claims go before their markers, so a crash leaves a marker without a
+    claim, never a rolled claim without its marker.
+    """
+    claim_keys: list[str] = []
+    marker_keys: list[str] = []
+    for (board, thread), markers in claims.markers.items():
+        top = claims.top.get((board, thread))
+        if (board, thread) in archived or top is None:
+            numbers = set(markers)
+        elif top in markers:
+            numbers = {n for n in markers if n < top}
+        else:
+            continue  # the highest claim is not rolled yet: the older kept one stays until it is
+        claim_keys += [post_key(board, thread, n) for n in sorted(numbers)]
+        marker_keys += [marker_key(board, thread, n) for n in sorted(numbers)]
+    if claim_keys:
+        log.delete(claim_keys)
+        log.delete(marker_keys)
+    return len(claim_keys) + len(marker_keys)
+
+
+class _Claims:
+    """What the incoming listing showed of each thread's claims: the highest number, and the marked ones.
+
+    One entry per thread with a claim in incoming/: the live threads (each
+    keeps one) and those posted to since the last rollup, not every thread
+    the board ever had.
+    """
+
+    def __init__(self) -> None:
+        self.top: dict[tuple[str, str], int] = {}
+        self.markers: dict[tuple[str, str], set[int]] = defaultdict(set)
+
+    def see(self, info: ObjectInfo) -> None:
+        parsed = parse_post_key(info.key)
+        if parsed is None:
+            return
+        thread = (parsed.board, parsed.thread)
+        if parsed.marker:
+            self.markers[thread].add(parsed.number)
+        elif parsed.number > self.top.get(thread, 0):
+            self.top[thread] = parsed.number
+
+    def highest(self, exclude: Collection[tuple[str, str]]) -> frozenset[str]:
+        """The claim keys to keep: each thread's highest, but not of threads being archived."""
+        return frozenset(post_key(b, t, n) for (b, t), n in self.top.items() if (b, t) not in exclude)
+
+    def marked_now(self, kept: list[str]) -> None:
+        """Claims this run kept and marked."""
+        for key in kept:
+            parsed = parse_post_key(key)
+            assert parsed is not None
+            self.markers[(parsed.board, parsed.thread)].add(parsed.number)
 
 
 def _bundled_parts(log: BaseLog, hour: datetime) -> set[str]:

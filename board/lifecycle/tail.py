@@ -4,11 +4,16 @@ One GET per event is latency-bound on S3 (tens of milliseconds each), so
 reads go through a small thread pool, a bounded window at a time: memory holds
 at most ``window`` objects, however long the tail is. Log backends are safe to
 share between threads (boto3 clients are; the local and memory logs lock).
+
+Not everything under incoming/ is pending. The rollup keeps each live
+thread's highest claim (so numbering can see it) and writes a marker next to
+it once its event is in hourly/; ``pending`` leaves both out, so that no
+reader applies, reconciles or rolls up a kept claim a second time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -16,7 +21,7 @@ from itertools import islice
 from board.events import Event, decode
 from board.events.model import MalformedEvent
 from board.log import BaseLog, NotFound, ObjectInfo
-from board.log.layout import INCOMING
+from board.log.layout import INCOMING, claim_of_marker, is_marker
 
 WORKERS = 8
 WINDOW = 256
@@ -48,6 +53,27 @@ def _fetch(log: BaseLog, info: ObjectInfo) -> TailItem:
         return TailItem(info, data, None, f"not an event: {exc}")
 
 
+def pending(infos: Iterable[ObjectInfo]) -> Iterator[ObjectInfo]:
+    """The listed incoming objects whose events are not in hourly/ yet: markers, and the claims they mark, left out.
+
+    A marker sorts right after its claim (``0005.json`` < ``0005.rolled``, and
+    no other key of the layout lies between them), so one object of look-ahead
+    is enough: the listing is still read lazily, in order.
+    """
+    held: ObjectInfo | None = None
+    for info in infos:
+        if is_marker(info.key):
+            if held is not None and held.key != claim_of_marker(info.key):
+                yield held
+            held = None
+            continue
+        if held is not None:
+            yield held
+        held = info
+    if held is not None:
+        yield held
+
+
 def read_objects(log: BaseLog, infos: Iterable[ObjectInfo], workers: int = WORKERS) -> Iterator[TailItem]:
     """Read and decode each listed object, in listing order, a window at a time."""
     infos = iter(infos)
@@ -56,6 +82,24 @@ def read_objects(log: BaseLog, infos: Iterable[ObjectInfo], workers: int = WORKE
             yield from pool.map(lambda info: _fetch(log, info), window)
 
 
-def read_tail(log: BaseLog, start_after: str = "", workers: int = WORKERS) -> Iterator[TailItem]:
-    """Every object under incoming/ (optionally after a key), read and decoded."""
-    return read_objects(log, log.list(INCOMING, start_after=start_after), workers)
+def read_tail(
+    log: BaseLog,
+    start_after: str = "",
+    workers: int = WORKERS,
+    observe: Callable[[ObjectInfo], None] | None = None,
+) -> Iterator[TailItem]:
+    """Every pending object under incoming/ (optionally after a key), read and decoded.
+
+    observe, if given, is called with every listed object, markers and kept
+    claims included, before they are filtered out (the rollup needs them).
+    """
+    listing: Iterable[ObjectInfo] = log.list(INCOMING, start_after=start_after)
+    if observe is not None:
+        listing = _observed(listing, observe)
+    return read_objects(log, pending(listing), workers)
+
+
+def _observed(infos: Iterable[ObjectInfo], observe: Callable[[ObjectInfo], None]) -> Iterator[ObjectInfo]:
+    for info in infos:
+        observe(info)
+        yield info

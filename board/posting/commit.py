@@ -96,7 +96,6 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
                 log,
                 now_ms // 1000,
                 lambda key: new_event(EventType.THREAD_CREATED, board_name, key, 1, payload),
-                known=lambda key: queries.thread(store, board_name, key) is not None,
             )
         else:
             assert thread is not None
@@ -104,7 +103,6 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
                 log,
                 board_name,
                 thread.key,
-                thread.count,
                 lambda n: new_event(EventType.POST_CREATED, board_name, thread.key, n, payload),
                 limit=board["res_max"],
             )
@@ -112,6 +110,11 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
                 cooldown.cancel(board_name, poster)
                 raise Refused(r.STOPPED.format(limit=board["res_max"]))
             event = committed
+    except numbers.NotInLog as exc:
+        # The store knows the thread (it was read above) but the log holds no claim of it
+        # any more: archived and rolled up, whatever the store shows yet.
+        cooldown.cancel(board_name, poster)
+        raise Refused(r.ARCHIVED) from exc
     except AlreadyExists as exc:  # every thread key of the last 100 seconds taken: a burst, not an outage
         cooldown.cancel(board_name, poster)
         raise Refused(r.THREADS_BUSY, status=503) from exc

@@ -1,90 +1,255 @@
-"""Res numbers and thread keys: unique and gapless, whatever number of processes post.
+"""Res numbers and thread keys: unique and gapless, on the durable log alone.
 
-Uniqueness is not Redis's job. A numbered post is committed under a key made
-of its number (board/log/layout.py) with a put that refuses to overwrite, so
-the log itself refuses a second post 5. The cache (Redis in production) only
-keeps the highest number known to be committed, as a hint, and a short
-per-thread lock so that a burst of posters queues instead of racing.
+Uniqueness is the log's job. A numbered post is committed under a key made
+of its number (board/log/layout.py), its *claim*, with a put that refuses to
+overwrite, so the log itself refuses a second post 5, whatever Redis knows.
+That holds only while the claim is there, so numbering never starts below a
+claim that may be gone. The volatile store is never asked: it may lag (a
+stale Riak read) or have lost writes (SQLite in a power cut), and a number
+taken from it may be one whose claim the rollup already deleted, which the
+put would then accept a second time.
 
-Gapless follows from trying ``highest known committed + 1`` and moving on only
-past numbers the log says are taken: a number is used up only by a commit that
-succeeded. After Redis loses its keys the hint restarts from the store's count,
-which may lag; the conditional put then walks forward over the taken numbers.
+Where to start is read from the log: the rollup keeps each live thread's
+highest claim in incoming/ (marked ``.rolled`` once its event is in hourly/,
+board/lifecycle/rollup.py), so listing ``incoming/posts/<board>/<thread>/``
+(S3 lists consistently) shows the highest number committed. A thread with no
+claim at all is archived and rolled up, or never existed: NotInLog.
+
+The cache (Redis in production) saves that listing on busy threads. It keeps
+a hint, (number, time), and the hint is trusted only while younger than half
+of settings.ROLLUP_GRACE_SECONDS. Numbers are taken in order, so a number
+above the hint was chosen, and its event stamped, after the hint's time; the
+rollup deletes a claim only once the hour of its event closed a grace period
+ago. So no claim above a fresh hint can be gone, and walking forward from it
+steps over every taken number. The time is the one before the put that took
+the number, not the time the hint is written, so a commit that stalls before
+writing its hint cannot pass an old number off as fresh; the other half of
+the grace is the allowance for clocks that disagree. The hint only moves up
+(a compare-and-set in Redis), and expires when it stops being trusted.
+
+Gapless follows from trying ``highest committed + 1`` and moving on only past
+numbers the log says are taken: a number is used up only by a commit that
+succeeded. A short per-thread lock in the cache makes a burst of posters
+queue instead of racing. Nothing here depends on the cache answering: a
+cache that fails is a hint miss and no lock, and the log still refuses
+duplicates.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import RedisError
 
 from board.events import Event, encode
 from board.log import AlreadyExists, BaseLog
-from board.log.layout import incoming_key
+from board.log.layout import incoming_key, parse_post_key, thread_prefix
+
+logger = logging.getLogger(__name__)
 
 LOCK_TTL = 5  # seconds: longer than one commit, short enough to outlive a crashed holder
 LOCK_WAIT = 10.0
+# Thread keys are tried from the clock's second up to this many seconds ahead of it.
+KEY_WINDOW = 100
+# What a cache that is down raises: the Redis client's errors, a file cache's OSError.
+CACHE_ERRORS = (RedisError, OSError)
+
+# KEYS[1] the hint; ARGV: number, time (ms), expiry (ms). Writes only a higher number.
+RAISE_HINT = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'n'))
+if current and current >= tonumber(ARGV[1]) then
+    return 0
+end
+redis.call('HSET', KEYS[1], 'n', ARGV[1], 't', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+class NotInLog(Exception):
+    """The thread has no claim in the log: archived and rolled up, or it never existed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    number: int
+    at_ms: int  # taken before the put that committed number
+
+    def trusted(self, now_ms: int) -> bool:
+        return now_ms - self.at_ms < trust_window_ms()
+
+
+def trust_window_ms() -> int:
+    """How long a hint is trusted: half the rollup's grace (see the module docstring)."""
+    return settings.ROLLUP_GRACE_SECONDS * 1000 // 2
 
 
 def _hint_key(board: str, thread: str) -> str:
-    return f"utakata:seq:{board}:{thread}"
+    return f"utakata:hint:{board}:{thread}"
+
+
+def _redis() -> RedisCache | None:
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    return backend if isinstance(backend, RedisCache) else None
+
+
+def read_hint(board: str, thread: str) -> Hint | None:
+    """The thread's hint, or None (none kept, or the cache did not answer)."""
+    key = _hint_key(board, thread)
+    try:
+        redis_cache = _redis()
+        if redis_cache is not None:
+            full_key = redis_cache.make_and_validate_key(key)
+            number, at_ms = redis_cache._cache.get_client(full_key).hmget(full_key, "n", "t")
+            return None if number is None or at_ms is None else Hint(int(number), int(at_ms))
+        value = cache.get(key)
+    except CACHE_ERRORS as exc:
+        logger.warning("numbering: no hint for %s/%s, the cache failed: %s", board, thread, exc)
+        return None
+    return Hint(*value) if value is not None else None
+
+
+def raise_hint(board: str, thread: str, hint: Hint, lock: ThreadLock) -> None:
+    """Move the thread's hint up to hint; never down, and never on a cache error.
+
+    Redis compares and sets in one script. Other caches (tests, one machine)
+    read, compare and set, which is safe only under the thread lock: without
+    it, or once it is lost, the hint is left as it is.
+    """
+    key = _hint_key(board, thread)
+    expiry_ms = trust_window_ms()
+    try:
+        redis_cache = _redis()
+        if redis_cache is not None:
+            full_key = redis_cache.make_and_validate_key(key)
+            client = redis_cache._cache.get_client(full_key, write=True)
+            client.eval(RAISE_HINT, 1, full_key, hint.number, hint.at_ms, expiry_ms)
+            return
+        if not lock.held():
+            return
+        current = cache.get(key)
+        if current is None or current[0] < hint.number:
+            cache.set(key, (hint.number, hint.at_ms), math.ceil(expiry_ms / 1000))
+    except CACHE_ERRORS as exc:
+        logger.warning("numbering: hint for %s/%s not written, the cache failed: %s", board, thread, exc)
+
+
+def highest_claimed(log: BaseLog, board: str, thread: str) -> int | None:
+    """The highest number the log shows taken in the thread (claims and markers), None if none."""
+    highest = None
+    for info in log.list(thread_prefix(board, thread)):
+        parsed = parse_post_key(info.key)
+        if parsed is not None and (highest is None or parsed.number > highest):
+            highest = parsed.number
+    return highest
+
+
+class ThreadLock:
+    """The thread's posting lock in the cache: a token under a key that expires after LOCK_TTL.
+
+    Correctness never depends on it (see the module docstring), so a poster
+    who waited too long, or whose cache is down, goes ahead unlocked rather
+    than being refused.
+    """
+
+    def __init__(self, board: str, thread: str) -> None:
+        self.key = f"utakata:lock:{board}:{thread}"
+        self.token = uuid.uuid4().hex
+        self.acquired = False
+
+    def acquire(self, wait: float = LOCK_WAIT) -> bool:
+        deadline = time.monotonic() + wait
+        # A holder keeps the lock for one log write (milliseconds): waiters poll at that
+        # scale; a 50 ms cap made one busy thread post at a quarter of the bare put rate.
+        delay = 0.002
+        try:
+            self.acquired = cache.add(self.key, self.token, LOCK_TTL)
+            while not self.acquired and time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.005)
+                self.acquired = cache.add(self.key, self.token, LOCK_TTL)
+        except CACHE_ERRORS as exc:
+            logger.warning("numbering: posting without the thread lock, the cache failed: %s", exc)
+            self.acquired = False
+        return self.acquired
+
+    def held(self) -> bool:
+        """Whether the lock is still ours (it may have expired under a slow commit)."""
+        if not self.acquired:
+            return False
+        try:
+            return cache.get(self.key) == self.token
+        except CACHE_ERRORS:
+            return False
+
+    def release(self) -> None:
+        with contextlib.suppress(*CACHE_ERRORS):
+            if self.held():
+                cache.delete(self.key)
 
 
 @contextlib.contextmanager
-def thread_lock(board: str, thread: str) -> Iterator[bool]:
-    """Hold the thread's posting lock if it can be had within LOCK_WAIT; yield whether it was.
-
-    Correctness never depends on it (see the module docstring), so a poster who
-    waited too long goes ahead unlocked rather than being refused.
-    """
-    key = f"utakata:lock:{board}:{thread}"
-    token = uuid.uuid4().hex
-    deadline = time.monotonic() + LOCK_WAIT
-    # A holder keeps the lock for one log write (milliseconds): waiters poll at that
-    # scale; a 50 ms cap made one busy thread post at a quarter of the bare put rate.
-    delay = 0.002
-    held = cache.add(key, token, LOCK_TTL)
-    while not held and time.monotonic() < deadline:
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.005)
-        held = cache.add(key, token, LOCK_TTL)
+def thread_lock(board: str, thread: str) -> Iterator[ThreadLock]:
+    """Hold the thread's posting lock if it can be had within LOCK_WAIT; yield the lock (see .acquired)."""
+    lock = ThreadLock(board, thread)
+    lock.acquire()
     try:
-        yield held
+        yield lock
     finally:
-        if held and cache.get(key) == token:
-            cache.delete(key)
+        lock.release()
+
+
+def _has_claims(log: BaseLog, board: str, thread: str) -> bool:
+    listing = log.list(thread_prefix(board, thread))
+    return next(iter(listing), None) is not None
+
+
+def first_number(log: BaseLog, board: str, thread: str) -> int:
+    """The number to try first: after a trusted hint, else after the highest the log shows."""
+    hint = read_hint(board, thread)
+    if hint is not None and hint.trusted(int(time.time() * 1000)):
+        return hint.number + 1
+    highest = highest_claimed(log, board, thread)
+    if highest is None:
+        raise NotInLog(f"no claim of thread {board}/{thread} in the log: archived and rolled up, or never made")
+    return highest + 1
 
 
 def commit_numbered(
     log: BaseLog,
     board: str,
     thread: str,
-    known_count: int,
     build: Callable[[int], Event],
     limit: int,
 ) -> Event | None:
     """Commit build(n) for the lowest free number n > every committed one.
 
     Returns the committed event, or None when the next number would exceed
-    limit (the thread is full). known_count is the store's count, a floor for
-    the hint after the cache lost it.
+    limit (the thread is full). Raises NotInLog when the log holds no claim
+    of the thread (it takes no posts).
     """
-    hint_key = _hint_key(board, thread)
-    with thread_lock(board, thread):
-        number = max(cache.get(hint_key) or 0, known_count) + 1
+    with thread_lock(board, thread) as lock:
+        number = first_number(log, board, thread)
         while number <= limit:
             event = build(number)
+            started_ms = int(time.time() * 1000)
             try:
                 log.create(incoming_key(event), encode(event))
             except AlreadyExists:
                 number += 1
                 continue
-            cache.set(hint_key, number, None)
+            raise_hint(board, thread, Hint(number, started_ms), lock)
             return event
-        cache.set(hint_key, limit, None)
+        raise_hint(board, thread, Hint(limit, int(time.time() * 1000)), lock)
         return None
 
 
@@ -92,20 +257,29 @@ def commit_thread(
     log: BaseLog,
     now_seconds: int,
     build: Callable[[str], Event],
-    known: Callable[[str], bool],
-    attempts: int = 100,
+    attempts: int = KEY_WINDOW,
 ) -> Event:
     """Commit a thread's first post under the lowest free key >= now_seconds.
 
     2ch thread keys are the creation time in seconds; two threads in the same
-    second on one board take consecutive keys, decided by the conditional put.
-    known(key) says the store already has that thread: its first post may have
-    been rolled up out of incoming/, where the put could no longer see it.
+    second on one board take consecutive keys, decided by the conditional put
+    on the first post's claim. The store is not asked whether a key is taken;
+    the log answers for every thread that ever had the key:
+
+    - a live thread keeps its highest claim in incoming/ (the rollup never
+      deletes it), so a key with anything under its thread prefix is skipped
+      without trying: its first post's claim may be rolled up, its thread is not;
+    - an archived thread loses all its claims, but only through a rollup at
+      least ROLLUP_GRACE_SECONDS after its first post was stamped, and a key
+      runs at most KEY_WINDOW seconds ahead of the clock that stamped it: by
+      then no clock tries that key any more. Settings refuse a grace below
+      twice the window, which leaves one window for clocks that disagree.
     """
     for key in range(now_seconds, now_seconds + attempts):
-        if known(str(key)):
-            continue
         event = build(str(key))
+        assert event.thread is not None
+        if _has_claims(log, event.board, event.thread):
+            continue
         try:
             log.create(incoming_key(event), encode(event))
         except AlreadyExists:

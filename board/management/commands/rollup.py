@@ -13,7 +13,8 @@ from board.store import StoreError, get_store
 class Command(BaseCommand):
     help = (
         "Roll up every closed hour of the incoming tail into hourly/ segments (sorted, gzip JSONL, "
-        "with a manifest), apply them to the store, then remove the per-event objects. Safe to re-run."
+        "with a manifest), apply them to the store, then remove the per-event objects (each live thread's "
+        "highest claim stays, marked as rolled up, for numbering). Safe to re-run."
     )
 
     def add_arguments(self, parser):
