@@ -51,9 +51,13 @@ def _ports_free(base: int) -> bool:
 
 
 def _free_base() -> int:
-    """A block of 200 ports (riakctl spreads a cluster's ports over one) that nothing listens on."""
+    """A block of 200 ports (riakctl spreads a cluster's ports over one) that nothing listens on.
+
+    Drawn from 200 blocks, so two sessions on one machine rarely pick the same; start() draws
+    again if a node still finds a port taken.
+    """
     for _ in range(50):
-        base = random.randrange(20, 60) * 1000
+        base = random.randrange(100, 300) * 200
         if _ports_free(base):
             return base
     raise RuntimeError("no free block of ports for a Riak cluster")
@@ -97,7 +101,19 @@ class RiakCluster:
         return done.stdout
 
     def start(self) -> None:
-        self.ctl("start", str(self.nodes))
+        for attempt in range(3):
+            try:
+                self.ctl("start", str(self.nodes))
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                # Most likely another cluster took one of our ports meanwhile: a new folder, a new block.
+                self.ctl("stop", timeout=120)
+                shutil.rmtree(self.dir, ignore_errors=True)
+                self.dir = Path(tempfile.mkdtemp(prefix="utakata-riak-"))
+                self.base = _free_base()
+                self.http_ports = [self.base + 98 + 10 * i for i in range(self.nodes)]
 
     def stop(self) -> None:
         try:
@@ -115,6 +131,13 @@ class RiakCluster:
         """Node lost with its disk: a rebuilt empty node takes its place and is refilled by repair."""
         self.ctl("replace", str(node))
 
+    def wipe(self) -> None:
+        """The whole cluster lost: every node stopped, every disk emptied, a new cluster started in its place."""
+        self.ctl("stop", timeout=120)
+        for node in range(1, self.nodes + 1):
+            shutil.rmtree(self.dir / f"node{node}" / "data", ignore_errors=True)
+        self.start()
+
     def url(self, nodes: list[int] | None = None, **options: str) -> str:
         chosen = nodes or list(range(1, self.nodes + 1))
         hosts = ",".join(f"127.0.0.1:{self.http_ports[i - 1]}" for i in chosen)
@@ -127,6 +150,13 @@ class External:
 
     def __init__(self, url: str) -> None:
         self.base_url = url
+
+    def wipe(self) -> None:
+        """The whole cluster lost: every node stopped, every disk emptied, a new cluster started in its place."""
+        self.ctl("stop", timeout=120)
+        for node in range(1, self.nodes + 1):
+            shutil.rmtree(self.dir / f"node{node}" / "data", ignore_errors=True)
+        self.start()
 
     def url(self, nodes: list[int] | None = None, **options: str) -> str:
         if nodes is not None:

@@ -84,6 +84,7 @@ class TwoChClient:
             "POST", "/test/bbs.cgi", body.encode("ascii"), "application/x-www-form-urlencoded", REMOTE_ADDR=self.address
         )
         assert response.status_code == 200
+        apply_pending()  # the workers' fan-out, which other clients wait for
         return re.search(r"<title>(.*?)</title>", response.content.decode("cp932"))[1]
 
     @staticmethod

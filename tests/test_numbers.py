@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -260,15 +261,22 @@ def test_a_grace_period_below_twice_the_thread_key_window_is_refused_at_start():
 # --- the reported sequence: a store that lags after a rollup --------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "riak"])
 def store_backend(request, settings, tmp_path):
-    """The volatile store the write path reads: in memory, or an SQLite file."""
+    """The volatile store the write path reads: in memory, an SQLite file, or real Riak nodes."""
     if request.param == "sqlite":
         settings.UTAKATA_STORE = {
             "BACKEND": "board.store.sqlite.SQLiteStore",
             "LOCATION": str(tmp_path / "s.sqlite3"),
             "OPTIONS": {},
         }
+        store_module.handler.reset()
+    elif request.param == "riak":
+        from board.lib.backends import parse_url
+        from board.store import SCHEMES
+
+        url = request.getfixturevalue("riak_cluster").url(prefix=f"t{uuid.uuid4().hex[:12]}")
+        settings.UTAKATA_STORE = parse_url(url, SCHEMES, "UTAKATA_STORE_URL")
         store_module.handler.reset()
     return request.param
 

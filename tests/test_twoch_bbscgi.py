@@ -11,7 +11,7 @@ from django.test import Client
 from board.readmodel import queries
 from board.store import get_store
 from board.twoch.bbscgi import form_charset, parse_form, unescape_references
-from tests.helpers import log_keys, make_board, new_thread
+from tests.helpers import apply_pending, log_keys, make_board, new_thread
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -51,6 +51,7 @@ def thread(board) -> str:
 
 
 def posts_of(thread: str) -> list[dict]:
+    apply_pending()  # what the workers do after bbs.cgi answered
     found = queries.thread(get_store(), "test", thread)
     return queries.posts(get_store(), "test", thread, list(range(1, found.count + 1)))
 
@@ -79,12 +80,14 @@ def test_new_thread_has_no_key_and_a_subject(board) -> None:
         post(encoded(bbs="test", subject="新スレ", FROM="", mail="", MESSAGE="立てた", submit="新規スレッド作成"))
     )
     assert "2ch_X:true" in html
+    apply_pending()
     [thread] = queries.threads(get_store(), "test")
     assert thread.title == "新スレ"
 
 
 def test_empty_key_is_a_new_thread(board) -> None:
     post(encoded(bbs="test", key="", subject="空キー", MESSAGE="本文"))
+    apply_pending()
     assert [t.title for t in queries.threads(get_store(), "test")] == ["空キー"]
 
 
@@ -106,6 +109,7 @@ def test_numeric_references_become_the_characters_they_name(thread) -> None:
 
 def test_numeric_references_come_back_out_in_the_dat(thread) -> None:
     post(encoded(**reply_form(thread, "&#9829;")))
+    apply_pending()
     assert b"<> &#9829; <>\n" in Client().get(f"/test/dat/{thread}.dat").content
 
 
@@ -173,14 +177,24 @@ def test_get_is_not_a_post() -> None:
     assert Client().get("/test/bbs.cgi").status_code == 405
 
 
-def test_post_is_in_the_dat_at_once(thread) -> None:
-    # No apply_pending(): the client fetches its own post before any worker runs.
-    post(encoded(**reply_form(thread, "すぐ見える")))
-    assert "すぐ見える".encode("cp932") in Client().get(f"/test/dat/{thread}.dat").content
+def test_the_posters_next_dat_has_the_post_before_any_worker_ran(thread) -> None:
+    client = Client()  # a dedicated browser keeps the cookie bbs.cgi set
+    post(encoded(**reply_form(thread, "すぐ見える")), client=client)
+    assert "すぐ見える".encode("cp932") not in Client().get(f"/test/dat/{thread}.dat").content, (
+        "the request itself applied nothing: others wait for the workers"
+    )
+    assert "すぐ見える".encode("cp932") in client.get(f"/test/dat/{thread}.dat").content
+
+
+def test_other_readers_see_the_post_once_the_workers_applied_it(thread) -> None:
+    post(encoded(**reply_form(thread, "あとで見える")))
+    apply_pending()
+    assert "あとで見える".encode("cp932") in Client().get(f"/test/dat/{thread}.dat").content
 
 
 def test_trip_reaches_the_dat_in_2ch_form(thread) -> None:
     post(encoded(**reply_form(thread, FROM="山田#istrip")))
+    apply_pending()
     name = Client().get(f"/test/dat/{thread}.dat").content.decode("cp932").split("\n")[1].split("<>")[0]
     assert re.fullmatch(r"山田 </b>◆[./0-9A-Za-z]{10} <b>", name)
 

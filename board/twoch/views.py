@@ -15,16 +15,15 @@ from board.boards import NAME_RE
 from board.formats.bbsmenu import MenuBoard, bbsmenu_html, bbsmenu_json
 from board.formats.dat import encode
 from board.formats.setting import setting_txt
-from board.log.layout import incoming_key
 from board.posting import refusals as r
 from board.posting.commit import submit
 from board.posting.refusals import Refused
 from board.posting.validation import Submission
 from board.readmodel import queries
 from board.store import get_store
-from board.tasks.fanout import apply_key
 from board.twoch import bbscgi, conditional, datfile
 from board.twoch.datserve import serve_dat
+from board.web import readyourwrites
 from board.web.client import client_address
 
 logger = logging.getLogger(__name__)
@@ -62,6 +61,11 @@ def setting(request: HttpRequest, board: str) -> HttpResponse:
 def dat(request: HttpRequest, board: str, key: str) -> HttpResponse:
     store = get_store()
     found = datfile.open_dat(store, board, key)
+    posted = readyourwrites.pending_number(request, board, key)
+    if posted and (found is None or found.lines < posted):
+        # This client just posted here and the workers have not applied it yet.
+        readyourwrites.catch_up(board, key, found.lines if found else 0, posted)
+        found = datfile.open_dat(store, board, key)
     if found is None:
         raise Http404("そんな板orスレッドないです。")
     if found.archived:
@@ -125,17 +129,12 @@ def bbs_cgi(request: HttpRequest) -> HttpResponse:
     except Refused as refusal:
         message = bbscgi.flood_message(refusal.wait_seconds) if refusal.wait_seconds else refusal.message
         return _page("twoch/error.html", {"message": message, "board": board}, charset)
-    _show_at_once(posted.event)
     context = {"board": posted.board, "key": posted.thread, "number": posted.number}
-    return _page("twoch/posted.html", context, charset)
-
-
-def _show_at_once(event) -> None:
-    """Apply the post now, so the dat the client fetches next has it (the workers apply it again, harmlessly)."""
-    try:
-        apply_key(incoming_key(event))
-    except Exception:  # the post is committed; the fan-out will apply it
-        logger.exception("applying %s for read-your-writes failed", event.id)
+    response = _page("twoch/posted.html", context, charset)
+    # The workers apply the post; the dat this client fetches next catches up from the log
+    # if they have not yet (the post is applied once, not here and again in a worker).
+    readyourwrites.remember(response, posted.board, posted.thread, posted.number)
+    return response
 
 
 def _page(template: str, context: dict, charset: str) -> HttpResponse:
