@@ -87,6 +87,17 @@ def _framed(state: State, header: State, data: bytes) -> bytes:
     return dumps(state) + FRAME + dumps(header) + FRAME + data
 
 
+def _packed(spans: dict[str, list[int]]) -> tuple[list[int], list[int]]:
+    """Fragments that follow one another as (numbers, boundaries): what headers store (quick to parse)."""
+    numbers = [int(n) for n in spans]
+    bounds = [span[0] for span in spans.values()] + [next(reversed(spans.values()))[1]] if spans else [0]
+    return numbers, bounds
+
+
+def _unpacked(numbers: list[int], bounds: list[int]) -> dict[str, list[int]]:
+    return {str(n): [bounds[i], bounds[i + 1]] for i, n in enumerate(numbers)}
+
+
 class _Fragments:
     """Fragments of the value being replaced, reused for posts whose state is unchanged."""
 
@@ -96,7 +107,12 @@ class _Fragments:
         self.data = b""
         if previous is not None and not stale(o.POSTS, previous):
             self.header, self.data = split(previous)
-        self.spans = self.header.get(field, {})
+        if field == "d":  # dat lines: the run from the page's first number on
+            bounds = self.header.get("d", [0])
+            start = self.header.get("first", 1)
+            self.spans = _unpacked(list(range(start, start + len(bounds) - 1)), bounds)
+        else:
+            self.spans = _unpacked(self.header.get("h", []), self.header.get("ho", [0]))
 
     def get(self, number: str, post: State, offset: int = 0) -> bytes | None:
         span = self.spans.get(number)
@@ -160,7 +176,17 @@ def _encode_page(key: str, state: State, previous: tuple[State, bytes] | None) -
     html, html_spans = _html_chunk(board, thread, posts, html_reuse, html_reuse.header.get("dat", 0))
     digest = hashlib.sha1(dumps({"d": deleted, "f": first, "n": len(lines), "t": title})).hexdigest()
     fp = f"{len(lines):03d}{len(deleted):03d}{int(bool(title))}{digest[:12]}"
-    header = {"fp": fp, "lines": len(lines), "dat": len(dat_bytes), "d": line_spans, "h": html_spans, "r": RENDERER}
+    numbers, bounds = _packed(html_spans)
+    header = {
+        "fp": fp,
+        "lines": len(lines),
+        "dat": len(dat_bytes),
+        "first": first,
+        "d": _packed(line_spans)[1],
+        "h": numbers,
+        "ho": bounds,
+        "r": RENDERER,
+    }
     return _framed(state, header, dat_bytes + html)
 
 
@@ -191,16 +217,28 @@ def _encode_thread(key: str, state: State, previous: tuple[State, bytes] | None)
     html, spans = _html_chunk(board, thread, shown, reuse, 0)
     # The entry and the page sizes again in the header: a dat request or a 304 reads
     # them without decoding the posts the state carries for board tops.
-    header = {"h": spans, "r": RENDERER, "thread": state.get("thread"), "pages": state.get("pages", {})}
+    numbers, bounds = _packed(spans)
+    header = {"h": numbers, "ho": bounds, "r": RENDERER, "thread": state.get("thread"), "pages": state.get("pages", {})}
     return _framed(state, header, html)
 
 
-def html_map(value: bytes, numbers: list[int]) -> dict[int, bytes]:
-    """The HTML fragments of these posts in a stored page or thread, by number (missing ones left out)."""
-    header, data = split(value)
-    offset = header.get("dat", 0)
-    spans = header["h"]
-    return {n: data[offset + s[0] : offset + s[1]] for n in numbers if (s := spans.get(str(n))) is not None}
+def html_parts(bucket: str, key: str, value: bytes) -> tuple[list[int], list[int], memoryview]:
+    """The numbers of a stored page's (or thread's) HTML fragments, their boundaries, and that HTML.
+
+    Fragment i is ``html[bounds[i]:bounds[i + 1]]``, numbers ascending. A value
+    rendered by other code than this is rendered again here (not stored: the
+    next write to it stores the new rendering).
+    """
+    first = value.find(FRAME)
+    second = value.find(FRAME, first + 1)
+    header = json.loads(value[first + 1 : second])
+    if header.get("r") != RENDERER:
+        value = encode(bucket, key, loads(value))
+        first = value.find(FRAME)
+        second = value.find(FRAME, first + 1)
+        header = json.loads(value[first + 1 : second])
+    start = second + 1 + header.get("dat", 0)
+    return header["h"], header["ho"], memoryview(value)[start:]
 
 
 def live_rows(state: State) -> list[tuple[str, State]]:

@@ -15,12 +15,13 @@ SLOT = "<!--utakata:slot-->"
 
 
 def render_spliced(
-    request: HttpRequest, template: str, context: dict, content: bytes, status: int = 200
+    request: HttpRequest, template: str, context: dict, content: bytes | list[bytes | memoryview], status: int = 200
 ) -> HttpResponse:
-    """Render ``template`` with ``content`` (UTF-8 HTML) where it writes ``{{ slot }}``."""
+    """Render ``template`` with ``content`` (UTF-8 HTML, or pieces of it) where it writes ``{{ slot }}``."""
     html = render_to_string(template, {**context, "slot": mark_safe(SLOT)}, request)  # noqa: S308 - a constant
     head, sep, tail = html.partition(SLOT)
     if not sep:
         raise ValueError(f"{template} has no {{{{ slot }}}}")
-    body = b"".join((head.encode("utf-8"), content, tail.encode("utf-8")))
+    pieces = [content] if isinstance(content, bytes) else content
+    body = b"".join((head.encode("utf-8"), *pieces, tail.encode("utf-8")))
     return HttpResponse(body, content_type="text/html; charset=utf-8", status=status)
