@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from board.formats import dat as datformat
 from board.readmodel import encoding as e
@@ -35,7 +36,7 @@ class Chunk:
     lines: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Dat:
     """What is known about a dat before reading its bytes."""
 
@@ -46,15 +47,17 @@ class Dat:
     chunks: tuple[Chunk, ...]
     tail: bytes  # the stop line after a full thread, else b""
 
-    @property
+    # Computed once: a request asks for them several times (304, 416, Range, headers).
+
+    @cached_property
     def size(self) -> int:
         return sum(c.size for c in self.chunks) + len(self.tail)
 
-    @property
+    @cached_property
     def lines(self) -> int:
         return sum(c.lines for c in self.chunks) + (1 if self.tail else 0)
 
-    @property
+    @cached_property
     def etag(self) -> str:
         """Names the bytes: the chunks' fingerprints and the tail."""
         names = ",".join(c.fp for c in self.chunks).encode("ascii") + b"|" + self.tail
