@@ -87,7 +87,7 @@ def test_the_web_containers_read_the_client_address_from_the_proxy(services):
     for web in ("web1", "web2"):
         e = env(services[web])
         assert e["UTAKATA_CLIENT_ADDR_HEADER"] == "HTTP_X_FORWARDED_FOR"
-        assert e["UTAKATA_TRUSTED_PROXY_HOPS"] == "1"
+        assert e["UTAKATA_TRUSTED_PROXY_HOPS"] == "${UTAKATA_TRUSTED_PROXY_HOPS:-1}"
     for other in ("worker", "beat"):
         assert "UTAKATA_CLIENT_ADDR_HEADER" not in env(services[other])
 
