@@ -254,6 +254,8 @@ def cluster(tmp_path_factory):
     source = riak_release_source()
     if source is None:
         pytest.skip("no Riak release: set UTAKATA_RIAK_HOME to a directory with bin/riak or riak-*.tar.gz")
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed: riak-node asks its peers and itself over HTTP with it")
     root = tmp_path_factory.mktemp("riak-deploy")
     release = unpacked_release(source, root / "rel")
     # Node 4 starts only in the last test, in a dead member's place.
