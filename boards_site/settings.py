@@ -100,14 +100,16 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    # One machine without Redis: a file cache is shared by every local process,
-    # which is what the sequencer hint and the cooldowns need.
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(DATA_DIR / "cache"),
-        }
+    # One machine without Redis: Django's database cache in a local SQLite file is
+    # shared by every local process and, unlike the file cache, adds atomically,
+    # which the thread lock and the cooldown need (board/lib/localcache.py).
+    DATABASES["cache"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATA_DIR / "cache.sqlite3",
+        "OPTIONS": {"timeout": 5},
     }
+    DATABASE_ROUTERS = ["board.lib.dbrouter.CacheRouter"]
+    CACHES = {"default": {"BACKEND": "board.lib.localcache.LocalDatabaseCache", "LOCATION": "utakata_cache"}}
 
 # --- Celery ---------------------------------------------------------------
 
@@ -143,6 +145,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", envint("UTAKATA
 # Seconds a web process keeps a board's settings (read by every page): a change
 # reaches every process within this time.
 SETTINGS_TTL = float(os.environ.get("UTAKATA_SETTINGS_TTL", "1"))
+# Seconds a poster waits at most for the log to confirm a post (board/posting/confirm.py);
+# past it they are told it is not confirmed yet, and that sending it again is safe.
+COMMIT_DEADLINE = float(os.environ.get("UTAKATA_COMMIT_DEADLINE", "5"))
+if COMMIT_DEADLINE <= 0:
+    raise ImproperlyConfigured(f"UTAKATA_COMMIT_DEADLINE={COMMIT_DEADLINE} must be positive")
 
 # Retries of a fan-out task whose log or store is down; after them, reconcile applies the event.
 FANOUT_MAX_RETRIES = envint("UTAKATA_FANOUT_MAX_RETRIES", 10)

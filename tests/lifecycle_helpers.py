@@ -21,7 +21,8 @@ from board.readmodel import queries
 from board.store import get_store
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-CSRF_RE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]+(")')
+# What differs per request in a page with a form: its CSRF token and its one-time posting token.
+CSRF_RE = re.compile(r'(name="(?:csrfmiddlewaretoken|once)" value=")[^"]+(")')
 
 
 def at(minutes: float) -> datetime:
@@ -81,7 +82,7 @@ def hour(text: str) -> datetime:
 
 
 def normalise(html: str) -> str:
-    """A page without what differs per request: the CSRF token in forms."""
+    """A page without what differs per request: the CSRF and one-time tokens in forms."""
     return CSRF_RE.sub(r"\1TOKEN\2", html)
 
 

@@ -19,7 +19,16 @@ class LogError(Exception):
 
 
 class LogUnavailable(LogError):
-    """The log could not be reached or did not answer; nothing can be assumed written."""
+    """The log could not be reached or did not answer; nothing can be assumed written.
+
+    ``unsent`` is True when the log knows no request of this operation reached
+    it (every attempt failed to connect): then nothing can land later either,
+    and a write is surely not written. Otherwise a write may have landed.
+    """
+
+    def __init__(self, message: str = "", unsent: bool = False) -> None:
+        super().__init__(message)
+        self.unsent = unsent
 
 
 class AlreadyExists(LogError):

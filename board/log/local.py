@@ -56,7 +56,8 @@ class LocalLog(BaseLog):
 
     def _unavailable(self, exc: OSError, doing: str, key: str) -> LogUnavailable:
         reason = exc.strerror or str(exc)
-        return LogUnavailable(f"local log {self.root}: cannot {doing} {key!r}: {reason} ({exc.filename})")
+        # A local write fails before its atomic last step or not at all: nothing can land later.
+        return LogUnavailable(f"local log {self.root}: cannot {doing} {key!r}: {reason} ({exc.filename})", unsent=True)
 
     # --- writes --------------------------------------------------------------
 

@@ -33,6 +33,7 @@ import base64
 import contextlib
 import hashlib
 import io
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC
 from typing import Any, BinaryIO
@@ -43,7 +44,9 @@ from botocore.exceptions import (
     BotoCoreError,
     ChecksumError,
     ClientError,
+    ConnectTimeoutError,
     CredentialRetrievalError,
+    EndpointConnectionError,
     FlexibleChecksumError,
     HTTPClientError,
     NoCredentialsError,
@@ -55,6 +58,8 @@ from django.core.exceptions import ImproperlyConfigured
 from board.log.base import AlreadyExists, Archived, BaseLog, LogError, LogUnavailable, NotFound, ObjectInfo
 
 MiB = 1024 * 1024
+# Failures to connect: the request never left this machine, so it cannot land later.
+UNSENT_ERRORS = (EndpointConnectionError, ConnectTimeoutError)
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 10.0
 DEFAULT_MAX_ATTEMPTS = 3
@@ -140,6 +145,15 @@ class S3Log(BaseLog):
         session = boto3.session.Session()
         self._client = session.client("s3", endpoint_url=endpoint_url, region_name=region_name, config=self.config)
         self.endpoint = self._client.meta.endpoint_url
+        # Whether any attempt of this thread's current PutObject reached the server
+        # (botocore retries inside one call): a write none of whose attempts connected
+        # surely did not land, so the poster can be told "not saved" (board/posting/confirm.py).
+        self._attempts = threading.local()
+        self._client.meta.events.register("needs-retry.s3.PutObject", self._note_attempt)
+
+    def _note_attempt(self, caught_exception=None, **kwargs) -> None:
+        if caught_exception is None or not isinstance(caught_exception, UNSENT_ERRORS):
+            self._attempts.delivered = True
 
     # --- keys and errors -----------------------------------------------------
 
@@ -210,6 +224,7 @@ class S3Log(BaseLog):
     def create(self, key: str, data: bytes) -> None:
         data = bytes(data)
         full = self._full(key)
+        self._attempts.delivered = False
         for _ in range(3):
             try:
                 self._client.put_object(Bucket=self.bucket, Key=full, Body=data, IfNoneMatch="*", ContentMD5=_md5(data))
@@ -226,7 +241,10 @@ class S3Log(BaseLog):
                 # Nothing there: a 412 whose object was deleted meanwhile, or a
                 # 409 whose racing write failed. Either way, try again.
             except BotoCoreError as exc:
-                raise self._error(exc, "writing", key) from exc
+                error = self._error(exc, "writing", key)
+                if isinstance(error, LogUnavailable) and isinstance(exc, UNSENT_ERRORS):
+                    error.unsent = not self._attempts.delivered
+                raise error from exc
         raise LogUnavailable(f"S3 endpoint {self.endpoint}: writes to {self._where(key)} keep conflicting")
 
     def create_from_file(self, key: str, fileobj: BinaryIO) -> None:

@@ -16,14 +16,14 @@ from board.boards import DEFAULTS
 from board.events import Event, EventType, encode, new_event
 from board.log import AlreadyExists, LogError, LogUnavailable, get_log
 from board.log.layout import incoming_key, post_key
-from board.posting import cooldown, numbers
+from board.posting import confirm, cooldown, numbers, once
 from board.posting import refusals as r
 from board.posting.poster_id import jst_day, poster_id
 from board.posting.refusals import Refused
 from board.posting.tripcode import render_name
 from board.posting.validation import Submission, validate
 from board.readmodel import queries
-from board.store import get_store
+from board.store import StoreError, get_store
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,26 @@ class Posted:
         return self.event.number
 
 
+KEY_DIGITS = 16  # a thread key is the creation time in seconds: 10 digits until the year 2286
+
+
 def submit(board_name: str, thread_key: str | None, sub: Submission, address: str) -> Posted:
-    """Post a reply (thread_key given) or a new thread; raise Refused if it is not written."""
+    """Post a reply (thread_key given) or a new thread; raise Refused if it is not written.
+
+    Every refusal is true: "not saved" only when nothing can be in the log;
+    when the log cannot say in time, "not confirmed" (and sending again is safe:
+    board/posting/once.py).
+    """
+    try:
+        return _submit(board_name, thread_key, sub, address)
+    except Refused:
+        raise
+    except StoreError as exc:  # before the commit (after it, nothing raises): nothing was written
+        logger.error("post refused, the store failed: %s", exc)
+        raise Refused(r.LOG_DOWN, status=503) from exc
+
+
+def _submit(board_name: str, thread_key: str | None, sub: Submission, address: str) -> Posted:
     store, log = get_store(), get_log()
     board = queries.board(store, board_name)
     if board is None:
@@ -59,7 +77,7 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
     new_thread = thread_key is None
     thread = None
     if not new_thread:
-        if not (thread_key.isascii() and thread_key.isdigit()):
+        if not (thread_key.isascii() and thread_key.isdigit() and len(thread_key) <= KEY_DIGITS):
             raise Refused(r.NO_THREAD, status=404)
         thread = queries.thread(store, board_name, thread_key) or _just_created(board_name, thread_key)
         if thread is None:
@@ -73,6 +91,11 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
     now_ms = int(time.time() * 1000)
     day = jst_day(now_ms)
     poster = poster_id(settings.ID_SECRET, board_name, address, day)
+    key = _once_key(board_name, poster, thread_key, clean, sub)
+    if key is not None and (earlier := once.earlier(key)) is not None:
+        found = _resubmitted(log, key, earlier)
+        if found is not None:
+            return Posted(found)
     if queries.is_banned(store, board_name, day.isoformat(), poster):
         raise Refused(r.BANNED)
     wait = cooldown.start(board_name, poster, board["cooldown"])
@@ -85,10 +108,13 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
         "body": clean.body,
         "id": poster if board["force_id"] else "",
     }
+    if key is not None:
+        payload["once"] = key
     if board["weekdays"] != DEFAULTS["weekdays"]:
         # A post's date is written once, with the names in force when it was made;
         # only boards that changed them carry them, to keep the log small.
         payload["weekdays"] = board["weekdays"]
+    put = _confirming_put(log, key)
     try:
         if new_thread:
             payload["subject"] = clean.subject
@@ -96,6 +122,7 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
                 log,
                 now_ms // 1000,
                 lambda key: new_event(EventType.THREAD_CREATED, board_name, key, 1, payload),
+                put=put,
             )
         else:
             assert thread is not None
@@ -105,6 +132,7 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
                 thread.key,
                 lambda n: new_event(EventType.POST_CREATED, board_name, thread.key, n, payload),
                 limit=board["res_max"],
+                put=put,
             )
             if committed is None:
                 cooldown.cancel(board_name, poster)
@@ -118,6 +146,10 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
     except AlreadyExists as exc:  # every thread key of the last 100 seconds taken: a burst, not an outage
         cooldown.cancel(board_name, poster)
         raise Refused(r.THREADS_BUSY, status=503) from exc
+    except confirm.Unconfirmed as exc:
+        # Maybe written: the cooldown stays, and sending it again finds it (once.py).
+        logger.error("commit not confirmed: %s", exc)
+        raise Refused(r.UNCONFIRMED, status=503) from exc
     except LogError as exc:
         cooldown.cancel(board_name, poster)
         logger.error("commit refused, log unavailable: %s", exc)
@@ -126,6 +158,38 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
     fan_out(event)
     archived = archive_overflow(board, event.thread) if new_thread else ()
     return Posted(event, archived)
+
+
+def _once_key(board: str, poster: str, thread_key: str | None, clean: Submission, sub: Submission) -> str | None:
+    """The submission's key (once.py): the form's token, or what a bbs.cgi client sends."""
+    if sub.token:
+        return once.for_form(board, sub.token)
+    if sub.client_time:
+        return once.for_bbscgi(board, poster, thread_key, clean.subject, sub.client_time, clean.body)
+    return None
+
+
+def _resubmitted(log, key: str, earlier: once.Earlier) -> Event | None:
+    """The event of an earlier submission of this post, if it was written; Refused while it may still be."""
+    found = once.find(log, key, earlier)
+    if found is not None:
+        return found
+    if earlier.state == "pending":
+        raise Refused(r.STILL_CONFIRMING, status=503)
+    return None  # failed, or lost its number to another post: post it anew
+
+
+def _confirming_put(log, key: str | None):
+    """The claim writer numbering uses: within the deadline, remembered for resubmissions."""
+    until = confirm.deadline()
+
+    def put(log_key: str, data: bytes) -> None:
+        if key is not None:
+            once.remember(key, "pending", log_key)
+        settle = (lambda state: once.remember(key, state, log_key)) if key is not None else None
+        confirm.create(log, log_key, data, until, settle)
+
+    return put
 
 
 def _just_created(board_name: str, thread_key: str) -> queries.Thread | None:

@@ -48,9 +48,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import RedisError
 
 from board.events import Event, encode
+from board.lib.cache import CACHE_ERRORS
 from board.log import AlreadyExists, BaseLog
 from board.log.layout import incoming_key, parse_post_key, thread_prefix
 
@@ -60,8 +60,6 @@ LOCK_TTL = 5  # seconds: longer than one commit, short enough to outlive a crash
 LOCK_WAIT = 10.0
 # Thread keys are tried from the clock's second up to this many seconds ahead of it.
 KEY_WINDOW = 100
-# What a cache that is down raises: the Redis client's errors, a file cache's OSError.
-CACHE_ERRORS = (RedisError, OSError)
 
 # KEYS[1] the hint; ARGV: number, time (ms), expiry (ms). Writes only a higher number.
 RAISE_HINT = """
@@ -224,26 +222,33 @@ def first_number(log: BaseLog, board: str, thread: str) -> int:
     return highest + 1
 
 
+Put = Callable[[str, bytes], None]
+
+
 def commit_numbered(
     log: BaseLog,
     board: str,
     thread: str,
     build: Callable[[int], Event],
     limit: int,
+    put: Put | None = None,
 ) -> Event | None:
     """Commit build(n) for the lowest free number n > every committed one.
 
     Returns the committed event, or None when the next number would exceed
     limit (the thread is full). Raises NotInLog when the log holds no claim
-    of the thread (it takes no posts).
+    of the thread (it takes no posts). ``put`` writes a claim (default
+    log.create; the write path passes one with a deadline, board/posting/confirm.py):
+    it returns once written and raises AlreadyExists when the key is taken.
     """
+    put = put or log.create
     with thread_lock(board, thread) as lock:
         number = first_number(log, board, thread)
         while number <= limit:
             event = build(number)
             started_ms = int(time.time() * 1000)
             try:
-                log.create(incoming_key(event), encode(event))
+                put(incoming_key(event), encode(event))
             except AlreadyExists:
                 number += 1
                 continue
@@ -258,8 +263,9 @@ def commit_thread(
     now_seconds: int,
     build: Callable[[str], Event],
     attempts: int = KEY_WINDOW,
+    put: Put | None = None,
 ) -> Event:
-    """Commit a thread's first post under the lowest free key >= now_seconds.
+    """Commit a thread's first post under the lowest free key >= now_seconds (``put`` as in commit_numbered).
 
     2ch thread keys are the creation time in seconds; two threads in the same
     second on one board take consecutive keys, decided by the conditional put
@@ -281,7 +287,7 @@ def commit_thread(
         if _has_claims(log, event.board, event.thread):
             continue
         try:
-            log.create(incoming_key(event), encode(event))
+            (put or log.create)(incoming_key(event), encode(event))
         except AlreadyExists:
             continue
         return event

@@ -23,6 +23,8 @@ class Submission:
     mail: str = ""
     body: str = ""
     subject: str = ""
+    token: str = ""  # the HTML form's one-time token (board/posting/once.py)
+    client_time: str = ""  # bbs.cgi's ``time`` field, part of its resubmission key
 
 
 def sjis_size(text: str) -> int:

@@ -6,7 +6,7 @@ from board.twoch import views
 
 app_name = "twoch"
 
-BOARD = r"(?P<board>[a-z0-9_]+)"
+BOARD = r"(?P<board>[a-z0-9_]{1,32})"
 
 urlpatterns = [
     path("bbsmenu.html", views.menu_html, name="bbsmenu_html"),
@@ -14,7 +14,9 @@ urlpatterns = [
     path("test/bbs.cgi", views.bbs_cgi, name="bbs_cgi"),
     re_path(rf"^{BOARD}/subject\.txt$", views.subject, name="subject"),
     re_path(rf"^{BOARD}/SETTING\.TXT$", views.setting, name="setting"),
-    re_path(rf"^{BOARD}/dat/(?P<key>[0-9]+)\.dat$", views.dat, name="dat"),
+    re_path(rf"^{BOARD}/dat/(?P<key>[0-9]{{1,16}})\.dat$", views.dat, name="dat"),
     # 2ch's archive layout for ten-digit keys: kako/<first 4 digits>/<first 5 digits>/<key>.dat
-    re_path(rf"^{BOARD}/kako/(?P<k4>[0-9]{{4}})/(?P<k5>[0-9]{{5}})/(?P<key>[0-9]+)\.dat$", views.kako, name="kako"),
+    re_path(
+        rf"^{BOARD}/kako/(?P<k4>[0-9]{{4}})/(?P<k5>[0-9]{{5}})/(?P<key>[0-9]{{1,16}})\.dat$", views.kako, name="kako"
+    ),
 ]

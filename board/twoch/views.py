@@ -123,7 +123,13 @@ def bbs_cgi(request: HttpRequest) -> HttpResponse:
     if key is not None and not (key.isascii() and key.isdigit()):
         return _page("twoch/error.html", {"message": r.NO_THREAD, "board": board}, charset)
     text = {f: bbscgi.unescape_references(form.get(f, "")) for f in ("FROM", "mail", "MESSAGE", "subject")}
-    sub = Submission(name=text["FROM"], mail=text["mail"], body=text["MESSAGE"], subject=text["subject"])
+    sub = Submission(
+        name=text["FROM"],
+        mail=text["mail"],
+        body=text["MESSAGE"],
+        subject=text["subject"],
+        client_time=form.get("time", "")[:32],
+    )
     try:
         posted = submit(board, key, sub, client_address(request))
     except Refused as refusal:

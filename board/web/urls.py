@@ -5,13 +5,13 @@ from board.web import views
 urlpatterns = [
     path("", views.index, name="index"),
     re_path(
-        r"^test/read\.cgi/(?P<board>[a-z0-9_]+)/(?P<key>[0-9]+)/(?P<range_text>[-0-9ln,]*)$",
+        r"^test/read\.cgi/(?P<board>[a-z0-9_]{1,32})/(?P<key>[0-9]{1,16})/(?P<range_text>[-0-9ln,]*)$",
         views.thread_page,
         name="thread",
     ),
-    re_path(r"^(?P<board>[a-z0-9_]+)/$", views.board_top, name="board"),
-    re_path(r"^(?P<board>[a-z0-9_]+)/post$", views.post, name="post"),
-    re_path(r"^(?P<board>[a-z0-9_]+)/kako/$", views.archive, name="archive"),
-    re_path(r"^(?P<board>[a-z0-9_]+)/kako/(?P<month>[0-9]{4}-[0-9]{2})/$", views.archive, name="archive_month"),
-    re_path(r"^(?P<board>[a-z0-9_]+)/subback\.html$", views.subback, name="subback"),
+    re_path(r"^(?P<board>[a-z0-9_]{1,32})/$", views.board_top, name="board"),
+    re_path(r"^(?P<board>[a-z0-9_]{1,32})/post$", views.post, name="post"),
+    re_path(r"^(?P<board>[a-z0-9_]{1,32})/kako/$", views.archive, name="archive"),
+    re_path(r"^(?P<board>[a-z0-9_]{1,32})/kako/(?P<month>[0-9]{4}-[0-9]{2})/$", views.archive, name="archive_month"),
+    re_path(r"^(?P<board>[a-z0-9_]{1,32})/subback\.html$", views.subback, name="subback"),
 ]

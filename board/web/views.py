@@ -109,6 +109,7 @@ def post(request: HttpRequest, board: str) -> HttpResponse:
         mail=request.POST.get("mail", ""),
         body=request.POST.get("MESSAGE", ""),
         subject=request.POST.get("subject", ""),
+        token=request.POST.get("once", ""),
     )
     try:
         posted = submit(board, key, sub, client_address(request))

@@ -1,0 +1,183 @@
+"""Every answer is true, and quick: a log that hangs, fails after writing, or refuses; a resubmitted post.
+
+The log here is the in-memory one wrapped to fail the way S3 fails (what is
+under test is what the write path concludes, not S3). The real endpoints'
+failures are in test_recovery.py (unreachable S3) and the log contract suite.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from board import log as log_module
+from board.log import LogUnavailable, get_log
+from board.log.memory import MemoryLog
+from board.posting import refusals as r
+from board.posting.commit import submit
+from board.posting.refusals import Refused
+from board.posting.validation import Submission
+from board.readmodel import queries
+from board.store import get_store
+from tests.helpers import apply_pending, log_keys, make_board, new_thread
+
+
+class FlakyLog(MemoryLog):
+    """The memory log, with the next creates failing the way S3 does."""
+
+    mode = ""  # "lands-then-fails": written, but the answer lost; "hangs": blocks until released
+    release = threading.Event()
+
+    def create(self, key: str, data: bytes) -> None:
+        if key.startswith("incoming/posts/") and FlakyLog.mode == "lands-then-fails":
+            super().create(key, data)
+            raise LogUnavailable("read timeout after the request was sent")
+        if key.startswith("incoming/posts/") and FlakyLog.mode == "hangs":
+            FlakyLog.release.wait(30)
+        super().create(key, data)
+
+
+@pytest.fixture
+def flaky(settings):
+    settings.UTAKATA_LOG = {**settings.UTAKATA_LOG, "BACKEND": "tests.test_posting_faults.FlakyLog"}
+    settings.COMMIT_DEADLINE = 0.5
+    log_module.handler.reset()
+    FlakyLog.mode = ""
+    FlakyLog.release.clear()
+    yield FlakyLog
+    FlakyLog.release.set()
+    FlakyLog.mode = ""
+
+
+@pytest.fixture
+def thread(board) -> str:
+    return new_thread(body="最初").thread
+
+
+def posts_in_log(thread: str) -> list[str]:
+    return [key for key in log_keys() if f"/{thread}/" in key and key.endswith(".json")]
+
+
+def reply(thread: str, body: str = "レス", token: str = "", client_time: str = "", address: str = "192.0.2.7"):
+    return submit("test", thread, Submission(body=body, token=token, client_time=client_time), address)
+
+
+def test_a_post_that_landed_but_whose_answer_was_lost_is_acknowledged(flaky, thread):
+    flaky.mode = "lands-then-fails"
+    posted = reply(thread, "届いていた")
+    assert posted.number == 2
+    assert len(posts_in_log(thread)) == 2
+
+
+def test_a_log_that_hangs_is_answered_not_confirmed_by_the_deadline(flaky, thread):
+    flaky.mode = "hangs"
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused:
+        reply(thread, "待たされる", token="tok-1")
+    assert time.monotonic() - started < 2
+    assert refused.value.message == r.UNCONFIRMED, "never 「保存されていません」 when it may be saved"
+    assert r.LOG_DOWN not in refused.value.message
+
+
+def test_resubmitting_a_post_that_was_not_confirmed_posts_it_once(flaky, thread):
+    flaky.mode = "hangs"
+    with pytest.raises(Refused):
+        reply(thread, "一度だけ", token="tok-2")
+    with pytest.raises(Refused) as still:  # the first put is still running
+        reply(thread, "一度だけ", token="tok-2")
+    assert still.value.message == r.STILL_CONFIRMING
+    flaky.release.set()  # the first put lands after all
+    deadline = time.monotonic() + 5
+    while len(posts_in_log(thread)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    flaky.mode = ""
+    again = reply(thread, "一度だけ", token="tok-2")
+    assert again.number == 2
+    assert len(posts_in_log(thread)) == 2, "the resubmission found the first post and wrote nothing"
+
+
+def test_a_form_sent_twice_posts_once():
+    make_board("test", "テスト板", cooldown=30)
+    thread = new_thread(body="最初", address="192.0.2.50").thread
+    first = reply(thread, "二度押し", token="tok-3")
+    second = reply(thread, "二度押し", token="tok-3")  # inside the cooldown: still the same post, not a refusal
+    assert (first.number, second.number) == (2, 2)
+    assert len(posts_in_log(thread)) == 2
+
+
+def test_a_bbscgi_client_resending_the_same_post_posts_once(thread):
+    first = reply(thread, "再送", client_time="1796000000")
+    second = reply(thread, "再送", client_time="1796000000")
+    third = reply(thread, "再送", client_time="1796000009")  # a new post with the same text
+    assert (first.number, second.number, third.number) == (2, 2, 3)
+
+
+def test_an_unreachable_log_is_not_saved_and_says_so_quickly(settings, thread):
+    from tests.services import free_port
+
+    settings.UTAKATA_LOG = {
+        "BACKEND": "board.log.s3.S3Log",
+        "LOCATION": "down",
+        "OPTIONS": {"endpoint_url": f"http://127.0.0.1:{free_port()}", "connect_timeout": "0.3", "max_attempts": "2"},
+    }
+    log_module.handler.reset()
+    with pytest.raises(Refused) as refused:
+        reply(thread, "届かない")
+    assert refused.value.message == r.LOG_DOWN  # no attempt connected: surely not written
+
+
+def test_posting_goes_on_when_the_cache_is_down(settings):
+    make_board("test", "テスト板", cooldown=30)
+    thread = new_thread(body="最初").thread
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+    }
+    from django.core.cache import caches
+
+    caches._settings = caches.settings = settings.CACHES
+    caches._connections = threading.local()
+    try:
+        first = reply(thread, "キャッシュなし", address="192.0.2.60")
+        second = reply(thread, "クールダウンも効かない", address="192.0.2.60")  # fails open
+    finally:
+        caches._connections = threading.local()
+    assert (first.number, second.number) == (2, 3)
+    assert cache is not None
+
+
+@pytest.fixture
+def file_log(settings, tmp_path):
+    """The embedded log (a local directory), whose file names have a length limit."""
+    settings.UTAKATA_LOG = {"BACKEND": "board.log.local.LocalLog", "LOCATION": str(tmp_path / "log"), "OPTIONS": {}}
+    log_module.handler.reset()
+
+
+@pytest.mark.parametrize("key", ["1" * 256, "１２３"])
+def test_a_thread_key_out_of_bounds_is_refused_not_an_error(file_log, board, key):
+    response = Client().post("/test/post", {"key": key, "MESSAGE": "x"})
+    assert response.status_code == 404 and r.NO_THREAD in response.content.decode()
+
+
+def test_bbscgi_with_a_huge_key_answers_an_error_page(file_log, board):
+    body = f"bbs=test&key={'9' * 300}&time=1&FROM=&mail=&MESSAGE=x".encode()
+    response = Client().generic("POST", "/test/bbs.cgi", body, "application/x-www-form-urlencoded")
+    assert response.status_code == 200 and "2ch_X:error" in response.content.decode("cp932")
+
+
+def test_a_store_that_fails_before_the_commit_refuses_clearly(thread, monkeypatch):
+    from board.store import StoreUnavailable
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("riak: no node answered")
+
+    monkeypatch.setattr(queries, "is_banned", down)
+    with pytest.raises(Refused) as refused:
+        reply(thread, "x")
+    assert refused.value.message == r.LOG_DOWN and refused.value.status == 503
+    apply_pending()
+    assert queries.thread(get_store(), "test", thread).count == 1
+    assert get_log() is not None
