@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "weekdays": "日月火水木金土",
     "top_threads": 10,
     "top_posts": 5,
+    "closed": False,  # a closed board is read-only: pages and dats stay, posts are refused
 }
 
 # Inclusive bounds of the numeric settings.
@@ -45,14 +46,25 @@ BOUNDS: dict[str, tuple[int, int]] = {
 TEXT_MAX = {"title": 128, "noname": 64}  # characters
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+# Paths of the site itself: a board of that name would be shadowed by them, or shadow them.
+RESERVED = frozenset({"admin", "static", "test", "healthz", "readyz", "metrics", "bbsmenu", "media", "api", "kako"})
+
+
+def name_problem(name: str) -> str | None:
+    """Why a board cannot have this name (None if it can)."""
+    if not NAME_RE.match(name):
+        return f"board name {name!r}: use 1-32 of a-z, 0-9 and _"
+    if name in RESERVED:
+        return f"board name {name!r} is one of the site's own paths ({', '.join(sorted(RESERVED))})"
+    return None
 
 
 def with_defaults(payload: dict[str, Any]) -> dict[str, Any]:
     """Board settings as stored, every key present, numbers clamped into their bounds."""
-    unknown = set(payload) - set(DEFAULTS) - {"name", "event"}
+    unknown = set(payload) - set(DEFAULTS) - {"name", "event", "reason", "by"}
     if unknown:
         raise ValueError(f"unknown board settings: {', '.join(sorted(unknown))}")
-    settings = {**DEFAULTS, **payload}
+    settings = {**DEFAULTS, **{k: v for k, v in payload.items() if k not in ("reason", "by")}}
     for key, (low, high) in BOUNDS.items():
         settings[key] = min(max(settings[key], low), high)
     return settings

@@ -199,6 +199,17 @@ class Timeline:
             )
         )
 
+    def lift(self, minute: float, poster: str, board: str = "test") -> Event:
+        day = (at(minute) + timedelta(hours=9)).date().isoformat()
+        return self._add(commit_at(EventType.BAN_LIFTED, board, at(minute), poster=poster, day=day, reason="解除"))
+
+    def settings(self, minute: float, board: str = "test", **settings) -> Event:
+        return self._add(commit_at(EventType.BOARD_SETTINGS_CHANGED, board, at(minute), **settings))
+
+    def moderate(self, minute: float, kind: str, thread: str, board: str = "test") -> Event:
+        """Stop, resume or restore a thread (ThreadStopped, ThreadResumed, ThreadRestored)."""
+        return self._add(commit_at(kind, board, at(minute), thread, reason="管理"))
+
     def until(self, when: datetime) -> list[Event]:
         return [e for e in self.events if e.time <= k.ms(when)]
 
@@ -232,6 +243,13 @@ def three_days() -> Timeline:
             t.delete(d * day + 1000, threads[0], 3)
             t.archive(d * day + 1100, threads[0])
             t.ban(d * day + 1150, threads[1], 2, poster="Ab3dEf9h")
+            t.ban(d * day + 1160, threads[1], 3, poster="Zz9yXx8w")
+            t.lift(d * day + 1170, poster="Zz9yXx8w")
+            t.settings(d * day + 1180, res_max=900, top_posts=3)
+            t.moderate(d * day + 1190, EventType.THREAD_STOPPED, threads[1])
+            t.moderate(d * day + 1195, EventType.THREAD_RESUMED, threads[1])
+        if d == 2:
+            t.moderate(d * day + 20, EventType.THREAD_RESTORED, threads[0])
         maintain(d * day + (day + 90 if d < 2 else 900))
     from board.lifecycle.rollup import rollup
 

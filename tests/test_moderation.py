@@ -3,6 +3,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from board.events import decode
 from board.log import get_log
 from board.posting import refusals as r
 from board.posting.commit import submit
@@ -57,3 +58,132 @@ def test_a_ban_names_the_daily_id_not_the_address(board):
     call_command("banposter", "test", thread, "1")
     [key] = [k for k in log_keys() if k.startswith("incoming/events/")][-1:]
     assert "198.51.100.20" not in get_log().read(key).decode()
+
+
+# --- boards: created once, changed setting by setting ----------------------------------------
+
+
+def test_changing_one_setting_keeps_the_others():
+    call_command("createboard", "news", "ニュース", "--set", "cooldown=30", "--set", "thread_cap=50")
+    call_command("createboard", "news", "ニュース", "--set", "res_max=900")
+    board = queries.board(get_store(), "news")
+    assert (board["cooldown"], board["thread_cap"], board["res_max"]) == (30, 50, 900)
+
+
+def test_a_settings_change_is_its_own_event_naming_only_what_changed():
+    call_command("createboard", "news", "ニュース", "--set", "cooldown=30")
+    call_command("createboard", "news", "ニュース速報", "--set", "res_max=900")
+    events = [decode(get_log().read(k)) for k in log_keys() if k.startswith("incoming/events/")]
+    change = events[-1]
+    assert change.type == "BoardSettingsChanged"
+    assert {k: v for k, v in change.payload.items() if k not in ("by", "reason")} == {
+        "title": "ニュース速報",
+        "res_max": 900,
+    }
+
+
+def test_an_old_logs_board_created_again_still_resets_on_replay():
+    from board.events import EventType, new_event
+    from board.readmodel.projection import apply
+
+    store = get_store()
+    apply(store, new_event(EventType.BOARD_CREATED, "old", payload={"title": "旧", "cooldown": 30}))
+    apply(store, new_event(EventType.BOARD_CREATED, "old", payload={"title": "旧", "res_max": 900}))
+    board = queries.board(store, "old")
+    assert (board["cooldown"], board["res_max"]) == (10, 900), "what a second BoardCreated always meant"
+
+
+@pytest.mark.parametrize("name", ["admin", "static", "test", "healthz", "readyz", "metrics"])
+def test_board_names_of_the_sites_own_paths_are_refused(name):
+    with pytest.raises(CommandError, match="site's own paths"):
+        call_command("createboard", name, "衝突")
+
+
+def test_a_closed_board_refuses_posts_and_reopens():
+    from board.moderation.boards import close_board, reopen_board
+    from tests.helpers import apply_pending, make_board
+
+    make_board("news", "ニュース", cooldown=0)
+    thread = new_thread("news").thread
+    close_board("news", reason="移転")
+    apply_pending()
+    with pytest.raises(Refused) as refusal:
+        submit("news", thread, Submission(body="閉鎖中"), "192.0.2.1")
+    assert refusal.value.message == r.BOARD_CLOSED
+    reopen_board("news")
+    apply_pending()
+    assert reply("news", thread).number == 2
+
+
+# --- threads: stopped, archived and restored ------------------------------------------------
+
+
+def test_a_stopped_thread_refuses_posts_until_resumed(board):
+    from board.moderation.actions import resume_thread, stop_thread
+    from tests.helpers import apply_pending
+
+    thread = new_thread().thread
+    stop_thread("test", thread, reason="荒れたため")
+    apply_pending()
+    with pytest.raises(Refused) as refusal:
+        submit("test", thread, Submission(body="x"), "192.0.2.1")
+    assert refusal.value.message == r.THREAD_STOPPED
+    assert not queries.thread(get_store(), "test", thread).archived, "a stopped thread stays live"
+    resume_thread("test", thread)
+    apply_pending()
+    assert reply("test", thread).number == 2
+
+
+def test_a_thread_restored_after_its_archival_was_rolled_up_takes_the_next_number(board):
+    from datetime import UTC, datetime, timedelta
+
+    from board.lifecycle.rollup import rollup
+    from board.moderation.actions import restore_thread
+    from tests.helpers import apply_pending
+
+    thread = new_thread().thread
+    reply("test", thread)
+    call_command("archivethread", "test", thread)
+    rollup(get_log(), get_store(), now=datetime.now(UTC) + timedelta(hours=2))
+    assert not [k for k in log_keys() if f"/{thread}/" in k], "the archival's rollup removed its claims"
+    restore_thread("test", thread, reason="誤って倉庫入り")
+    apply_pending()
+    assert not queries.thread(get_store(), "test", thread).archived
+    assert [t.key for t in queries.threads(get_store(), "test")] == [thread]
+    assert reply("test", thread).number == 3
+
+
+def test_lifting_a_ban_lets_the_id_post_again(board):
+    from board.moderation.actions import lift_ban
+    from board.posting.poster_id import jst_day
+    from tests.helpers import apply_pending
+
+    thread = new_thread(address="198.51.100.20").thread
+    call_command("banposter", "test", thread, "1")
+    [post] = queries.posts(get_store(), "test", thread, [1])
+    lift_ban("test", post["id"], jst_day(post["time"]).isoformat(), reason="誤爆")
+    apply_pending()
+    assert reply("test", thread, address="198.51.100.20").number == 2
+
+
+def test_deleting_every_post_of_an_id_in_a_thread(board):
+    from board.moderation.actions import delete_posts_of
+    from tests.helpers import apply_pending
+
+    thread = new_thread(address="198.51.100.20").thread
+    reply("test", thread, address="198.51.100.21")
+    reply("test", thread, address="198.51.100.20")
+    [first] = queries.posts(get_store(), "test", thread, [1])
+    deleted = delete_posts_of("test", thread, first["id"], reason="荒らし")
+    apply_pending()
+    assert [e.number for e in deleted] == [1, 3]
+    posts = queries.posts(get_store(), "test", thread, [1, 2, 3])
+    assert [bool(p.get("deleted")) for p in posts] == [True, False, True]
+
+
+def test_every_moderation_event_says_who_and_why(board):
+    thread = new_thread().thread
+    call_command("deletepost", "test", thread, "1", "--reason", "spam")
+    [key] = [k for k in log_keys() if k.startswith("incoming/events/")][-1:]
+    payload = decode(get_log().read(key)).payload
+    assert (payload["by"], payload["reason"]) == ("operator", "spam")

@@ -19,14 +19,33 @@ SCHEMA_VERSION = 1
 
 
 class EventType:
-    BOARD_CREATED = "BoardCreated"
+    BOARD_CREATED = "BoardCreated"  # every setting, the ones not given at their defaults
+    BOARD_SETTINGS_CHANGED = "BoardSettingsChanged"  # only the settings given; the others stay
     THREAD_CREATED = "ThreadCreated"
     POST_CREATED = "PostCreated"
     THREAD_ARCHIVED = "ThreadArchived"
+    THREAD_RESTORED = "ThreadRestored"  # back from the archive
+    THREAD_STOPPED = "ThreadStopped"  # スレスト: read-only, still live
+    THREAD_RESUMED = "ThreadResumed"
     POST_DELETED = "PostDeleted"
     POSTER_BANNED = "PosterBanned"
+    BAN_LIFTED = "BanLifted"
 
-    ALL = frozenset({BOARD_CREATED, THREAD_CREATED, POST_CREATED, THREAD_ARCHIVED, POST_DELETED, POSTER_BANNED})
+    ALL = frozenset(
+        {
+            BOARD_CREATED,
+            BOARD_SETTINGS_CHANGED,
+            THREAD_CREATED,
+            POST_CREATED,
+            THREAD_ARCHIVED,
+            THREAD_RESTORED,
+            THREAD_STOPPED,
+            THREAD_RESUMED,
+            POST_DELETED,
+            POSTER_BANNED,
+            BAN_LIFTED,
+        }
+    )
 
 
 BoardCreated = EventType.BOARD_CREATED

@@ -80,6 +80,9 @@ from board.store import BaseStore
 logger = logging.getLogger(__name__)
 
 
+FALLS = (EventType.THREAD_ARCHIVED, EventType.THREAD_RESTORED)
+
+
 class NotClosed(LifecycleError):
     """The hour asked for has not closed (plus the grace period) yet."""
 
@@ -147,6 +150,7 @@ def rollup(
     report = RollupReport(closed_before=limit)
     claims = _Claims()
     archiving: dict[tuple[str, str], datetime] = {}
+    latest_fall: dict[tuple[str, str], tuple[str, str]] = {}  # a thread's latest archival or restore
     with _Spool() as spool:
         for item in read_tail(log, observe=claims.see):
             if item.event is None:
@@ -155,6 +159,10 @@ def rollup(
                     logger.error("rollup: skipped %s: %s", item.key, item.problem)
                 continue
             event_hour = k.hour_of(item.event.time)
+            if item.event.type in FALLS and item.event.thread is not None:
+                slot = (item.event.board, item.event.thread)
+                if item.event.id > latest_fall.get(slot, ("",))[0]:
+                    latest_fall[slot] = (item.event.id, item.event.type)
             if event_hour >= limit:
                 report.open_events += 1
             elif hour is None or event_hour == hour:
@@ -162,6 +170,10 @@ def rollup(
                 spool.add(event_hour, item.event.id, item.key, item.data)
                 if item.event.type == EventType.THREAD_ARCHIVED and item.event.thread is not None:
                     archiving[(item.event.board, item.event.thread)] = event_hour
+        # A thread archived and then restored (ThreadRestored) keeps its claims.
+        for slot, (_, kind) in latest_fall.items():
+            if kind != EventType.THREAD_ARCHIVED:
+                archiving.pop(slot, None)
         keep = claims.highest(exclude=archiving.keys())
         for event_hour in spool.hours():
             report.hours.append(roll_hour(log, store, event_hour, spool, keep))

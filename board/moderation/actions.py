@@ -1,49 +1,115 @@
-"""What a moderator can do. Each action commits an event; nothing is edited in place."""
+"""What a moderator can do. Each action commits an event naming who did it and why; nothing is edited in place."""
 
 from __future__ import annotations
 
-from board.events import Event, EventType, new_event
-from board.posting.commit import commit
+from board.events import Event, EventType, encode, new_event
+from board.log import AlreadyExists, get_log
+from board.log.layout import post_key
+from board.posting.commit import commit, fan_out
 from board.posting.poster_id import jst_day
 from board.readmodel import queries
 from board.store import get_store
 
 
 class ModerationError(Exception):
-    """The action names something that does not exist."""
+    """The action names something that does not exist, or cannot be done to it."""
 
 
-def delete_post(board: str, thread: str, number: int, reason: str = "") -> Event:
-    """あぼーん: the post's text is gone from pages, the dat and the next snapshot."""
+def _thread(board: str, thread: str) -> queries.Thread:
     found = queries.thread(get_store(), board, thread)
     if found is None:
         raise ModerationError(f"no thread {board}/{thread}")
+    return found
+
+
+def _post(board: str, thread: str, number: int) -> dict:
+    found = _thread(board, thread)
     if not 1 <= number <= found.count:
         raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
-    return commit(new_event(EventType.POST_DELETED, board, thread, number, {"reason": reason}))
+    posts = queries.posts(get_store(), board, thread, [number])
+    if not posts:
+        raise ModerationError(f"post {board}/{thread}/{number} is not in the store yet")
+    return posts[0]
 
 
-def ban_poster(board: str, thread: str, number: int, reason: str = "") -> Event:
+def _who(by: str, reason: str) -> dict:
+    return {"by": by, "reason": reason}
+
+
+def delete_post(board: str, thread: str, number: int, reason: str = "", by: str = "operator") -> Event:
+    """あぼーん: the post's text is gone from pages, the dat and the next snapshot; its number stays."""
+    found = _thread(board, thread)
+    if not 1 <= number <= found.count:
+        raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
+    return commit(new_event(EventType.POST_DELETED, board, thread, number, _who(by, reason)))
+
+
+def delete_posts_of(board: str, thread: str, poster: str, reason: str = "", by: str = "operator") -> list[Event]:
+    """Delete every post of one daily ID in a thread."""
+    found = _thread(board, thread)
+    posts = queries.posts(get_store(), board, thread, list(range(1, found.count + 1)))
+    mine = [p["number"] for p in posts if p.get("id") == poster and not p.get("deleted")]
+    if not mine:
+        raise ModerationError(f"no post of ID:{poster} left in {board}/{thread}")
+    return [delete_post(board, thread, n, reason, by) for n in mine]
+
+
+def ban_poster(board: str, thread: str, number: int, reason: str = "", by: str = "operator") -> Event:
     """Ban the author of a post for the rest of its JST day on this board.
 
     A ban names the daily ID, the only handle on a poster this board keeps: the
     address itself is never stored, so a ban ends with the day the ID belongs to.
     """
-    found = queries.thread(get_store(), board, thread)
-    if found is None:
-        raise ModerationError(f"no thread {board}/{thread}")
-    posts = queries.posts(get_store(), board, thread, [number])
-    if not posts or posts[0].get("deleted") and "id" not in posts[0]:
+    post = _post(board, thread, number)
+    if post.get("deleted") and "id" not in post:
         raise ModerationError(f"no post {board}/{thread}/{number} to take an ID from")
-    post = posts[0]
     if not post.get("id"):
         raise ModerationError(f"post {board}/{thread}/{number} has no ID (the board does not force IDs)")
-    payload = {"poster": post["id"], "day": jst_day(post["time"]).isoformat(), "reason": reason}
+    payload = {"poster": post["id"], "day": jst_day(post["time"]).isoformat(), **_who(by, reason)}
     return commit(new_event(EventType.POSTER_BANNED, board, thread, number, payload))
 
 
-def archive_thread(board: str, thread: str) -> Event:
+def lift_ban(board: str, poster: str, day: str, reason: str = "", by: str = "operator") -> Event:
+    if not queries.is_banned(get_store(), board, day, poster):
+        raise ModerationError(f"ID:{poster} is not banned on /{board}/ for {day}")
+    return commit(new_event(EventType.BAN_LIFTED, board, payload={"poster": poster, "day": day, **_who(by, reason)}))
+
+
+def archive_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
     """Send a thread to the archive (過去ログ) by hand: read-only from then on."""
-    if queries.thread(get_store(), board, thread) is None:
-        raise ModerationError(f"no thread {board}/{thread}")
-    return commit(new_event(EventType.THREAD_ARCHIVED, board, thread))
+    if _thread(board, thread).archived:
+        raise ModerationError(f"{board}/{thread} is in the archive already")
+    return commit(new_event(EventType.THREAD_ARCHIVED, board, thread, payload=_who(by, reason)))
+
+
+def restore_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
+    """Bring a thread back from the archive.
+
+    Numbering needs a claim of the thread in the log (board/posting/numbers.py),
+    and the rollup of its archival removed them all: so the restore itself is
+    committed as the claim of its highest number, whose own claim is gone. If
+    the claims are still there (not rolled up yet), it is an ordinary event.
+    """
+    found = _thread(board, thread)
+    if not found.archived:
+        raise ModerationError(f"{board}/{thread} is not in the archive")
+    event = new_event(EventType.THREAD_RESTORED, board, thread, found.count, _who(by, reason))
+    try:
+        get_log().create(post_key(board, thread, found.count), encode(event))
+    except AlreadyExists:
+        return commit(new_event(EventType.THREAD_RESTORED, board, thread, payload=_who(by, reason)))
+    fan_out(event)
+    return event
+
+
+def stop_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
+    """スレスト: the thread stays live and readable; posts are refused."""
+    if _thread(board, thread).stopped:
+        raise ModerationError(f"{board}/{thread} is stopped already")
+    return commit(new_event(EventType.THREAD_STOPPED, board, thread, payload=_who(by, reason)))
+
+
+def resume_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
+    if not _thread(board, thread).stopped:
+        raise ModerationError(f"{board}/{thread} is not stopped")
+    return commit(new_event(EventType.THREAD_RESUMED, board, thread, payload=_who(by, reason)))

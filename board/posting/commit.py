@@ -74,6 +74,8 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
     board = queries.board(store, board_name)
     if board is None:
         raise Refused(r.NO_BOARD, status=404)
+    if board["closed"]:
+        raise Refused(r.BOARD_CLOSED)
     new_thread = thread_key is None
     thread = None
     if not new_thread:
@@ -84,6 +86,8 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
             raise Refused(r.NO_THREAD, status=404)
         if thread.archived:
             raise Refused(r.ARCHIVED)
+        if thread.stopped:
+            raise Refused(r.THREAD_STOPPED)
         if thread.count >= board["res_max"]:
             raise Refused(r.STOPPED.format(limit=board["res_max"]))
     clean = validate(sub, board, new_thread)

@@ -70,7 +70,7 @@ class BatchApplier:
         self.applied = 0
 
     def add(self, event: Event) -> None:
-        if event.type == EventType.BOARD_CREATED:
+        if event.type in (EventType.BOARD_CREATED, EventType.BOARD_SETTINGS_CHANGED):
             boardcache.forget(event.board)
         pending, threads = self.pending, self.threads
         for bucket, key, delta in deltas(event):

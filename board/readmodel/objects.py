@@ -100,20 +100,47 @@ STATE_RANK = {"live": 0, "archived": 1}
 
 
 def thread_entry(
-    title: str = "", created: int = 0, count: int = 0, bumped: str = "", updated: int = 0, state: str = "live"
+    title: str = "",
+    created: int = 0,
+    count: int = 0,
+    bumped: str = "",
+    updated: int = 0,
+    state: str = "live",
+    state_event: str = "",
+    stopped: bool | None = None,
+    stop_event: str = "",
 ) -> State:
-    return {"title": title, "created": created, "count": count, "bumped": bumped, "updated": updated, "state": state}
+    """A thread's entry. ``state`` (live or archived) and ``stopped`` are each set by the
+    latest moderation event that set them (``state_event``, ``stop_event``), so a thread can
+    go to the archive and come back; posts leave both alone."""
+    entry = {"title": title, "created": created, "count": count, "bumped": bumped, "updated": updated, "state": state}
+    if state_event:
+        entry["state_event"] = state_event
+    if stop_event:
+        entry["stop_event"], entry["stopped"] = stop_event, bool(stopped)
+    return entry
 
 
 def join_thread_entry(a: State, b: State) -> State:
-    return {
+    state_a, state_b = a.get("state_event", ""), b.get("state_event", "")
+    if state_a != state_b:
+        state = a if state_a > state_b else b
+    else:  # equal events (or none): the same state, or the archived one, whichever came first
+        state = a if STATE_RANK[a["state"]] >= STATE_RANK[b["state"]] else b
+    joined = {
         "title": a["title"] or b["title"],
         "created": max(a["created"], b["created"]),
         "count": max(a["count"], b["count"]),
         "bumped": max(a["bumped"], b["bumped"]),
         "updated": max(a["updated"], b["updated"]),
-        "state": a["state"] if STATE_RANK[a["state"]] >= STATE_RANK[b["state"]] else b["state"],
+        "state": state["state"],
     }
+    if state.get("state_event"):
+        joined["state_event"] = state["state_event"]
+    stop = a if a.get("stop_event", "") >= b.get("stop_event", "") else b
+    if stop.get("stop_event"):
+        joined["stop_event"], joined["stopped"] = stop["stop_event"], stop["stopped"]
+    return joined
 
 
 def join_post(a: State, b: State) -> State:
@@ -135,8 +162,13 @@ def _join_map(a: dict, b: dict, join: Callable[[Any, Any], Any]) -> dict:
 
 
 def join_board(a: State, b: State) -> State:
-    """Board settings: the one written by the later event wins."""
-    return a if a["event"] >= b["event"] else b
+    """Board settings, setting by setting: each holds the value of the latest event that set it.
+
+    BoardCreated sets every setting (the ones it does not name to their
+    defaults), so a board created again is reset, as it always was;
+    BoardSettingsChanged sets only those it names.
+    """
+    return {"s": _join_map(a["s"], b["s"], lambda x, y: x if x[0] >= y[0] else y)}
 
 
 def join_index(a: State, b: State) -> State:
@@ -208,8 +240,8 @@ def join_kako(a: State, b: State) -> State:
 
 
 def join_bans(a: State, b: State) -> State:
-    """Bans only accumulate: a ban is lifted by its day ending, not by an edit."""
-    return {"ids": _join_map(a["ids"], b["ids"], max)}
+    """A day's bans, ID by ID: banned or lifted by the latest event ([event, banned])."""
+    return {"ids": _join_map(a["ids"], b["ids"], lambda x, y: x if x[0] >= y[0] else y)}
 
 
 JOINS: dict[str, Callable[[State, State], State]] = {

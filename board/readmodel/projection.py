@@ -76,11 +76,14 @@ def _thread_delta(number: int, post: o.State, entry: o.State) -> o.State:
 def deltas(event: Event) -> Iterator[Delta]:
     """The objects an event touches and what it joins into each (derived writes come after, see apply)."""
     board, thread = event.board, event.thread
-    if event.type == EventType.BOARD_CREATED:
-        yield o.BOARDS, board, {**event.payload, "name": board, "event": event.id}
-        yield o.INDEX, o.BOARD_INDEX_KEY, {"boards": {board: {"title": event.payload["title"], "event": event.id}}}
-        res_max = event.payload.get("res_max", DEFAULTS["res_max"])
-        yield o.THREADS, board, {"threads": {}, "settings": {"event": event.id, "res_max": res_max}}
+    if event.type in (EventType.BOARD_CREATED, EventType.BOARD_SETTINGS_CHANGED):
+        given = {k: v for k, v in event.payload.items() if k in DEFAULTS}
+        values = {**DEFAULTS, **given} if event.type == EventType.BOARD_CREATED else given
+        yield o.BOARDS, board, {"s": {k: [event.id, v] for k, v in values.items()}}
+        if "title" in values:
+            yield o.INDEX, o.BOARD_INDEX_KEY, {"boards": {board: {"title": values["title"], "event": event.id}}}
+        if "res_max" in values:
+            yield o.THREADS, board, {"threads": {}, "settings": {"event": event.id, "res_max": values["res_max"]}}
     elif event.type in (EventType.THREAD_CREATED, EventType.POST_CREATED):
         assert thread is not None and event.number is not None
         sage = "sage" in event.payload["mail"].lower()
@@ -92,13 +95,21 @@ def deltas(event: Event) -> Iterator[Delta]:
             page["title"] = event.payload["subject"]
         yield o.POSTS, o.posts_key(board, thread, o.page_of(event.number)), page
         yield o.THREAD, o.thread_key(board, thread), _thread_delta(event.number, post_state(event), entry)
-    elif event.type == EventType.THREAD_ARCHIVED:
+    elif event.type in (EventType.THREAD_ARCHIVED, EventType.THREAD_RESTORED):
         assert thread is not None
         # Falling is a change too: subject.txt loses the thread, so its Last-Modified must move.
-        yield o.THREAD, o.thread_key(board, thread), {"thread": o.thread_entry(state="archived", updated=event.time)}
-    elif event.type == EventType.POSTER_BANNED:
+        state = "archived" if event.type == EventType.THREAD_ARCHIVED else "live"
+        entry = o.thread_entry(state=state, state_event=event.id, updated=event.time)
+        yield o.THREAD, o.thread_key(board, thread), {"thread": entry}
+    elif event.type in (EventType.THREAD_STOPPED, EventType.THREAD_RESUMED):
+        assert thread is not None
+        stopped = event.type == EventType.THREAD_STOPPED
+        entry = o.thread_entry(stopped=stopped, stop_event=event.id, updated=event.time)
+        yield o.THREAD, o.thread_key(board, thread), {"thread": entry}
+    elif event.type in (EventType.POSTER_BANNED, EventType.BAN_LIFTED):
         p = event.payload
-        yield o.BANS, o.bans_key(board, p["day"]), {"ids": {p["poster"]: event.id}}
+        banned = event.type == EventType.POSTER_BANNED
+        yield o.BANS, o.bans_key(board, p["day"]), {"ids": {p["poster"]: [event.id, banned]}}
     elif event.type == EventType.POST_DELETED:
         assert thread is not None and event.number is not None
         tombstone = {
@@ -119,9 +130,10 @@ def deltas(event: Event) -> Iterator[Delta]:
 def listed(board: str, thread: str, entry: o.State) -> Iterator[Delta]:
     """Where a thread's entry, as its thread object holds it, goes: the live list, and the archive once fallen."""
     yield o.THREADS, board, {"threads": {thread: entry}}
-    if entry["state"] == "archived":
-        archived = {k: entry[k] for k in ("title", "created", "count", "bumped", "updated", "state")}
-        yield o.ARCHIVE, o.archive_key(board, thread), {"threads": {thread: archived}}
+    if entry.get("state_event"):  # fallen, or back from the archive: the archive follows
+        # The month's index lists the window whether the thread is there now or came back
+        # (the archive page shows only fallen ones): it only grows, so any order gives one index.
+        yield o.ARCHIVE, o.archive_key(board, thread), {"threads": {thread: entry}}
         month = o.month_of(thread)
         yield o.KAKO, f"{board}/{month}", {"items": [o.window_of(thread)]}
         yield o.KAKO, board, {"items": [month]}
@@ -163,7 +175,7 @@ def page_sizes(page_key: str, value: bytes) -> tuple[str, o.State]:
 
 def apply(store: BaseStore, event: Event) -> None:
     """Apply one event to the store (live fan-out). Safe to repeat."""
-    if event.type == EventType.BOARD_CREATED:
+    if event.type in (EventType.BOARD_CREATED, EventType.BOARD_SETTINGS_CHANGED):
         boardcache.forget(event.board)
     thread_deltas: dict[str, o.State] = {}
     for bucket, key, delta in deltas(event):

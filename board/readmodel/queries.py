@@ -29,6 +29,7 @@ class Thread:
     bumped: str  # the id of the last bumping post: ids sort in commit order
     updated: int
     state: str
+    stopped: bool = False  # スレスト: a moderator made it read-only
 
     @property
     def archived(self) -> bool:
@@ -36,7 +37,16 @@ class Thread:
 
 
 def _thread(board_name: str, key: str, entry: o.State) -> Thread:
-    return Thread(board_name, key, entry["title"], entry["count"], entry["bumped"], entry["updated"], entry["state"])
+    return Thread(
+        board_name,
+        key,
+        entry["title"],
+        entry["count"],
+        entry["bumped"],
+        entry["updated"],
+        entry["state"],
+        entry.get("stopped", False),
+    )
 
 
 def _get(store: BaseStore, bucket: str, key: str) -> o.State | None:
@@ -58,7 +68,8 @@ def board_settings(store: BaseStore, name: str) -> tuple[dict, str] | None:
     state = _get(store, o.BOARDS, name)
     if state is None:
         return None  # not kept: a board that does not exist yet may be created any moment
-    value = with_defaults({k: v for k, v in state.items() if k != "event"} | {"name": name}), state["event"]
+    settings = {key: value for key, (_, value) in state["s"].items()}
+    value = with_defaults(settings | {"name": name}), max(event for event, _ in state["s"].values())
     boardcache.put(store, name, value)
     return value
 
@@ -155,7 +166,11 @@ def archived(store: BaseStore, board_name: str, month: str) -> list[Thread]:
         values = fetched.values
         state = e.loads(values[0] if len(values) == 1 else merger(o.ARCHIVE, key)(list(values)))
         assert state is not None
-        found += [_thread(board_name, k, entry) for k, entry in state["threads"].items() if o.month_of(k) == month]
+        found += [
+            _thread(board_name, k, entry)
+            for k, entry in state["threads"].items()
+            if entry["state"] == "archived" and o.month_of(k) == month
+        ]
     found.sort(key=lambda t: t.key, reverse=True)
     return found
 
@@ -163,7 +178,8 @@ def archived(store: BaseStore, board_name: str, month: str) -> list[Thread]:
 def is_banned(store: BaseStore, board_name: str, day: str, poster: str) -> bool:
     """Whether the daily ID ``poster`` is banned on the board for the JST day ``day`` (ISO date)."""
     bans = _get(store, o.BANS, o.bans_key(board_name, day))
-    return bans is not None and poster in bans["ids"]
+    found = bans["ids"].get(poster) if bans is not None else None
+    return bool(found and found[1])
 
 
 # --- posts -------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from board.boards import DEFAULTS, NAME_RE, problems, with_defaults
-from board.events import EventType, new_event
+from board.boards import DEFAULTS
+from board.events import EventType
 from board.log import LogError
-from board.posting.commit import commit
+from board.moderation.actions import ModerationError
+from board.moderation.boards import save_board
 from board.readmodel import queries
 from board.store import get_store
 
@@ -29,7 +30,10 @@ def parse_setting(text: str) -> tuple[str, object]:
 
 
 class Command(BaseCommand):
-    help = "Create a board (or change its settings) by committing a BoardCreated event."
+    help = (
+        "Create a board (BoardCreated), or change the settings given to an existing one "
+        "(BoardSettingsChanged: the settings not given keep their values)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="short name used in URLs, e.g. news")
@@ -42,23 +46,26 @@ class Command(BaseCommand):
             help=f"a board setting ({', '.join(sorted(DEFAULTS))})",
         )
         parser.add_argument("--if-missing", action="store_true", help="do nothing if the board exists")
+        parser.add_argument("--reason", default="", help="kept in the log with the change")
 
-    def handle(self, *args, name, title, set, if_missing, **options):
-        if not NAME_RE.match(name):
-            raise CommandError(f"board name {name!r}: use 1-32 of a-z, 0-9 and _")
+    def handle(self, *args, name, title, set, if_missing, reason, **options):
         if if_missing and queries.board(get_store(), name) is not None:
             self.stdout.write(f"board /{name}/ exists; left as it is")
             return
-        payload = dict(parse_setting(s) for s in set) | {"title": title}
-        with_defaults(payload)
-        wrong = problems(payload)
-        if wrong:
-            raise CommandError("; ".join(wrong))
+        settings = dict(parse_setting(s) for s in set) | {"title": title}
         try:
-            event = commit(new_event(EventType.BOARD_CREATED, name, payload=payload))
+            event = save_board(name, settings, by="operator", reason=reason)
+        except ModerationError as exc:
+            raise CommandError(str(exc)) from exc
         except LogError as exc:
             raise CommandError(f"could not commit to the log: {exc}") from exc
+        if event is None:
+            self.stdout.write(f"board /{name}/ already has these settings; nothing committed")
+            return
         from board.readmodel.projection import apply
 
         apply(get_store(), event)  # the operator sees the board at once, whatever the workers do
-        self.stdout.write(self.style.SUCCESS(f"board /{name}/ 「{title}」 committed as {event.id}"))
+        what = "created" if event.type == EventType.BOARD_CREATED else "changed: " + ", ".join(
+            k for k in event.payload if k not in ("by", "reason")
+        )
+        self.stdout.write(self.style.SUCCESS(f"board /{name}/ 「{title}」 {what} ({event.id})"))
