@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.test import Client
 
-from board.events import Event, EventType, encode, new_event
+from board.events import SITE, Event, EventType, encode, new_event
 from board.lifecycle import keys as k
 from board.lifecycle.tail import pending
 from board.log import get_log
@@ -186,7 +186,11 @@ class Timeline:
         return self.counts[thread]
 
     def delete(self, minute: float, thread: str, number: int, board: str = "test") -> Event:
-        return self._add(commit_at(EventType.POST_DELETED, board, at(minute), thread, number, reason="削除依頼"))
+        post = next(e for e in self.events if (e.board, e.thread, e.number) == (board, thread, number))
+        where = {"posted": post.time, "posted_event": post.id}  # as board.moderation.actions.delete_post says
+        return self._add(
+            commit_at(EventType.POST_DELETED, board, at(minute), thread, number, reason="削除依頼", by="mod", **where)
+        )
 
     def archive(self, minute: float, thread: str, board: str = "test") -> Event:
         return self._add(commit_at(EventType.THREAD_ARCHIVED, board, at(minute), thread))
@@ -209,6 +213,21 @@ class Timeline:
     def moderate(self, minute: float, kind: str, thread: str, board: str = "test") -> Event:
         """Stop, resume or restore a thread (ThreadStopped, ThreadResumed, ThreadRestored)."""
         return self._add(commit_at(kind, board, at(minute), thread, reason="管理"))
+
+    def report(self, minute: float, thread: str, number: int, board: str = "test") -> Event:
+        return self._add(commit_at(EventType.POST_REPORTED, board, at(minute), thread, number, reason="荒らしです"))
+
+    def resolve(self, minute: float, report: Event, state: str, board: str = "test") -> Event:
+        from board.readmodel.moderation import day_of
+
+        day = day_of(report.time)
+        return self._add(
+            commit_at(EventType.REPORT_RESOLVED, board, at(minute), report=report.id, day=day, state=state, by="mod")
+        )
+
+    def moderator(self, minute: float, username: str, **fields) -> Event:
+        kind = EventType.MODERATOR_CHANGED if "uid" not in fields else EventType.MODERATOR_CREATED
+        return self._add(commit_at(kind, SITE, at(minute), username=username, by="admin", **fields))
 
     def until(self, when: datetime) -> list[Event]:
         return [e for e in self.events if e.time <= k.ms(when)]
@@ -248,6 +267,10 @@ def three_days() -> Timeline:
             t.settings(d * day + 1180, res_max=900, top_posts=3)
             t.moderate(d * day + 1190, EventType.THREAD_STOPPED, threads[1])
             t.moderate(d * day + 1195, EventType.THREAD_RESUMED, threads[1])
+            reported = t.report(d * day + 1200, threads[1], 4)
+            t.resolve(d * day + 1210, reported, "dismissed")
+            t.moderator(d * day + 1220, "mod", uid=1234, password="pbkdf2_sha256$x", superuser=False, boards=["test"])
+            t.moderator(d * day + 1230, "mod", boards=["test", "news"])
         if d == 2:
             t.moderate(d * day + 20, EventType.THREAD_RESTORED, threads[0])
         maintain(d * day + (day + 90 if d < 2 else 900))

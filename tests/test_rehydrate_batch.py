@@ -106,3 +106,29 @@ def test_batch_applier_over_a_store_that_holds_part_of_it_completes_it():
         for event in events:
             applier.add(event)
     assert store_dump(store) == one_by_one(events)
+
+
+def test_threads_falling_off_long_after_they_were_written_out_stay_fallen():
+    """A thread written out live, archived later: its mark must meet the held live entry before it goes."""
+    from board.readmodel import queries
+    from board.readmodel.objects import TOMBSTONE_MS
+
+    when, live, events = (
+        T0,
+        [],
+        [new_event(EventType.BOARD_CREATED, "b", payload={"title": "B", "thread_cap": 20}, at=T0)],
+    )
+    for i in range(120):
+        when += timedelta(milliseconds=TOMBSTONE_MS // 10)  # marks age past TOMBSTONE_MS within the stream
+        key = str(int(when.timestamp()))
+        payload = {"name": "n", "mail": "", "body": "x", "id": "", "subject": f"s{i}"}
+        events.append(new_event(EventType.THREAD_CREATED, "b", key, 1, payload, at=when))
+        live.append(key)
+        if len(live) > 20:
+            events.append(new_event(EventType.THREAD_ARCHIVED, "b", live.pop(0), at=when + timedelta(milliseconds=1)))
+    store = MemoryStore(uuid.uuid4().hex)
+    with batch.BatchApplier(store, max_objects=30) as applier:
+        for event in events:
+            applier.add(event)
+    assert sorted(t.key for t in queries.threads(store, "b")) == sorted(live)
+    assert store_dump(store) == one_by_one(events)

@@ -2,6 +2,7 @@
 
 from board.events.model import (
     SCHEMA_VERSION,
+    SITE,
     BoardCreated,
     Event,
     EventType,
@@ -17,6 +18,7 @@ from board.events.model import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "SITE",
     "BoardCreated",
     "Event",
     "EventType",

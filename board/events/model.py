@@ -30,6 +30,10 @@ class EventType:
     POST_DELETED = "PostDeleted"
     POSTER_BANNED = "PosterBanned"
     BAN_LIFTED = "BanLifted"
+    POST_REPORTED = "PostReported"  # 削除依頼 from a reader
+    REPORT_RESOLVED = "ReportResolved"  # a moderator accepted or dismissed it
+    MODERATOR_CREATED = "ModeratorCreated"  # an account of the moderation site (board "*")
+    MODERATOR_CHANGED = "ModeratorChanged"
 
     ALL = frozenset(
         {
@@ -44,8 +48,16 @@ class EventType:
             POST_DELETED,
             POSTER_BANNED,
             BAN_LIFTED,
+            POST_REPORTED,
+            REPORT_RESOLVED,
+            MODERATOR_CREATED,
+            MODERATOR_CHANGED,
         }
     )
+
+
+# Events about the site rather than one board carry this as their board.
+SITE = "*"
 
 
 BoardCreated = EventType.BOARD_CREATED

@@ -41,7 +41,12 @@ def delete_post(board: str, thread: str, number: int, reason: str = "", by: str 
     found = _thread(board, thread)
     if not 1 <= number <= found.count:
         raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
-    return commit(new_event(EventType.POST_DELETED, board, thread, number, _who(by, reason)))
+    payload = _who(by, reason)
+    posts = queries.posts(get_store(), board, thread, [number])
+    if posts and not posts[0].get("deleted"):
+        # Where the moderation site's search index keeps the post (board/readmodel/moderation.py).
+        payload |= {"posted": posts[0]["time"], "posted_event": posts[0]["event"]}
+    return commit(new_event(EventType.POST_DELETED, board, thread, number, payload))
 
 
 def delete_posts_of(board: str, thread: str, poster: str, reason: str = "", by: str = "operator") -> list[Event]:

@@ -32,6 +32,8 @@ def _absorb(bucket: str, held: o.State, delta: o.State) -> o.State:
     the held map with the same per-entry join, so the result equals
     ``o.JOINS[bucket](held, delta)``. Any other delta takes the general join.
     """
+    if bucket == o.THREADS:
+        return o.gather_threads(held, delta)
     if bucket == o.POSTS and len(delta) == 1:
         posts = held["posts"]
         for number, post in delta["posts"].items():
@@ -39,6 +41,11 @@ def _absorb(bucket: str, held: o.State, delta: o.State) -> o.State:
             posts[number] = post if mine is None else o.join_post(mine, post)
         return held
     return o.JOINS[bucket](held, delta)
+
+
+def _gather(bucket: str, held: o.State, delta: o.State) -> o.State:
+    """Join deltas the batch holds; a live list's fallen marks are kept until the store's join."""
+    return o.gather_threads(held, delta) if bucket == o.THREADS else o.JOINS[bucket](held, delta)
 
 
 def _thread_of(bucket: str, key: str) -> tuple[str, str] | None:
@@ -124,17 +131,17 @@ class BatchApplier:
                 board, thread = o.split_thread_key(key)
                 for bucket, list_key, delta in listed(board, thread, state["thread"]):
                     slot = (bucket, list_key)
-                    derived[slot] = o.JOINS[bucket](derived[slot], delta) if slot in derived else delta
+                    derived[slot] = _gather(bucket, derived[slot], delta) if slot in derived else delta
         for bucket, items in held_lists.items():
             for key, delta in items.items():
                 slot = (bucket, key)
-                derived[slot] = o.JOINS[bucket](derived[slot], delta) if slot in derived else delta
+                derived[slot] = _gather(bucket, derived[slot], delta) if slot in derived else delta
         now: dict[str, dict[str, o.State]] = {}
         for (bucket, key), delta in derived.items():
             if bucket == o.THREADS and not final:
                 # A board's list is written once, at the end: keep joining into the held one.
                 held = self.pending.get((bucket, key))
-                self.pending[(bucket, key)] = delta if held is None else o.join_threads(held, delta)
+                self.pending[(bucket, key)] = delta if held is None else o.gather_threads(held, delta)
             else:
                 now.setdefault(bucket, {})[key] = delta
         for bucket, items in now.items():

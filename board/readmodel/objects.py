@@ -23,6 +23,14 @@ them; tests/test_object_sizes.py builds the worst cases):
     kako/<board>/<YYYY-MM>     the windows of one month that have archived threads
     bans/<board>/<day>         the daily IDs banned on one JST day
 
+and for the moderation site (board/moderation/):
+
+    accounts/index, accounts/<username>   moderators (per field, the latest event's value)
+    postindex/<board>/<slot>/<shard>       summaries of the posts of 10 minutes (JST), in 8 shards
+    postindexdays/<board>/<day>            the slots and shards of a JST day that have posts
+    reports/<board>/<day>                  readers' reports (削除依頼) of a JST day, and how each ended
+    audit/<day>                            the moderators' actions of a JST day
+
 Values are encoded by encoding.py, which adds the bytes pages are served
 from (dat lines, HTML, subject.txt) beside each state.
 """
@@ -49,6 +57,13 @@ POSTS = "posts"
 ARCHIVE = "archive"
 KAKO = "kako"
 BANS = "bans"
+ACCOUNTS = "accounts"
+POST_INDEX = "postindex"
+POST_INDEX_DAYS = "postindexdays"
+REPORTS = "reports"
+AUDIT = "audit"
+POST_INDEX_SHARDS = 8
+ACCOUNT_INDEX_KEY = "index"
 
 BOARD_INDEX_KEY = "boards"
 
@@ -175,6 +190,20 @@ def join_index(a: State, b: State) -> State:
     return {"boards": _join_map(a["boards"], b["boards"], lambda x, y: x if x["event"] >= y["event"] else y)}
 
 
+def gather_threads(a: State, b: State) -> State:
+    """join_threads without dropping fallen threads' marks: for deltas held before they reach the store.
+
+    A mark must meet every older entry of its thread before it may go: a
+    batch that dropped it early would let the thread's older live entry,
+    held from before it fell, bring it back. The store's join drops it.
+    """
+    joined: State = {"threads": _join_map(a["threads"], b["threads"], join_thread_entry)}
+    settings = [s for s in (a.get("settings"), b.get("settings")) if s]
+    if settings:
+        joined["settings"] = max(settings, key=lambda s: s["event"])
+    return joined
+
+
 def join_threads(a: State, b: State) -> State:
     """A board's live list: entries joined, archived ones dropped once TOMBSTONE_MS older than the newest change.
 
@@ -244,6 +273,35 @@ def join_bans(a: State, b: State) -> State:
     return {"ids": _join_map(a["ids"], b["ids"], lambda x, y: x if x[0] >= y[0] else y)}
 
 
+def _latest(x: list, y: list) -> list:
+    """Of two [event, value] pairs, the later event's."""
+    return x if x[0] >= y[0] else y
+
+
+def join_fields(a: State, b: State) -> State:
+    """Fields each set by the latest event that set it: {"f": {field: [event, value]}}."""
+    return {"f": _join_map(a["f"], b["f"], _latest)}
+
+
+def join_summaries(a: State, b: State) -> State:
+    """Post summaries by thread/number: a deletion wins, as for the posts themselves."""
+    return {"posts": _join_map(a["posts"], b["posts"], join_post)}
+
+
+def _join_report(x: State, y: State) -> State:
+    """A report: its own fields (from the report event, whichever side has them) and its latest state."""
+    fields = x if "thread" in x else y
+    return {**fields, "state": _latest(x["state"], y["state"])}
+
+
+def join_reports(a: State, b: State) -> State:
+    return {"reports": _join_map(a["reports"], b["reports"], _join_report)}
+
+
+def join_audit(a: State, b: State) -> State:
+    return {"actions": _join_map(a["actions"], b["actions"], lambda x, y: x)}  # one event, one entry
+
+
 JOINS: dict[str, Callable[[State, State], State]] = {
     BOARDS: join_board,
     INDEX: join_index,
@@ -253,4 +311,9 @@ JOINS: dict[str, Callable[[State, State], State]] = {
     ARCHIVE: join_archive,
     KAKO: join_kako,
     BANS: join_bans,
+    ACCOUNTS: join_fields,
+    POST_INDEX: join_summaries,
+    POST_INDEX_DAYS: join_kako,
+    REPORTS: join_reports,
+    AUDIT: join_audit,
 }

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 from board.boards import DEFAULTS
 from board.events import Event, EventType
-from board.readmodel import boardcache
+from board.readmodel import boardcache, moderation
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
 from board.store import BaseStore
@@ -125,6 +125,8 @@ def deltas(event: Event) -> Iterator[Delta]:
             o.thread_key(board, thread),
             _thread_delta(event.number, tombstone, o.thread_entry(updated=event.time)),
         )
+
+    yield from moderation.deltas(event)
 
 
 def listed(board: str, thread: str, entry: o.State) -> Iterator[Delta]:

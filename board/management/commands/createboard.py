@@ -65,7 +65,9 @@ class Command(BaseCommand):
         from board.readmodel.projection import apply
 
         apply(get_store(), event)  # the operator sees the board at once, whatever the workers do
-        what = "created" if event.type == EventType.BOARD_CREATED else "changed: " + ", ".join(
-            k for k in event.payload if k not in ("by", "reason")
+        what = (
+            "created"
+            if event.type == EventType.BOARD_CREATED
+            else "changed: " + ", ".join(k for k in event.payload if k not in ("by", "reason"))
         )
         self.stdout.write(self.style.SUCCESS(f"board /{name}/ 「{title}」 {what} ({event.id})"))

@@ -1,0 +1,127 @@
+"""What the moderation site reads: accounts, recent posts, reports and the audit trail, as deltas.
+
+These objects are kept by the projection like the pages' objects, so they
+are rebuilt by rehydrate and work on Riak: a key per moderator, per
+10-minute slot of posts (in shards), per day of reports and of actions. None
+grows with the board's age; the store has no queries, so a search reads the
+slots of the days it covers (board/moderation/search.py).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
+
+from board.events import Event, EventType
+from board.formats.dates import JST
+from board.readmodel import objects as o
+
+Delta = tuple[str, str, o.State]
+
+SUMMARY_CHARS = 200  # of a post's body kept in the search index
+_TRIP_RE = re.compile(r"◆([./0-9A-Za-z]{8,12}|\?\?\?)$")
+MODERATION = frozenset(
+    {
+        EventType.BOARD_CREATED,
+        EventType.BOARD_SETTINGS_CHANGED,
+        EventType.THREAD_ARCHIVED,
+        EventType.THREAD_RESTORED,
+        EventType.THREAD_STOPPED,
+        EventType.THREAD_RESUMED,
+        EventType.POST_DELETED,
+        EventType.POSTER_BANNED,
+        EventType.BAN_LIFTED,
+        EventType.REPORT_RESOLVED,
+        EventType.MODERATOR_CREATED,
+        EventType.MODERATOR_CHANGED,
+    }
+)
+ACCOUNT_FIELDS = ("uid", "password", "superuser", "boards", "active")
+
+
+def jst(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=JST)
+
+
+def day_of(ms: int) -> str:
+    return f"{jst(ms):%Y%m%d}"
+
+
+def slot_of(ms: int) -> str:
+    t = jst(ms)
+    return f"{t:%Y%m%d%H}{t.minute // 10}"
+
+
+def shard_of(event_id: str) -> int:
+    return zlib.crc32(event_id.encode("ascii")) % o.POST_INDEX_SHARDS
+
+
+def index_key(board: str, posted_ms: int, posted_event: str) -> str:
+    return f"{board}/{slot_of(posted_ms)}/{shard_of(posted_event)}"
+
+
+def trip_of(name: str) -> str:
+    found = _TRIP_RE.search(name)
+    return found.group(1) if found else ""
+
+
+def deltas(event: Event) -> Iterator[Delta]:
+    """The moderation site's objects an event touches."""
+    board, p = event.board, event.payload
+    if event.type in (EventType.THREAD_CREATED, EventType.POST_CREATED) and p.get("redacted"):
+        # A deleted post as a snapshot keeps it (its text gone): the index keeps it deleted.
+        key = index_key(board, event.time, event.id)
+        tombstone = {"deleted": True, "event": event.id, "n": event.number, "t": event.thread}
+        yield o.POST_INDEX, key, {"posts": {f"{event.thread}/{event.number}": tombstone}}
+        yield o.POST_INDEX_DAYS, f"{board}/{day_of(event.time)}", {"items": [key.split("/", 1)[1]]}
+    elif event.type in (EventType.THREAD_CREATED, EventType.POST_CREATED):
+        summary = {
+            "t": event.thread,
+            "n": event.number,
+            "time": event.time,
+            "id": p.get("id", ""),
+            "name": p["name"],
+            "trip": trip_of(p["name"]),
+            "body": p["body"][:SUMMARY_CHARS],
+            "event": event.id,
+        }
+        key = index_key(board, event.time, event.id)
+        yield o.POST_INDEX, key, {"posts": {f"{event.thread}/{event.number}": summary}}
+        yield o.POST_INDEX_DAYS, f"{board}/{day_of(event.time)}", {"items": [key.split("/", 1)[1]]}
+    elif event.type == EventType.POST_DELETED and p.get("posted_event"):
+        tombstone = {"deleted": True, "event": event.id, "n": event.number, "t": event.thread}
+        key = index_key(board, p["posted"], p["posted_event"])
+        yield o.POST_INDEX, key, {"posts": {f"{event.thread}/{event.number}": tombstone}}
+    elif event.type == EventType.POST_REPORTED:
+        report = {"thread": event.thread, "number": event.number, "reason": p.get("reason", ""), "time": event.time}
+        state = [event.id, "open"]
+        yield o.REPORTS, f"{board}/{day_of(event.time)}", {"reports": {event.id: {**report, "state": state}}}
+    elif event.type == EventType.REPORT_RESOLVED:
+        state = [event.id, p["state"]]
+        yield o.REPORTS, f"{board}/{p['day']}", {"reports": {p["report"]: {"state": state}}}
+    elif event.type in (EventType.MODERATOR_CREATED, EventType.MODERATOR_CHANGED):
+        fields = {k: [event.id, p[k]] for k in ACCOUNT_FIELDS if k in p}
+        if event.type == EventType.MODERATOR_CREATED:
+            fields.setdefault("active", [event.id, True])
+            yield o.ACCOUNTS, o.ACCOUNT_INDEX_KEY, {"f": {p["username"]: [event.id, p["uid"]]}}
+        yield o.ACCOUNTS, p["username"], {"f": fields}
+    if event.type in MODERATION and "by" in p:
+        yield o.AUDIT, day_of(event.time), {"actions": {event.id: audit_entry(event)}}
+
+
+def audit_entry(event: Event) -> o.State:
+    """An action as the audit page lists it: what, where, who, why (never a password)."""
+    p = event.payload
+    detail = {k: v for k, v in p.items() if k not in ("by", "reason", "password", "uid", "posted", "posted_event")}
+    return {
+        "type": event.type,
+        "board": event.board,
+        "thread": event.thread,
+        "number": event.number,
+        "by": p["by"],
+        "reason": p.get("reason", ""),
+        "time": event.time,
+        "detail": detail,
+    }
