@@ -10,7 +10,14 @@ SQLite store, DEBUG off) with:
   WhiteNoise from the same server, fetched whole (what a file server does);
 - ``dat_range_vs_static_range``: a Range asked of both. This one asks for
   the last *two* bytes of each: WhiteNoise (6.12) answers 416 to a range of
-  only the last byte (it tests ``start >= end``), the very request JDim makes.
+  only the last byte (it tests ``start >= end``), the very request JDim makes;
+- ``dat_range_vs_minimal``: the Range poll against the minimal Django view
+  (bench/urls.py) on the same server (goal >= 0.8): what answering from the
+  store costs beyond Django itself;
+- ``dat_304_ims_vs_minimal`` and ``dat_304_inm_vs_minimal``: a 304 to
+  If-Modified-Since (a date after the last post: the Last-Modified just
+  handed out is the post's own second until it settles, see conditional.py)
+  and to If-None-Match (the ETag), against the minimal view (goal >= 0.8).
 
 The thread is seeded through the real write path (submit, then the apply the
 workers run) before the server starts; the static copy is written from the
@@ -21,11 +28,13 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import requests
+from django.utils.http import http_date
 
-from bench.common import bench_env, compare, note, report, seed_thread
+from bench.common import bench_env, compare, get_loop, note, report, seed_thread
 from tests import processes
 
 CLIENTS = 4
@@ -33,6 +42,7 @@ RES = 1000
 RANGES = 3000
 FULLS = 600
 STATICS = 3000
+MINIMALS = 3000
 
 
 def seed(env: dict[str, str]) -> str:
@@ -40,25 +50,9 @@ def seed(env: dict[str, str]) -> str:
     return seed_thread(env, RES, "差分取得")
 
 
-def get_loop(url: str, status: int, length: int, headers: dict[str, str] | None = None):
-    """An op maker: one session per client thread, each op a GET checked for status and length."""
-
-    def make_op():
-        session = requests.Session()
-
-        def op() -> None:
-            response = session.get(url, headers=headers, timeout=60)
-            if response.status_code != status or len(response.content) != length:
-                raise RuntimeError(f"GET {url} {headers}: HTTP {response.status_code}, {len(response.content)} bytes")
-
-        return op
-
-    return make_op
-
-
 def main() -> int:
     data = tempfile.mkdtemp(prefix="utakata-bench-dat-")
-    env = bench_env(data)
+    env = bench_env(data, DJANGO_SETTINGS_MODULE="bench.settings")
     key = seed(env)
     # The dat's bytes, read from the store the server will read, become the static file.
     from board.store import get_store
@@ -77,7 +71,7 @@ def main() -> int:
         if served != dat or requests.get(static_url, timeout=60).content != dat:
             raise RuntimeError("the server's dat and the static copy differ")
         tail = {"Range": f"bytes={len(dat) - 1}-"}
-        ranges = get_loop(dat_url, 206, 1, tail)
+        ranges = get_loop(dat_url, 206, 1, headers=tail)
         note(
             f"dat_range: Range bytes=<size-1>- of a {RES}-res dat ({len(dat) // 1024} KiB) from {CLIENTS} HTTP "
             "clients; gunicorn 2 workers x 4 threads; SQLite store; static copy served by WhiteNoise"
@@ -85,10 +79,22 @@ def main() -> int:
         vs_full = compare(ranges, get_loop(dat_url, 200, len(dat)), RANGES, FULLS, CLIENTS)
         vs_static = compare(ranges, get_loop(static_url, 200, len(dat)), RANGES, STATICS, CLIENTS)
         two = {"Range": f"bytes={len(dat) - 2}-"}
-        vs_static_range = compare(get_loop(dat_url, 206, 2, two), get_loop(static_url, 206, 2, two), RANGES, STATICS)
+        vs_static_range = compare(
+            get_loop(dat_url, 206, 2, headers=two), get_loop(static_url, 206, 2, headers=two), RANGES, STATICS
+        )
+        minimal = get_loop(f"{web.url}/bench/minimal", 200, 2)
+        vs_minimal = compare(ranges, minimal, RANGES, MINIMALS, CLIENTS)
+        etag = requests.get(dat_url, timeout=60).headers["ETag"]
+        ims = {"If-Modified-Since": http_date(time.time())}
+        ims_304 = compare(get_loop(dat_url, 304, 0, headers=ims), minimal, RANGES, MINIMALS, CLIENTS)
+        inm = {"If-None-Match": etag}
+        inm_304 = compare(get_loop(dat_url, 304, 0, headers=inm), minimal, RANGES, MINIMALS, CLIENTS)
     report("dat_range", *vs_full)
     report("dat_range_vs_static", *vs_static)
     report("dat_range_vs_static_range", *vs_static_range)
+    report("dat_range_vs_minimal", *vs_minimal)
+    report("dat_304_ims_vs_minimal", *ims_304)
+    report("dat_304_inm_vs_minimal", *inm_304)
     return 0
 
 
