@@ -196,11 +196,11 @@ IDENTITY = {"Accept-Encoding": "identity"}  # the bytes as stored: no gzip on ei
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS (now) and VmHWM (peak) of a process, in MB, from /proc/<pid>/status."""
+    """VmRSS (now), VmHWM (peak), RssAnon and RssFile of a process, in MB, from /proc/<pid>/status."""
     found = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         field, _, value = line.partition(":")
-        if field in ("VmRSS", "VmHWM"):
+        if field in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             found[field] = int(value.split()[0]) / 1024
     return found
 
@@ -252,11 +252,19 @@ def board_events(board: str, threads: int, cap: int, first_key: int, res: Callab
             yield new_event(EventType.THREAD_ARCHIVED, board, str(fallen), at=at)
 
 
-def apply_events(store, events) -> int:
-    """Fold events into the store the way rehydrate does (BatchApplier); return how many."""
+def apply_events(store, events, max_objects: int = 10_000_000) -> int:
+    """Fold events into the store with rehydrate's BatchApplier; return how many.
+
+    The cache is unbounded by default (the seeds here fit in memory): with
+    rehydrate's bounded cache, a board whose threads fall into the archive
+    comes out with archived threads listed live again (a thread evicted while
+    live, archived later, and written out at the final flush after its
+    tombstone's TOMBSTONE_MS: the held list's stale live entry wins), so
+    subject.txt and the board top would be measured on a wrong live list.
+    """
     from board.readmodel.batch import BatchApplier
 
-    with BatchApplier(store) as applier:
+    with BatchApplier(store, max_objects=max_objects) as applier:
         for event in events:
             applier.add(event)
     return applier.applied
