@@ -13,7 +13,10 @@ SQLite store, DEBUG off) with:
   only the last byte (it tests ``start >= end``), the very request JDim makes;
 - ``dat_range_vs_minimal``: the Range poll against the minimal Django view
   (bench/urls.py) on the same server (goal >= 0.8): what answering from the
-  store costs beyond Django itself;
+  store costs beyond Django itself. The last byte of a 1000-res dat is in its
+  stop line, which the thread object describes: no posts page is read. So
+  ``dat_range_live_vs_minimal`` polls a live 999-res thread (seeded into the
+  same store directly), whose last byte is in its last posts page;
 - ``dat_304_ims_vs_minimal`` and ``dat_304_inm_vs_minimal``: a 304 to
   If-Modified-Since (a date after the last post: the Last-Modified just
   handed out is the post's own second until it settles, see conditional.py)
@@ -34,7 +37,7 @@ from pathlib import Path
 import requests
 from django.utils.http import http_date
 
-from bench.common import bench_env, compare, get_loop, note, report, seed_thread
+from bench.common import apply_events, bench_env, compare, get_loop, note, report, seed_thread, thread_events
 from tests import processes
 
 CLIENTS = 4
@@ -60,6 +63,9 @@ def main() -> int:
 
     store = get_store()
     dat = datfile.read(store, datfile.open_dat(store, "test", key))[1]
+    live_key = str(int(key) - 3600)  # a live thread of RES - 1 posts, an hour older
+    apply_events(store, thread_events("test", int(live_key), RES - 1, "差分取得 (続)"))
+    live_size = datfile.open_dat(store, "test", live_key).size
     store.close()
     static = Path(data) / "static" / "bench" / f"{key}.dat"
     static.parent.mkdir(parents=True, exist_ok=True)
@@ -89,10 +95,14 @@ def main() -> int:
         ims_304 = compare(get_loop(dat_url, 304, 0, headers=ims), minimal, RANGES, MINIMALS, CLIENTS)
         inm = {"If-None-Match": etag}
         inm_304 = compare(get_loop(dat_url, 304, 0, headers=inm), minimal, RANGES, MINIMALS, CLIENTS)
+        live_tail = {"Range": f"bytes={live_size - 1}-"}
+        live = get_loop(f"{web.url}/test/dat/{live_key}.dat", 206, 1, headers=live_tail)
+        live_vs_minimal = compare(live, minimal, RANGES, MINIMALS, CLIENTS)
     report("dat_range", *vs_full)
     report("dat_range_vs_static", *vs_static)
     report("dat_range_vs_static_range", *vs_static_range)
     report("dat_range_vs_minimal", *vs_minimal)
+    report("dat_range_live_vs_minimal", *live_vs_minimal)
     report("dat_304_ims_vs_minimal", *ims_304)
     report("dat_304_inm_vs_minimal", *inm_304)
     return 0

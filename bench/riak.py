@@ -244,13 +244,17 @@ def rehydrate_part(made: dict, scratch: Path, events: int) -> list[tuple]:
     return figures
 
 
-def seed(store, threads: int = 20) -> str:
-    """/test/ with threads threads, the newest of RES posts; return the big thread's key."""
+def seed(store, end: int, threads: int = 20) -> tuple[str, str]:
+    """/test/ with threads threads, the last two of RES - 1 and RES posts; return their keys.
+
+    The Range poll asks the live one (RES - 1 posts): the last byte of a
+    stopped thread is in its stop line, which needs no posts page.
+    """
     from bench.common import apply_events, board_events
 
-    first = int(time.time()) - threads - 3600
-    apply_events(store, board_events("test", threads, 500, first, lambda i: RES if i == threads - 1 else 5))
-    return str(first + threads - 1)
+    sizes = {threads - 2: RES - 1, threads - 1: RES}
+    apply_events(store, board_events("test", threads, 500, end - threads, lambda i: sizes.get(i, 5)))
+    return str(end - 2), str(end - 1)
 
 
 def serve_part(cluster, scratch: Path, rounds: int) -> tuple[list[tuple], dict]:
@@ -273,7 +277,7 @@ def serve_part(cluster, scratch: Path, rounds: int) -> tuple[list[tuple], dict]:
         envs = {}
         for i, (name, store_url) in enumerate((("riak", riak_url), ("sqlite", f"sqlite://{scratch}/serve.sqlite3"))):
             data = scratch / f"serve-{name}"
-            data.mkdir()
+            (data / "static").mkdir(parents=True)  # STATIC_ROOT, or WhiteNoise warns
             envs[name] = services.project_env(
                 UTAKATA_DATA_DIR=str(data),
                 UTAKATA_DEBUG="0",
@@ -291,9 +295,10 @@ def serve_part(cluster, scratch: Path, rounds: int) -> tuple[list[tuple], dict]:
         django.setup()
         from board.store import get_store
 
-        key = seed(get_store())
+        end = int(time.time()) - 3600
+        live, key = seed(get_store(), end)
         sqlite = SQLiteStore(str(scratch / "serve.sqlite3"))
-        seed(sqlite)
+        seed(sqlite, end)
         sqlite.close()
         with (
             processes.gunicorn(envs["riak"], log_dir=scratch) as on_riak,
@@ -304,17 +309,19 @@ def serve_part(cluster, scratch: Path, rounds: int) -> tuple[list[tuple], dict]:
             page = requests.get(on_riak.url + path, timeout=60).content
             if page.count(b"data-number=") != RES or requests.get(on_sqlite.url + path, timeout=60).content != page:
                 raise RuntimeError("the Riak and SQLite servers do not serve the same thread page")
-            dat = requests.get(f"{on_riak.url}/test/dat/{key}.dat", headers={"Accept-Encoding": "identity"}).content
+            dat_path = f"/test/dat/{live}.dat"
+            dat = requests.get(on_riak.url + dat_path, headers={"Accept-Encoding": "identity"}, timeout=60).content
             tail = {"Range": f"bytes={len(dat) - 1}-"}
             last = f'id="{RES}"'.encode()
             note(
                 f"serving: gunicorn 2 workers x 4 threads on the {cluster.nodes}-node Riak (n_val "
-                f"{min(3, cluster.nodes)}) against the same on SQLite, {CLIENTS} HTTP clients, a {RES}-res thread"
+                f"{min(3, cluster.nodes)}) against the same on SQLite, {CLIENTS} HTTP clients, a {RES}-res thread "
+                f"(pages) and a live {RES - 1}-res one (the dat poll)"
             )
             reads = [
                 ("riak_thread_l50_vs_sqlite", path + "l50", {}, 200, 600),
                 ("riak_thread_page_vs_sqlite", path, {}, 200, 200),
-                ("riak_dat_range_vs_sqlite", f"/test/dat/{key}.dat", tail, 206, 1500),
+                ("riak_dat_range_vs_sqlite", dat_path, tail, 206, 1500),
             ]
             for name, url, headers, status, total in reads:
 
@@ -325,11 +332,11 @@ def serve_part(cluster, scratch: Path, rounds: int) -> tuple[list[tuple], dict]:
                 figures.append((name, *rates))
             rates = compare(replies(on_riak.url), replies(on_sqlite.url), 300, 300, CLIENTS, rounds)
             figures.append(("riak_posting_vs_sqlite", *rates))
-        counts = count_requests(key)
+        counts = count_requests(key, live)
     return figures, counts
 
 
-def count_requests(key: str) -> dict[str, Counter]:
+def count_requests(key: str, live: str) -> dict[str, Counter]:
     """HTTP requests the Riak store sends for one of each read, warm (the board's settings kept)."""
     from django.test import Client
     from django.utils.http import http_date
@@ -351,7 +358,7 @@ def count_requests(key: str) -> dict[str, Counter]:
 
     riak_store.request = counting
     client = Client()
-    dat_url = f"/test/dat/{key}.dat"
+    dat_url = f"/test/dat/{live}.dat"
     size = len(client.get(dat_url).content)
     reads = {
         "thread page l50": (f"/test/read.cgi/test/{key}/l50", {}),
@@ -359,7 +366,8 @@ def count_requests(key: str) -> dict[str, Counter]:
         "board top": ("/test/", {}),
         "subject.txt": ("/test/subject.txt", {}),
         "bbsmenu.html": ("/bbsmenu.html", {}),
-        "dat Range poll": (dat_url, {"HTTP_RANGE": f"bytes={size - 1}-"}),
+        f"dat Range poll ({RES - 1}-res live thread)": (dat_url, {"HTTP_RANGE": f"bytes={size - 1}-"}),
+        f"dat Range poll ({RES}-res stopped thread)": (f"/test/dat/{key}.dat", {"HTTP_RANGE": "bytes=-1"}),
         "dat 304 (If-Modified-Since)": (dat_url, {"HTTP_IF_MODIFIED_SINCE": http_date(time.time())}),
     }
     counts: dict[str, Counter] = {}
