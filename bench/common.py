@@ -189,6 +189,50 @@ def same_bytes_url(base_url: str, size: int, kind: str = "html") -> str:
     return f"{base_url}/bench/bytes/{size}.{kind}"
 
 
+def have_ab() -> bool:
+    """Whether ab (apache2-utils) is installed: a C client, for figures the Python clients would cap."""
+    import shutil
+
+    return shutil.which("ab") is not None
+
+
+def ab_rate(url: str, total: int, headers: dict[str, str] | None = None, status_2xx: bool = True) -> float:
+    """Requests/s ``ab -k -c 8`` measures for total GETs of url; every answer must be alike (and 2xx unless not).
+
+    The Python clients of ``rate`` share this 2-core machine with the server and
+    spend about as much CPU per request as a light view does, which squeezes
+    ratios towards 1; ab spends far less.
+    """
+    import re
+    import subprocess
+
+    argv = ["ab", "-q", "-k", "-n", str(total), "-c", "8"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    done = subprocess.run([*argv, url], capture_output=True, text=True, check=True)
+    failed = re.search(r"Failed requests:\s+(\d+)", done.stdout)
+    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", done.stdout)
+    wrong = bool(non2xx) if status_2xx else not non2xx or int(non2xx.group(1)) != total
+    if (failed and int(failed.group(1))) or wrong:
+        raise RuntimeError(f"ab {url}: not every answer was the expected one:\n{done.stdout}")
+    found = re.search(r"Requests per second:\s+([\d.]+)", done.stdout)
+    assert found is not None, done.stdout
+    return float(found.group(1))
+
+
+def ab_compare(
+    op: tuple[str, dict[str, str], bool], baseline: tuple[str, dict[str, str], bool], total: int, rounds: int = 5
+) -> tuple[float, float]:
+    """Like compare, with ab: (url, headers, expect 2xx) each; medians of alternating rounds after a warm-up."""
+    ab_rate(op[0], max(100, total // 10), op[1], op[2])
+    ab_rate(baseline[0], max(100, total // 10), baseline[1], baseline[2])
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(ab_rate(op[0], total, op[1], op[2]))
+        theirs.append(ab_rate(baseline[0], total, baseline[1], baseline[2]))
+    return statistics.median(ours), statistics.median(theirs)
+
+
 IDENTITY = {"Accept-Encoding": "identity"}  # the bytes as stored: no gzip on either side of a same-bytes comparison
 
 

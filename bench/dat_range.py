@@ -22,6 +22,11 @@ SQLite store, DEBUG off) with:
   handed out is the post's own second until it settles, see conditional.py)
   and to If-None-Match (the ETag), against the minimal view (goal >= 0.8).
 
+The Python clients share the two cores with the server and spend about as
+much CPU per request as these light views, which squeezes those ratios
+towards 1; where ab (apache2-utils) is installed, the ``*_ab`` lines measure
+the same comparisons with it (keep-alive, 8 connections).
+
 The thread is seeded through the real write path (submit, then the apply the
 workers run) before the server starts; the static copy is written from the
 dat the server then serves, so the bytes are identical.
@@ -37,7 +42,18 @@ from pathlib import Path
 import requests
 from django.utils.http import http_date
 
-from bench.common import apply_events, bench_env, compare, get_loop, note, report, seed_thread, thread_events
+from bench.common import (
+    ab_compare,
+    apply_events,
+    bench_env,
+    compare,
+    get_loop,
+    have_ab,
+    note,
+    report,
+    seed_thread,
+    thread_events,
+)
 from tests import processes
 
 CLIENTS = 4
@@ -46,6 +62,7 @@ RANGES = 3000
 FULLS = 600
 STATICS = 3000
 MINIMALS = 3000
+AB_REQUESTS = 5000  # per round and side
 
 
 def seed(env: dict[str, str]) -> str:
@@ -98,6 +115,16 @@ def main() -> int:
         live_tail = {"Range": f"bytes={live_size - 1}-"}
         live = get_loop(f"{web.url}/test/dat/{live_key}.dat", 206, 1, headers=live_tail)
         live_vs_minimal = compare(live, minimal, RANGES, MINIMALS, CLIENTS)
+        with_ab = []
+        if have_ab():
+            base = (f"{web.url}/bench/minimal", {}, True)
+            for name, url, headers, ok in (
+                ("dat_range_vs_minimal_ab", dat_url, tail, True),
+                ("dat_range_live_vs_minimal_ab", f"{web.url}/test/dat/{live_key}.dat", live_tail, True),
+                ("dat_304_ims_vs_minimal_ab", dat_url, ims, False),
+                ("dat_304_inm_vs_minimal_ab", dat_url, inm, False),
+            ):
+                with_ab.append((name, *ab_compare((url, headers, ok), base, AB_REQUESTS)))
     report("dat_range", *vs_full)
     report("dat_range_vs_static", *vs_static)
     report("dat_range_vs_static_range", *vs_static_range)
@@ -105,6 +132,10 @@ def main() -> int:
     report("dat_range_live_vs_minimal", *live_vs_minimal)
     report("dat_304_ims_vs_minimal", *ims_304)
     report("dat_304_inm_vs_minimal", *inm_304)
+    for name, ops, baseline in with_ab:
+        report(name, ops, baseline)
+    if not with_ab:
+        note("the *_ab lines need ab: apt-get install apache2-utils")
     return 0
 
 

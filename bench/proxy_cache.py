@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,12 +34,12 @@ from pathlib import Path
 
 import requests
 
-from bench.common import bench_env, note, report, seed_thread
+from bench.common import ab_compare, bench_env, note, report, seed_thread
 from tests import processes, services
 
 RES = 1000
 REQUESTS = 20000
-CONCURRENCY = 8
+CONCURRENCY = 8  # ab's connections (bench.common.ab_rate)
 ROUNDS = 5
 
 CONFIG = """
@@ -103,29 +101,6 @@ http {{
 """  # noqa: E501 - the deploy's cache key, on one line as nginx wants it
 
 
-def ab(url: str, total: int, headers: dict[str, str]) -> float:
-    """Requests/s ab measures for total keep-alive GETs of url on CONCURRENCY connections; all must be 2xx."""
-    argv = ["ab", "-q", "-k", "-n", str(total), "-c", str(CONCURRENCY)]
-    for name, value in headers.items():
-        argv += ["-H", f"{name}: {value}"]
-    done = subprocess.run([*argv, url], capture_output=True, text=True, check=True)
-    failed = re.search(r"Failed requests:\s+(\d+)", done.stdout)
-    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", done.stdout)
-    if (failed and int(failed.group(1))) or non2xx:
-        raise RuntimeError(f"ab {url}: not every answer was the same 2xx:\n{done.stdout}")
-    return float(re.search(r"Requests per second:\s+([\d.]+)", done.stdout).group(1))
-
-
-def alternate(a: tuple[str, dict], b: tuple[str, dict], total: int, rounds: int) -> tuple[float, float]:
-    ab(a[0], max(100, total // 10), a[1])  # warm-up
-    ab(b[0], max(100, total // 10), b[1])
-    ours, theirs = [], []
-    for _ in range(rounds):
-        ours.append(ab(a[0], total, a[1]))
-        theirs.append(ab(b[0], total, b[1]))
-    return statistics.median(ours), statistics.median(theirs)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=REQUESTS, help="requests per round and side")
@@ -171,8 +146,8 @@ def main() -> int:
                 f"requests per round from ab -k -c {CONCURRENCY}; nginx {nginx_version()} (1 worker) with the deploy's "
                 f"1 s proxy_cache (X-Cache-Status {' then '.join(cache)}) in front of gunicorn 2 workers x 4 threads"
             )
-            vs_static = alternate((proxied, tail), (static, tail), args.requests, args.rounds)
-            vs_direct = alternate((proxied, tail), (direct, tail), args.requests, args.rounds)
+            vs_static = ab_compare((proxied, tail, True), (static, tail, True), args.requests, args.rounds)
+            vs_direct = ab_compare((proxied, tail, True), (direct, tail, True), args.requests, args.rounds)
         finally:
             nginx.terminate()
             nginx.wait(10)

@@ -12,7 +12,10 @@ measured alternately in the same run:
   beyond sending its bytes;
 - ``reading_l50_vs_same_bytes``: ``l50`` of the same thread against the view
   returning l50's size (goal >= 0.8);
-- ``reading``: the whole page against the minimal view ("ok").
+- ``reading``: the whole page against the minimal view ("ok");
+- ``reading_vs_same_bytes_ab`` and ``reading_l50_vs_same_bytes_ab``: the
+  first two measured with ab (apache2-utils, keep-alive, 8 connections) where
+  it is installed: the Python clients share the two cores with the server.
 
     .venv/bin/python -m bench.reading [--res 1000] [--pages 200]
 """
@@ -26,7 +29,17 @@ import tempfile
 
 import requests
 
-from bench.common import bench_env, compare, get_loop, note, report, same_bytes_url, seed_thread
+from bench.common import (
+    ab_compare,
+    bench_env,
+    compare,
+    get_loop,
+    have_ab,
+    note,
+    report,
+    same_bytes_url,
+    seed_thread,
+)
 from tests import processes
 
 CLIENTS = 4
@@ -66,9 +79,21 @@ def main() -> int:
             pages * 5,
         )
         vs_minimal = compare(whole, get_loop(f"{web.url}/bench/minimal", contains=b"ok"), pages, pages * 10, CLIENTS)
+        with_ab = []
+        if have_ab():
+            for name, url, size, total in (
+                ("reading_vs_same_bytes_ab", page, len(html), pages * 2),
+                ("reading_l50_vs_same_bytes_ab", l50, l50_size, pages * 10),
+            ):
+                rates = ab_compare((url, {}, True), (same_bytes_url(web.url, size), {}, True), total)
+                with_ab.append((name, *rates))
     report("reading_vs_same_bytes", *vs_bytes)
     report("reading_l50_vs_same_bytes", *vs_bytes_l50)
     report("reading", *vs_minimal)
+    for name, ops, baseline in with_ab:
+        report(name, ops, baseline)
+    if not with_ab:
+        note("the *_ab lines need ab: apt-get install apache2-utils")
     return 0
 
 
