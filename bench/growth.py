@@ -19,7 +19,9 @@ Printed, each as ``name: X ops/s, baseline Y ops/s, ratio Z``:
   >= 0.83), ``subject_vs_same_bytes_<N>`` (subject.txt against the bench view
   returning as many bytes, no gzip on either side; goal >= 0.5), and
   ``subject_gzip_vs_same_bytes_<N>`` for the largest N (gzip asked, as 2ch
-  clients do);
+  clients do); with ab (apache2-utils) installed, ``*_ab`` lines measure the
+  board top and subject.txt comparisons again with it, a C client (keep-alive,
+  8 connections), since the Python clients share the two cores;
 - the growth table, one line per cell with the row's first column as its
   baseline: ``growth_thread_page_res<R>``, ``growth_board_top_<N>``,
   ``growth_subject_<N>``, ``growth_posting_<N>`` (and posting against bare
@@ -47,10 +49,12 @@ import requests
 
 from bench.common import (
     IDENTITY,
+    ab_compare,
     apply_events,
     board_events,
     compare_many,
     get_loop,
+    have_ab,
     memory_mb,
     note,
     report,
@@ -197,6 +201,16 @@ def main() -> int:
         )
         subject_rates = compare_many(subject_makers, [n(1500)] * len(subject_makers))
         phases.append(("subject.txt", worker_peaks(webs)))
+        with_ab = []  # the goals again, with ab: the Python clients share the two cores with the servers
+        if have_ab():
+            top = f"{webs[small].url}/test/", f"{webs[large].url}/test/"
+            with_ab.append(
+                (f"board_top_{large}_vs_{small}_ab", *ab_compare((top[1], {}, True), (top[0], {}, True), n(2000)))
+            )
+            for s, size in zip(sizes, subject_sizes, strict=True):
+                subject = (f"{webs[s].url}/test/subject.txt", IDENTITY, True)
+                same = (same_bytes_url(webs[s].url, size, "txt"), {}, True)
+                with_ab.append((f"subject_vs_same_bytes_{s}_ab", *ab_compare(subject, same, n(5000))))
 
         # Posting: replies through the HTML form, each client to a thread of its own, on each board.
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
@@ -207,7 +221,7 @@ def main() -> int:
             f"posting: replies through the HTML form from {CLIENTS} clients, each to a thread of its own, "
             "S3 log on moto, Redis, no worker; baseline bare boto3 put_object (as bench.posting)"
         )
-        post_rates = compare_many([replies(webs[s].url) for s in sizes] + [puts], [n(300)] * len(sizes) + [n(600)])
+        post_rates = compare_many([replies(webs[s].url) for s in sizes] + [puts], [n(600)] * len(sizes) + [n(1000)])
         phases.append(("posting", worker_peaks(webs)))
         peak = {size: {pid: memory_mb(pid)["VmHWM"] for pid in web.worker_pids()} for size, web in webs.items()}
         now = {size: {pid: memory_mb(pid) for pid in web.worker_pids()} for size, web in webs.items()}
@@ -217,6 +231,10 @@ def main() -> int:
     for i, s in enumerate(sizes):
         report(f"subject_vs_same_bytes_{s}", subject_rates[2 * i], subject_rates[2 * i + 1])
     report(f"subject_gzip_vs_same_bytes_{large}", subject_rates[-1], subject_rates[-2])
+    for name, ops, baseline in with_ab:
+        report(name, ops, baseline)
+    if not with_ab:
+        note("the *_ab lines need ab: apt-get install apache2-utils")
     note("growth table: each cell against its row's first column")
     for r, rate in zip(res_sizes, thread_rates, strict=True):
         report(f"growth_thread_page_res{r}", rate, thread_rates[0])
