@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -226,6 +227,7 @@ def main() -> int:
         peak = {size: {pid: memory_mb(pid)["VmHWM"] for pid in web.worker_pids()} for size, web in webs.items()}
         now = {size: {pid: memory_mb(pid) for pid in web.worker_pids()} for size, web in webs.items()}
 
+    shutil.rmtree(root)  # kept only when something failed: it holds the servers' logs
     report(f"board_top_{large}_vs_{small}", top_rates[len(sizes) - 1], top_rates[0])
     report(f"bbsmenu_{large}_vs_{small}", top_rates[-1], top_rates[-2])
     for i, s in enumerate(sizes):
