@@ -6,7 +6,9 @@ import contextlib
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 Op = Callable[[], object]
 
@@ -66,19 +68,32 @@ def compare(
     Alternating in small rounds puts both figures under the same machine load,
     which drifts on a shared box; the median drops the odd round out.
     """
-    rate(make_op, max(threads, total // rounds // 2), threads)
-    rate(make_baseline, max(threads, baseline_total // rounds // 2), threads)
-    ops, base = [], []
+    ops, base = compare_many([make_op, make_baseline], [total, baseline_total], threads, rounds)
+    return ops, base
+
+
+def compare_many(
+    makers: Sequence[Callable[[], Op]], totals: Sequence[int], threads: int = 4, rounds: int = 5
+) -> list[float]:
+    """Ops/s of each op maker: medians over rounds that run each in turn, after one warm-up each.
+
+    totals[i] operations of makers[i] are spread over the rounds. Taking every
+    op in turn in each round (rather than one after the other) is what lets a
+    row of a growth table be compared cell by cell on a drifting machine.
+    """
+    for make_op, total in zip(makers, totals, strict=True):
+        rate(make_op, max(threads, total // rounds // 2), threads)
+    runs: list[list[float]] = [[] for _ in makers]
     for _ in range(rounds):
-        ops.append(rate(make_op, max(threads, total // rounds), threads))
-        base.append(rate(make_baseline, max(threads, baseline_total // rounds), threads))
-    return statistics.median(ops), statistics.median(base)
+        for i, (make_op, total) in enumerate(zip(makers, totals, strict=True)):
+            runs[i].append(rate(make_op, max(threads, total // rounds), threads))
+    return [statistics.median(r) for r in runs]
 
 
-def report(name: str, ops: float, baseline: float) -> float:
+def report(name: str, ops: float, baseline: float, unit: str = "ops/s") -> float:
     """Print the figure as ``name: X ops/s, baseline Y ops/s, ratio Z`` and return the ratio."""
     ratio = ops / baseline
-    print(f"{name}: {ops:.1f} ops/s, baseline {baseline:.1f} ops/s, ratio {ratio:.3f}", flush=True)
+    print(f"{name}: {ops:.1f} {unit}, baseline {baseline:.1f} {unit}, ratio {ratio:.3f}", flush=True)
     return ratio
 
 
@@ -132,3 +147,168 @@ def bench_env(data: str, **overrides: str) -> dict[str, str]:
         UTAKATA_STORE_URL=f"sqlite://{data}/store.sqlite3",
         **overrides,
     )
+
+
+# --- HTTP loops -------------------------------------------------------------------------
+
+
+def get_loop(
+    url: str,
+    status: int = 200,
+    length: int | None = None,
+    contains: bytes | None = None,
+    headers: dict[str, str] | None = None,
+):
+    """An op maker: one requests session per client thread, each op a GET checked for its answer.
+
+    The body is checked as bytes (its length, or a piece it must hold): decoding
+    half a megabyte per request would spend the client's share of the CPU.
+    """
+    import requests
+
+    def make_op() -> Op:
+        session = requests.Session()
+
+        def op() -> None:
+            response = session.get(url, headers=headers, timeout=60)
+            body = response.content
+            if (
+                response.status_code != status
+                or (length is not None and len(body) != length)
+                or (contains is not None and contains not in body)
+            ):
+                raise RuntimeError(f"GET {url} {headers or ''}: HTTP {response.status_code}, {len(body)} bytes")
+
+        return op
+
+    return make_op
+
+
+def same_bytes_url(base_url: str, size: int, kind: str = "html") -> str:
+    """The bench view returning size bytes held in memory (bench/urls.py): text/html, or text/plain ("txt")."""
+    return f"{base_url}/bench/bytes/{size}.{kind}"
+
+
+def have_ab() -> bool:
+    """Whether ab (apache2-utils) is installed: a C client, for figures the Python clients would cap."""
+    import shutil
+
+    return shutil.which("ab") is not None
+
+
+def ab_rate(url: str, total: int, headers: dict[str, str] | None = None, status_2xx: bool = True) -> float:
+    """Requests/s ``ab -k -c 8`` measures for total GETs of url; every answer must be alike (and 2xx unless not).
+
+    The Python clients of ``rate`` share this 2-core machine with the server and
+    spend about as much CPU per request as a light view does, which squeezes
+    ratios towards 1; ab spends far less.
+    """
+    import re
+    import subprocess
+
+    argv = ["ab", "-q", "-k", "-n", str(total), "-c", "8"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    done = subprocess.run([*argv, url], capture_output=True, text=True, check=True)
+    failed = re.search(r"Failed requests:\s+(\d+)", done.stdout)
+    non2xx = re.search(r"Non-2xx responses:\s+(\d+)", done.stdout)
+    wrong = bool(non2xx) if status_2xx else not non2xx or int(non2xx.group(1)) != total
+    if (failed and int(failed.group(1))) or wrong:
+        raise RuntimeError(f"ab {url}: not every answer was the expected one:\n{done.stdout}")
+    found = re.search(r"Requests per second:\s+([\d.]+)", done.stdout)
+    assert found is not None, done.stdout
+    return float(found.group(1))
+
+
+def ab_compare(
+    op: tuple[str, dict[str, str], bool], baseline: tuple[str, dict[str, str], bool], total: int, rounds: int = 5
+) -> tuple[float, float]:
+    """Like compare, with ab: (url, headers, expect 2xx) each; medians of alternating rounds after a warm-up."""
+    ab_rate(op[0], max(100, total // 10), op[1], op[2])
+    ab_rate(baseline[0], max(100, total // 10), baseline[1], baseline[2])
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(ab_rate(op[0], total, op[1], op[2]))
+        theirs.append(ab_rate(baseline[0], total, baseline[1], baseline[2]))
+    return statistics.median(ours), statistics.median(theirs)
+
+
+IDENTITY = {"Accept-Encoding": "identity"}  # the bytes as stored: no gzip on either side of a same-bytes comparison
+
+
+# --- memory of server processes -----------------------------------------------------------
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now), VmHWM (peak), RssAnon and RssFile of a process, in MB, from /proc/<pid>/status."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        field, _, value = line.partition(":")
+        if field in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+            found[field] = int(value.split()[0]) / 1024
+    return found
+
+
+# --- seeding the store directly -----------------------------------------------------------
+
+SEED_NAMES = ["名無しさん"] * 6 + ["コテハン ◆Ab3dEf9hJk"]
+
+
+def reply_payload(n: int) -> dict[str, str]:
+    """A varied post like seed_thread's: an anchor, a link, markup to escape, a trip now and then."""
+    body = f">>{max(n - 1, 1)} レス{n}\n二行目 http://example.com/{n} <&>\n" + "あいうえお♥" * (n % 7)
+    name = SEED_NAMES[n % len(SEED_NAMES)]
+    return {"name": name, "mail": "sage" if n % 4 == 0 else "", "body": body, "id": f"{n:08x}"}
+
+
+def thread_events(board: str, key: int, res: int, title: str) -> Iterator:
+    """The events of a thread of res posts created at second key, its replies a millisecond apart."""
+    from board.events import EventType, new_event
+
+    at = datetime.fromtimestamp(key, UTC)
+    yield new_event(EventType.THREAD_CREATED, board, str(key), 1, reply_payload(1) | {"subject": title}, at=at)
+    for n in range(2, res + 1):
+        yield new_event(EventType.POST_CREATED, board, str(key), n, reply_payload(n), at=at + timedelta(milliseconds=n))
+
+
+def board_events(board: str, threads: int, cap: int, first_key: int, res: Callable[[int], int]) -> Iterator:
+    """A board's life: threads created one a second (res(i) posts each), the oldest falling off past cap.
+
+    Nobody bumps an old thread here, so the least recently bumped (the one
+    archive_overflow drops) is the oldest; each fall is a ThreadArchived
+    a moment after the thread that pushed it out.
+    """
+    from collections import deque
+
+    from board.events import EventType, new_event
+
+    at = datetime.fromtimestamp(first_key - 1, UTC)
+    settings = {"title": "ベンチ板", "cooldown": 0, "thread_cap": cap}
+    yield new_event(EventType.BOARD_CREATED, board, payload=settings, at=at)
+    live: deque[int] = deque()
+    for i in range(threads):
+        key = first_key + i
+        yield from thread_events(board, key, res(i), f"スレ{i} ベンチマーク")
+        live.append(key)
+        if len(live) > cap:
+            fallen = live.popleft()
+            at = datetime.fromtimestamp(key, UTC) + timedelta(milliseconds=999)
+            yield new_event(EventType.THREAD_ARCHIVED, board, str(fallen), at=at)
+
+
+def apply_events(store, events, max_objects: int = 10_000_000) -> int:
+    """Fold events into the store with rehydrate's BatchApplier; return how many.
+
+    The cache is unbounded by default (the seeds here fit in memory): with
+    rehydrate's bounded cache, a board whose threads fall into the archive
+    comes out with archived threads listed live again (a thread evicted while
+    live, archived later, and written out at the final flush after its
+    tombstone's TOMBSTONE_MS: the held list's stale live entry wins), so
+    subject.txt and the board top would be measured on a wrong live list.
+    """
+    from board.readmodel.batch import BatchApplier
+
+    with BatchApplier(store, max_objects=max_objects) as applier:
+        for event in events:
+            applier.add(event)
+    return applier.applied

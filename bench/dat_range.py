@@ -10,7 +10,22 @@ SQLite store, DEBUG off) with:
   WhiteNoise from the same server, fetched whole (what a file server does);
 - ``dat_range_vs_static_range``: a Range asked of both. This one asks for
   the last *two* bytes of each: WhiteNoise (6.12) answers 416 to a range of
-  only the last byte (it tests ``start >= end``), the very request JDim makes.
+  only the last byte (it tests ``start >= end``), the very request JDim makes;
+- ``dat_range_vs_minimal``: the Range poll against the minimal Django view
+  (bench/urls.py) on the same server (goal >= 0.8): what answering from the
+  store costs beyond Django itself. The last byte of a 1000-res dat is in its
+  stop line, which the thread object describes: no posts page is read. So
+  ``dat_range_live_vs_minimal`` polls a live 999-res thread (seeded into the
+  same store directly), whose last byte is in its last posts page;
+- ``dat_304_ims_vs_minimal`` and ``dat_304_inm_vs_minimal``: a 304 to
+  If-Modified-Since (a date after the last post: the Last-Modified just
+  handed out is the post's own second until it settles, see conditional.py)
+  and to If-None-Match (the ETag), against the minimal view (goal >= 0.8).
+
+The Python clients share the two cores with the server and spend about as
+much CPU per request as these light views, which squeezes those ratios
+towards 1; where ab (apache2-utils) is installed, the ``*_ab`` lines measure
+the same comparisons with it (keep-alive, 8 connections).
 
 The thread is seeded through the real write path (submit, then the apply the
 workers run) before the server starts; the static copy is written from the
@@ -21,11 +36,24 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import requests
+from django.utils.http import http_date
 
-from bench.common import bench_env, compare, note, report, seed_thread
+from bench.common import (
+    ab_compare,
+    apply_events,
+    bench_env,
+    compare,
+    get_loop,
+    have_ab,
+    note,
+    report,
+    seed_thread,
+    thread_events,
+)
 from tests import processes
 
 CLIENTS = 4
@@ -33,6 +61,8 @@ RES = 1000
 RANGES = 3000
 FULLS = 600
 STATICS = 3000
+MINIMALS = 3000
+AB_REQUESTS = 5000  # per round and side
 
 
 def seed(env: dict[str, str]) -> str:
@@ -40,25 +70,9 @@ def seed(env: dict[str, str]) -> str:
     return seed_thread(env, RES, "差分取得")
 
 
-def get_loop(url: str, status: int, length: int, headers: dict[str, str] | None = None):
-    """An op maker: one session per client thread, each op a GET checked for status and length."""
-
-    def make_op():
-        session = requests.Session()
-
-        def op() -> None:
-            response = session.get(url, headers=headers, timeout=60)
-            if response.status_code != status or len(response.content) != length:
-                raise RuntimeError(f"GET {url} {headers}: HTTP {response.status_code}, {len(response.content)} bytes")
-
-        return op
-
-    return make_op
-
-
 def main() -> int:
     data = tempfile.mkdtemp(prefix="utakata-bench-dat-")
-    env = bench_env(data)
+    env = bench_env(data, DJANGO_SETTINGS_MODULE="bench.settings")
     key = seed(env)
     # The dat's bytes, read from the store the server will read, become the static file.
     from board.store import get_store
@@ -66,6 +80,9 @@ def main() -> int:
 
     store = get_store()
     dat = datfile.read(store, datfile.open_dat(store, "test", key))[1]
+    live_key = str(int(key) - 3600)  # a live thread of RES - 1 posts, an hour older
+    apply_events(store, thread_events("test", int(live_key), RES - 1, "差分取得 (続)"))
+    live_size = datfile.open_dat(store, "test", live_key).size
     store.close()
     static = Path(data) / "static" / "bench" / f"{key}.dat"
     static.parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +94,7 @@ def main() -> int:
         if served != dat or requests.get(static_url, timeout=60).content != dat:
             raise RuntimeError("the server's dat and the static copy differ")
         tail = {"Range": f"bytes={len(dat) - 1}-"}
-        ranges = get_loop(dat_url, 206, 1, tail)
+        ranges = get_loop(dat_url, 206, 1, headers=tail)
         note(
             f"dat_range: Range bytes=<size-1>- of a {RES}-res dat ({len(dat) // 1024} KiB) from {CLIENTS} HTTP "
             "clients; gunicorn 2 workers x 4 threads; SQLite store; static copy served by WhiteNoise"
@@ -85,10 +102,40 @@ def main() -> int:
         vs_full = compare(ranges, get_loop(dat_url, 200, len(dat)), RANGES, FULLS, CLIENTS)
         vs_static = compare(ranges, get_loop(static_url, 200, len(dat)), RANGES, STATICS, CLIENTS)
         two = {"Range": f"bytes={len(dat) - 2}-"}
-        vs_static_range = compare(get_loop(dat_url, 206, 2, two), get_loop(static_url, 206, 2, two), RANGES, STATICS)
+        vs_static_range = compare(
+            get_loop(dat_url, 206, 2, headers=two), get_loop(static_url, 206, 2, headers=two), RANGES, STATICS
+        )
+        minimal = get_loop(f"{web.url}/bench/minimal", 200, 2)
+        vs_minimal = compare(ranges, minimal, RANGES, MINIMALS, CLIENTS)
+        etag = requests.get(dat_url, timeout=60).headers["ETag"]
+        ims = {"If-Modified-Since": http_date(time.time())}
+        ims_304 = compare(get_loop(dat_url, 304, 0, headers=ims), minimal, RANGES, MINIMALS, CLIENTS)
+        inm = {"If-None-Match": etag}
+        inm_304 = compare(get_loop(dat_url, 304, 0, headers=inm), minimal, RANGES, MINIMALS, CLIENTS)
+        live_tail = {"Range": f"bytes={live_size - 1}-"}
+        live = get_loop(f"{web.url}/test/dat/{live_key}.dat", 206, 1, headers=live_tail)
+        live_vs_minimal = compare(live, minimal, RANGES, MINIMALS, CLIENTS)
+        with_ab = []
+        if have_ab():
+            base = (f"{web.url}/bench/minimal", {}, True)
+            for name, url, headers, ok in (
+                ("dat_range_vs_minimal_ab", dat_url, tail, True),
+                ("dat_range_live_vs_minimal_ab", f"{web.url}/test/dat/{live_key}.dat", live_tail, True),
+                ("dat_304_ims_vs_minimal_ab", dat_url, ims, False),
+                ("dat_304_inm_vs_minimal_ab", dat_url, inm, False),
+            ):
+                with_ab.append((name, *ab_compare((url, headers, ok), base, AB_REQUESTS)))
     report("dat_range", *vs_full)
     report("dat_range_vs_static", *vs_static)
     report("dat_range_vs_static_range", *vs_static_range)
+    report("dat_range_vs_minimal", *vs_minimal)
+    report("dat_range_live_vs_minimal", *live_vs_minimal)
+    report("dat_304_ims_vs_minimal", *ims_304)
+    report("dat_304_inm_vs_minimal", *inm_304)
+    for name, ops, baseline in with_ab:
+        report(name, ops, baseline)
+    if not with_ab:
+        note("the *_ab lines need ab: apt-get install apache2-utils")
     return 0
 
 
