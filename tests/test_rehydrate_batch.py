@@ -132,3 +132,41 @@ def test_threads_falling_off_long_after_they_were_written_out_stay_fallen():
             applier.add(event)
     assert sorted(t.key for t in queries.threads(store, "b")) == sorted(live)
     assert store_dump(store) == one_by_one(events)
+
+
+@pytest.mark.parametrize("max_objects", [5, 100_000])
+def test_a_fresh_batch_gives_the_store_one_by_one_apply_gives(max_objects):
+    events = random_history(11)
+    store = MemoryStore(uuid.uuid4().hex)
+    with batch.BatchApplier(store, max_objects=max_objects, fresh=True) as applier:
+        for event in events:
+            applier.add(event)
+    assert store_dump(store) == one_by_one(events)
+
+
+def test_a_fresh_batch_reads_no_object_before_its_first_write(monkeypatch):
+    store = MemoryStore(uuid.uuid4().hex)
+    read: list[str] = []
+    real = store.fetch_many
+
+    def counting(bucket, keys):
+        keys = list(keys)
+        read.extend(keys)
+        return real(bucket, keys)
+
+    monkeypatch.setattr(store, "fetch_many", counting)
+    with batch.BatchApplier(store, max_objects=100_000, fresh=True) as applier:
+        for event in random_history(12):
+            applier.add(event)
+    assert read == [], "one flush into an empty store: every write is a first write"
+
+
+def test_a_fresh_batch_over_objects_another_writer_made_meanwhile_loses_nothing():
+    events = random_history(13)
+    store = MemoryStore(uuid.uuid4().hex)
+    with batch.BatchApplier(store, max_objects=7, fresh=True) as applier:
+        for n, event in enumerate(events):
+            applier.add(event)
+            if n % 5 == 0:
+                projection.apply(store, event)  # fan-out writing the same objects, unknown to the batch
+    assert store_dump(store) == one_by_one(events)

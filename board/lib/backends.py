@@ -7,6 +7,7 @@ keeps one instance per process (per thread where the client is not thread-safe).
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -30,11 +31,19 @@ def parse_url(url: str, schemes: dict[str, str], setting: str) -> dict[str, Any]
 
 
 class BackendHandler:
-    """Lazily build the backend a setting names, once per thread."""
+    """Lazily build the backend a setting names: once per thread, or once per process when shared.
 
-    def __init__(self, setting: str) -> None:
+    A shared backend must be safe to use from several threads at once (the
+    log's are: boto3 clients are, the local and memory logs lock); sharing it
+    keeps one connection pool per process instead of one per gunicorn thread.
+    """
+
+    def __init__(self, setting: str, shared: bool = False) -> None:
         self.setting = setting
+        self.shared = shared
         self._local = threading.local()
+        self._shared: tuple[int, Any] | None = None  # (pid, backend): a forked child builds its own
+        self._lock = threading.Lock()
 
     def config(self) -> dict[str, Any]:
         from django.conf import settings
@@ -53,14 +62,25 @@ class BackendHandler:
         return cls(config.get("LOCATION", ""), dict(config.get("OPTIONS") or {}))
 
     def get(self) -> Any:
+        if self.shared:
+            shared = self._shared
+            if shared is None or shared[0] != os.getpid():
+                with self._lock:
+                    shared = self._shared
+                    if shared is None or shared[0] != os.getpid():
+                        shared = self._shared = (os.getpid(), self.create())
+            return shared[1]
         backend = getattr(self._local, "backend", None)
         if backend is None:
             backend = self._local.backend = self.create()
         return backend
 
     def reset(self) -> None:
-        """Forget this thread's instance (tests swap settings; forks need new sockets)."""
+        """Forget the instance (tests swap settings; forks need new sockets)."""
         backend = getattr(self._local, "backend", None)
         if backend is not None:
             backend.close()
         self._local = threading.local()
+        shared, self._shared = self._shared, None
+        if shared is not None and shared[0] == os.getpid():
+            shared[1].close()

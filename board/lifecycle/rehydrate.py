@@ -82,8 +82,9 @@ class _Sink:
         cutoff: int | None,
         progress: Progress | None,
         shard: tuple[int, int] | None = None,
+        fresh: bool = False,
     ):
-        self.applier = BatchApplier(store, max_objects=RESTORE_OBJECTS) if store is not None else None
+        self.applier = BatchApplier(store, RESTORE_OBJECTS, fresh) if store is not None else None
         self.report = report
         self.cutoff = cutoff
         self.progress = progress or (lambda n: None)
@@ -154,16 +155,18 @@ def restore(
     started = time.monotonic()
     report = RestoreReport(dry_run=dry_run)
     segments = ([plan.snapshot] if plan.snapshot else []) + plan.daily + plan.hourly
+    # Into an empty store, what the segments hold is written without reading it first (BatchApplier).
+    fresh = not dry_run and store.is_empty()
     if workers > 1 and shareable(store):
-        vanished = _in_workers(log, store, segments, plan.until_ms, dry_run, progress, workers, report)
+        vanished = _in_workers(log, store, segments, plan.until_ms, dry_run, progress, workers, report, fresh)
     else:
-        sink = _Sink(None if dry_run else store, report, plan.until_ms, progress)
+        sink = _Sink(None if dry_run else store, report, plan.until_ms, progress, fresh=fresh)
         vanished = _take_all(sink, log, segments)
         sink.flush()
     sink = _Sink(None if dry_run else store, report, plan.until_ms, progress)
     sink.take_events("incoming/", _tail_events(log, report))
-    fresh = [m for m in remaining_hourly(log, plan) if m.ident not in report.segments_seen]
-    vanished += _take_all(sink, log, fresh)
+    newer = [m for m in remaining_hourly(log, plan) if m.ident not in report.segments_seen]
+    vanished += _take_all(sink, log, newer)
     if vanished:
         _from_bundles(log, sink, set(vanished), report)
     sink.flush()
@@ -227,13 +230,16 @@ def _in_workers(
     progress: Progress | None,
     workers: int,
     report: RestoreReport,
+    fresh: bool = False,
 ) -> list[tuple[str, str]]:
     """Run _worker in forked processes, one shard each; merge what they report into report."""
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     specs = ((type(log), log.location, log.options), (type(store), store.location, store.options))
     procs = [
-        context.Process(target=_worker, args=(*specs, segments, (i, workers), cutoff, dry_run, queue), daemon=True)
+        context.Process(
+            target=_worker, args=(*specs, segments, (i, workers), cutoff, dry_run, queue, fresh), daemon=True
+        )
         for i in range(workers)
     ]
     for proc in procs:
@@ -273,13 +279,13 @@ def _in_workers(
     return vanished
 
 
-def _worker(log_spec, store_spec, segments, shard, cutoff, dry_run, queue) -> None:
+def _worker(log_spec, store_spec, segments, shard, cutoff, dry_run, queue, fresh=False) -> None:
     """One restore process: apply its shard of the planned segments, then report to the parent."""
     try:
         log = log_spec[0](log_spec[1], log_spec[2])
         store = None if dry_run else store_spec[0](store_spec[1], store_spec[2])
         part = RestoreReport(dry_run=dry_run)
-        sink = _Sink(store, part, cutoff, lambda n: queue.put(("progress", n)), shard)
+        sink = _Sink(store, part, cutoff, lambda n: queue.put(("progress", n)), shard, fresh)
         lost = _take_all(sink, log, segments)
         sink.flush()
         if store is not None:

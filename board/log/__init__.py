@@ -17,11 +17,13 @@ SCHEMES = {
     "memory": "board.log.memory.MemoryLog",
 }
 
-handler = BackendHandler("UTAKATA_LOG")
+# One log per process, shared by its threads (log backends are thread-safe): one
+# boto3 client and connection pool per process rather than per gunicorn thread.
+handler = BackendHandler("UTAKATA_LOG", shared=True)
 
 
 def get_log() -> BaseLog:
-    """The log backend settings.UTAKATA_LOG names (one instance per thread)."""
+    """The log backend settings.UTAKATA_LOG names (one instance per process)."""
     return handler.get()
 
 

@@ -20,6 +20,7 @@ from board.readmodel.projection import deltas, join_into, listed, merger, page_s
 from board.store import BaseStore
 
 FETCH_CHUNK = 500  # keys per multi-get when a batch is written
+WRITTEN_KEPT = 200_000  # keys a fresh batch remembers having written (a few tens of MB at most)
 
 Slot = tuple[str, str]
 
@@ -69,12 +70,18 @@ class BatchApplier:
     stay until the final flush; a board's list is bounded by its thread cap.
     """
 
-    def __init__(self, store: BaseStore, max_objects: int = 2000) -> None:
+    def __init__(self, store: BaseStore, max_objects: int = 2000, fresh: bool = False) -> None:
+        """``fresh``: the store was empty when this batch began (a restore into a new store), so an
+        object this batch has not written yet is written without reading it first. Still correct if
+        another writer got there first: SQLite refuses the write and it is retried as a read-modify-
+        write, Riak keeps both as siblings that merge."""
         self.store = store
         self.max_objects = max_objects
         self.pending: dict[Slot, o.State] = {}
         self.threads: OrderedDict[tuple[str, str], list[Slot]] = OrderedDict()
         self.applied = 0
+        self.fresh = fresh
+        self.written: OrderedDict[Slot, None] = OrderedDict()  # what a fresh batch wrote (bounded)
 
     def add(self, event: Event) -> None:
         if event.type in (EventType.BOARD_CREATED, EventType.BOARD_SETTINGS_CHANGED):
@@ -159,7 +166,8 @@ class BatchApplier:
         keys = list(items)
         for start in range(0, len(keys), FETCH_CHUNK):
             chunk = keys[start : start + FETCH_CHUNK]
-            fetched = self.store.fetch_many(bucket, chunk)
+            unread = [k for k in chunk if (bucket, k) in self.written] if self.fresh else chunk
+            fetched = self.store.fetch_many(bucket, unread) if unread else {}
             writes = []
             for key in chunk:
                 found = fetched.get(key)
@@ -178,7 +186,18 @@ class BatchApplier:
                 results = self.store.store_many(bucket, writes)
             for key, new, _ in writes:
                 written[key] = new if results.get(key) is None else write(self.store, bucket, key, items[key])
+            if self.fresh:
+                self._remember(bucket, chunk)
         return written
+
+    def _remember(self, bucket: str, keys: list[str]) -> None:
+        written = self.written
+        for key in keys:
+            written[(bucket, key)] = None
+            written.move_to_end((bucket, key))
+        while len(written) > WRITTEN_KEPT:
+            # Forgotten keys are read before their next write, as in any batch: only slower.
+            written.popitem(last=False)
 
     def __enter__(self) -> BatchApplier:
         return self
