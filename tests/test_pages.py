@@ -320,3 +320,46 @@ def test_a_thread_page_dates_posts_with_the_weekday_names_they_were_made_with(cl
     key = new_thread("week").thread
     page = client.get(f"/test/read.cgi/week/{key}/").content.decode()
     assert any(f"({d}) " in page for d in "SMTWTFS")
+
+
+# --- kept frames ---------------------------------------------------------------------------
+
+
+def test_a_thread_pages_frame_is_rendered_once_and_each_request_gets_its_own_tokens(board, monkeypatch):
+    from board.web import splice
+
+    key = thread_with(3)
+    rendered = []
+    real = splice.render_to_string
+    monkeypatch.setattr(splice, "render_to_string", lambda *a, **k: rendered.append(a[0]) or real(*a, **k))
+    client = Client()
+    first = client.get(f"/test/read.cgi/test/{key}/l50").content.decode()
+    second = Client().get(f"/test/read.cgi/test/{key}/l50").content.decode()
+    assert rendered == ["board/thread.html"], "the second request used the kept frame"
+    assert TOKEN_RE.search(first).group(1) != TOKEN_RE.search(second).group(1), "CSRF tokens are per reader"
+    onces = [re.search(r'name="once" value="([^"]+)"', page).group(1) for page in (first, second)]
+    assert onces[0] != onces[1] and "Mark" not in onces[0]
+    assert numbers_shown(first) == numbers_shown(second) == [1, 2, 3]
+
+
+def test_a_kept_frame_is_rendered_again_when_its_thread_changes(board):
+    key = thread_with(2)
+    Client().get(f"/test/read.cgi/test/{key}/")
+    reply("test", key, body="三つ目")
+    page = Client().get(f"/test/read.cgi/test/{key}/").content.decode()
+    assert numbers_shown(page) == [1, 2, 3] and "三つ目" in page
+
+
+def test_the_board_top_shows_a_new_post_though_its_page_is_kept(board):
+    key = thread_with(2)
+    Client().get("/test/")
+    reply("test", key, body="最新の書き込み")
+    assert "最新の書き込み" in Client().get("/test/").content.decode()
+
+
+def test_one_pages_token_posts_once_in_each_of_two_threads(board):
+    one, two = thread_with(1), thread_with(1)
+    for thread in (one, two):
+        submit("test", thread, Submission(body="同じページから", token="one-page-token"), "192.0.2.9")
+    apply_pending()
+    assert [queries.thread(get_store(), "test", t).count for t in (one, two)] == [2, 2]

@@ -167,7 +167,7 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
 def _once_key(board: str, poster: str, thread_key: str | None, clean: Submission, sub: Submission) -> str | None:
     """The submission's key (once.py): the form's token, or what a bbs.cgi client sends."""
     if sub.token:
-        return once.for_form(board, sub.token)
+        return once.for_form(board, thread_key, sub.token)
     if sub.client_time:
         return once.for_bbscgi(board, poster, thread_key, clean.subject, sub.client_time, clean.body)
     return None

@@ -48,12 +48,16 @@ def _digest(*parts: str) -> str:
     return hmac.new(settings.ID_SECRET.encode(), message, hashlib.sha256).hexdigest()[:24]
 
 
-def for_form(board: str, token: str) -> str | None:
-    """The key of an HTML form submission (None without a usable token)."""
+def for_form(board: str, thread: str | None, token: str) -> str | None:
+    """The key of an HTML form submission (None without a usable token).
+
+    The thread is part of it: a page's forms (a board top has one per thread)
+    share one token, and a post in each is a post of its own.
+    """
     token = token.strip()
     if not token or len(token) > 64:
         return None
-    return _digest("form", board, token)
+    return _digest("form", board, thread or "", token)
 
 
 def for_bbscgi(board: str, poster: str, thread: str | None, subject: str, time_field: str, body: str) -> str:

@@ -6,6 +6,8 @@ page is its template with the stored fragments spliced in as bytes.
 
 from __future__ import annotations
 
+import zlib
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
@@ -22,11 +24,12 @@ from board.web.client import client_address
 from board.web.splice import render_spliced
 
 
-def _board_or_404(name: str) -> dict:
-    board = queries.board(get_store(), name)
-    if board is None:
+def _board_or_404(name: str) -> tuple[dict, str]:
+    """The board's settings and the id of the event that last changed them."""
+    found = queries.board_settings(get_store(), name)
+    if found is None:
         raise Http404("該当する板は存在しません。")
-    return board
+    return found
 
 
 @require_GET
@@ -36,33 +39,46 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def board_top(request: HttpRequest, board: str) -> HttpResponse:
-    """The first threads of the live list, and digests of the first top_threads: one read each."""
+    """The first threads of the live list, and digests of the first top_threads.
+
+    The page changes when the live list does (every post, deletion or fall
+    moves its ``updated``) or the board's settings do, so it is kept rendered
+    under those: most requests read the live list alone.
+    """
     store = get_store()
-    settings = _board_or_404(board)
+    settings, version = _board_or_404(board)
     listing = queries.live_list(store, board)
-    digests = []
-    for key in listing.top(settings["top_threads"]):
-        value = queries.thread_value(store, board, key)
-        thread = queries.thread(store, board, key, value) if value is not None else None
-        if value is None or thread is None:
-            continue
-        last = range(max(2, thread.count - settings["top_posts"] + 1), thread.count + 1)
-        digests.append((thread, mark_safe(queries.recent_html(board, key, value, [1, *last]).decode("utf-8"))))  # noqa: S308
-    context = {"board": settings, "live": listing.live, "listed": len(listing.top(10_000)), "digests": digests}
-    return render_spliced(request, "board/board.html", context, listing.menu)
+
+    def context() -> dict:
+        digests = []
+        for key in listing.top(settings["top_threads"]):
+            value = queries.thread_value(store, board, key)
+            thread = queries.thread(store, board, key, value) if value is not None else None
+            if value is None or thread is None:
+                continue
+            last = range(max(2, thread.count - settings["top_posts"] + 1), thread.count + 1)
+            html = queries.recent_html(board, key, value, [1, *last]).decode("utf-8")
+            digests.append((thread, mark_safe(html)))  # noqa: S308 - stored fragments, escaped when rendered
+        listed = len(listing.top(10_000))
+        return {"board": settings, "live": listing.live, "listed": listed, "digests": digests}
+
+    # Every post, deletion, fall or stop moves the list's ``updated``; its bytes are in the key too,
+    # should two web nodes' clocks disagree.
+    key = ("top", store.location, board, version, listing.updated, zlib.crc32(listing.data))
+    return render_spliced(request, "board/board.html", context, listing.menu, key=key)
 
 
 @require_GET
 def subback(request: HttpRequest, board: str) -> HttpResponse:
     """Every live thread of the board (subback.html, as 2ch calls the full list)."""
-    settings = _board_or_404(board)
+    settings, _ = _board_or_404(board)
     return render(request, "board/subback.html", {"board": settings, "threads": queries.threads(get_store(), board)})
 
 
 @require_GET
 def archive(request: HttpRequest, board: str, month: str = "") -> HttpResponse:
     """The archive (過去ログ倉庫): its months, and a month's threads."""
-    settings = _board_or_404(board)
+    settings, _ = _board_or_404(board)
     store = get_store()
     months = queries.archive_months(store, board)
     month = month or (months[0] if months else "")
@@ -74,7 +90,7 @@ def archive(request: HttpRequest, board: str, month: str = "") -> HttpResponse:
 @require_GET
 def thread_page(request: HttpRequest, board: str, key: str, range_text: str = "") -> HttpResponse:
     store = get_store()
-    settings = _board_or_404(board)
+    settings, version = _board_or_404(board)
     try:
         wanted = parse_range(range_text)
     except ValueError as exc:
@@ -89,13 +105,10 @@ def thread_page(request: HttpRequest, board: str, key: str, range_text: str = ""
     if thread is None:
         raise Http404("該当するスレッドは存在しません。")
     posts = queries.posts_html(store, board, key, wanted.numbers(thread.count), value)
-    context = {
-        "board": settings,
-        "thread": thread,
-        "range_text": range_text,
-        "stopped": thread.count >= settings["res_max"],
-    }
-    return render_spliced(request, "board/thread.html", context, posts)
+    context = {"board": settings, "thread": thread, "stopped": thread.count >= settings["res_max"]}
+    # The frame shows the board's settings and the thread's entry: kept under their versions.
+    frame = ("thread", store.location, board, version, thread)
+    return render_spliced(request, "board/thread.html", context, posts, key=frame)
 
 
 def post(request: HttpRequest, board: str) -> HttpResponse:
