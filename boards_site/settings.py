@@ -7,6 +7,7 @@ process at start with ImproperlyConfigured rather than surprising a request.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -45,17 +46,48 @@ if TRUSTED_PROXY_HOPS < 1:
     raise ImproperlyConfigured(f"UTAKATA_TRUSTED_PROXY_HOPS={TRUSTED_PROXY_HOPS} must be at least 1")
 
 INSTALLED_APPS = [
+    # The moderation site is Django's admin (board/moderation/site.py). Its accounts are
+    # events in the log, not rows of a local database: auth and contenttypes are here for
+    # the admin's machinery, and their tables are never used.
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "board",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Moderators' sessions are signed cookies: nothing to keep on a node (web nodes come and go).
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = envint("UTAKATA_ADMIN_SESSION_SECONDS", 8 * 3600)
+SESSION_COOKIE_SECURE = envbool("UTAKATA_SECURE_COOKIES")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "board.moderation.auth.LogBackend"]
+# Sign-in throttling: django-axes counting failures in the cache (Redis), shared by every
+# web node; after AXES_FAILURE_LIMIT failures of one username from one address, that pair
+# waits AXES_COOLOFF_TIME.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = envint("UTAKATA_ADMIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("UTAKATA_ADMIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "board.web.client.client_address"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "boards_site.urls"
 WSGI_APPLICATION = "boards_site.wsgi.application"
@@ -65,7 +97,13 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
     }
 ]
 
@@ -205,8 +243,6 @@ for _name in ("ROLLUP_GRACE_SECONDS", "SNAPSHOT_INTERVAL_HOURS", "GLACIER_DAYS",
         raise ImproperlyConfigured(f"UTAKATA_{_name}={globals()[_name]} must be positive")
 if not 0 <= ROLLUP_MINUTE <= 59:
     raise ImproperlyConfigured(f"UTAKATA_ROLLUP_MINUTE={ROLLUP_MINUTE} must be 0..59")
-
-from datetime import timedelta  # noqa: E402 - kept next to its only use
 
 from celery.schedules import crontab  # noqa: E402
 

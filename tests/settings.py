@@ -25,3 +25,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 # Static files straight from static/ (no collectstatic in tests).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - from the star import above
 WHITENOISE_USE_FINDERS = True
+
+# The tests' cache is in memory (locmem), which axes rightly calls unfit for production.
+SILENCED_SYSTEM_CHECKS = ["axes.W001"]
+
+# Moderators' passwords: a fast hasher in tests (production keeps Django's PBKDF2).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

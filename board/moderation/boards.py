@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from board.boards import name_problem, problems, with_defaults
+from board.boards import NAME_RE, name_problem, problems, with_defaults
 from board.events import Event, EventType, new_event
 from board.moderation.actions import ModerationError
 from board.posting.commit import commit
@@ -19,9 +19,14 @@ from board.store import get_store
 
 
 def save_board(name: str, settings: dict[str, Any], by: str = "operator", reason: str = "") -> Event | None:
-    """Create the board with these settings, or change just these settings; None if nothing changes."""
+    """Create the board with these settings, or change just these settings; None if nothing changes.
+
+    A new board's name must not be one of the site's paths; a board an older
+    log already has keeps its name, and its settings can still be changed.
+    """
+    current = queries.board(get_store(), name)
     problem = name_problem(name)
-    if problem:
+    if problem and (current is None or not NAME_RE.match(name)):
         raise ModerationError(problem)
     try:
         with_defaults(settings)
@@ -30,7 +35,6 @@ def save_board(name: str, settings: dict[str, Any], by: str = "operator", reason
     wrong = problems(settings)
     if wrong:
         raise ModerationError("; ".join(wrong))
-    current = queries.board(get_store(), name)
     if current is None:
         if not settings.get("title"):
             raise ModerationError(f"board /{name}/ does not exist yet: give it a title to create it")

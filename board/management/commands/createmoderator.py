@@ -1,0 +1,58 @@
+"""manage.py createmoderator: an account of the moderation site, as an event in the log.
+
+For deploy scripts, ``--from-env`` creates the first superuser from
+UTAKATA_ADMIN_USERNAME and UTAKATA_ADMIN_PASSWORD, and does nothing if that
+account exists: run it on every start.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from django.core.management.base import BaseCommand, CommandError
+
+from board.log import LogError
+from board.moderation import accounts
+from board.readmodel.projection import apply
+from board.store import get_store
+
+
+class Command(BaseCommand):
+    help = "Create a moderator account (ModeratorCreated in the log), or the first superuser from the environment."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username", nargs="?", help="1-32 ASCII letters and digits")
+        parser.add_argument("--superuser", action="store_true", help="manages boards and moderators, every board")
+        parser.add_argument("--boards", default="", help="comma-separated boards the moderator acts on")
+        parser.add_argument(
+            "--from-env",
+            action="store_true",
+            help="the superuser UTAKATA_ADMIN_USERNAME with UTAKATA_ADMIN_PASSWORD; nothing if it exists",
+        )
+
+    def handle(self, *args, username, superuser, boards, from_env, **options):
+        if from_env:
+            username = os.environ.get("UTAKATA_ADMIN_USERNAME", "")
+            password = os.environ.get("UTAKATA_ADMIN_PASSWORD", "")
+            if not username or not password:
+                raise CommandError("--from-env needs UTAKATA_ADMIN_USERNAME and UTAKATA_ADMIN_PASSWORD")
+            superuser = True
+            if accounts.get(username) is not None:
+                self.stdout.write(f"account {username} exists; left as it is")
+                return
+        else:
+            if not username:
+                raise CommandError("give a username (or --from-env)")
+            password = getpass.getpass("password: ")
+        try:
+            event = accounts.create(
+                username, password, superuser=superuser, boards=[b for b in boards.split(",") if b], by="operator"
+            )
+        except accounts.AccountError as exc:
+            raise CommandError(str(exc)) from exc
+        except LogError as exc:
+            raise CommandError(f"could not commit to the log: {exc}") from exc
+        apply(get_store(), event)
+        kind = "superuser" if superuser else "moderator"
+        self.stdout.write(self.style.SUCCESS(f"{kind} {username} committed as {event.id}"))

@@ -1,0 +1,173 @@
+"""Moderators' accounts, kept in the log like everything else.
+
+A node's disk is volatile and there are many web nodes, so an account cannot
+live in a local database: creating one, setting its password, its boards or
+its rights, or deactivating it is an event (ModeratorCreated,
+ModeratorChanged), applied to every store like the board's own objects and
+restored by rehydrate. The password is kept as Django's salted hash (PBKDF2),
+which therefore is in the log: README, "Moderators".
+
+A Moderator is what Django's auth and admin see as ``request.user``: not an
+ORM model (nothing is in the local database), but the attributes and methods
+they use.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.models import User
+from django.utils.crypto import salted_hmac
+
+from board.events import SITE, Event, EventType, new_event
+from board.posting.commit import commit
+from board.readmodel import encoding as e
+from board.readmodel import objects as o
+from board.readmodel.projection import read
+from board.store import get_store
+
+USERNAME_MAX = 32
+
+
+class AccountError(Exception):
+    """The account does not exist, exists already, or the change is not allowed."""
+
+
+@dataclass
+class Moderator:
+    """A signed-in moderator, as Django's auth and admin use a user."""
+
+    id: int
+    username: str
+    password: str
+    is_superuser: bool = False
+    boards: frozenset[str] = field(default_factory=frozenset)
+    is_active: bool = True
+
+    # Django's login() stores user._meta.pk.value_to_string(user): the default user model's id field.
+    _meta = User._meta
+    is_authenticated = True
+    is_anonymous = False
+    backend = "board.moderation.auth.LogBackend"
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    @property
+    def is_staff(self) -> bool:
+        return self.is_active
+
+    def get_username(self) -> str:
+        return self.username
+
+    def get_short_name(self) -> str:
+        return self.username
+
+    def get_full_name(self) -> str:
+        return self.username
+
+    def __str__(self) -> str:
+        return self.username
+
+    def can_moderate(self, board: str) -> bool:
+        return self.is_active and (self.is_superuser or board in self.boards)
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        return self.is_active and self.is_superuser
+
+    def has_perms(self, perms, obj: object = None) -> bool:
+        return all(self.has_perm(p, obj) for p in perms)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return self.is_active and self.is_superuser
+
+    def check_password(self, raw: str) -> bool:
+        return check_password(raw, self.password)
+
+    def get_session_auth_hash(self) -> str:
+        """Changes with the password: a new password signs out the account's other sessions."""
+        return salted_hmac(
+            "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash", self.password, algorithm="sha256"
+        ).hexdigest()
+
+    def get_session_auth_fallback_hash(self):
+        from django.conf import settings
+
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield salted_hmac(
+                "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+                self.password,
+                secret=secret,
+                algorithm="sha256",
+            ).hexdigest()
+
+    def save(self, *args, **kwargs) -> None:
+        """Nothing to save locally (Django calls it to note the last login)."""
+
+
+def get(username: str) -> Moderator | None:
+    """The account with this username, as the store holds it."""
+    state = e.loads(read(get_store(), o.ACCOUNTS, username))
+    if not state:
+        return None
+    f = {name: value for name, (_, value) in state["f"].items()}
+    if "uid" not in f:
+        return None
+    return Moderator(
+        f["uid"], username, f.get("password", ""), bool(f.get("superuser")), frozenset(f.get("boards", ())), f["active"]
+    )
+
+
+def usernames() -> dict[str, int]:
+    """Every account's username and id."""
+    state = e.loads(read(get_store(), o.ACCOUNTS, o.ACCOUNT_INDEX_KEY)) or {"f": {}}
+    return {name: uid for name, (_, uid) in sorted(state["f"].items())}
+
+
+def by_id(uid: int) -> Moderator | None:
+    for name, known in usernames().items():
+        if known == uid:
+            return get(name)
+    return None
+
+
+def create(username: str, password: str, superuser: bool = False, boards=(), by: str = "operator") -> Event:
+    """A new account (ModeratorCreated): its password is hashed here, only the hash goes to the log."""
+    if not username or len(username) > USERNAME_MAX or not username.isascii() or not username.isalnum():
+        raise AccountError(f"username {username!r}: use 1-{USERNAME_MAX} ASCII letters and digits")
+    if get(username) is not None:
+        raise AccountError(f"account {username!r} exists already")
+    if len(password) < 10:
+        raise AccountError("a password has at least 10 characters")
+    payload = {
+        "username": username,
+        "uid": secrets.randbelow(2**52) + 1,
+        "password": make_password(password),
+        "superuser": superuser,
+        "boards": sorted(set(boards)),
+        "by": by,
+    }
+    return commit(new_event(EventType.MODERATOR_CREATED, SITE, payload=payload))
+
+
+def change(username: str, by: str, reason: str = "", password: str | None = None, **fields) -> Event:
+    """Change an account (ModeratorChanged): superuser, boards, active, and/or a new password."""
+    if get(username) is None:
+        raise AccountError(f"no account {username!r}")
+    payload = {k: v for k, v in fields.items() if k in ("superuser", "boards", "active")}
+    if "boards" in payload:
+        payload["boards"] = sorted(set(payload["boards"]))
+    if password is not None:
+        if len(password) < 10:
+            raise AccountError("a password has at least 10 characters")
+        payload["password"] = make_password(password)
+    if not payload:
+        raise AccountError("nothing to change")
+    return commit(
+        new_event(
+            EventType.MODERATOR_CHANGED, SITE, payload={"username": username, **payload, "by": by, "reason": reason}
+        )
+    )

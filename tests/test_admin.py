@@ -1,0 +1,186 @@
+"""The moderation site (Django's admin) through the test client: sign-in, permissions, every action."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from board.moderation import accounts
+from board.readmodel import queries
+from board.readmodel.projection import apply
+from board.store import get_store
+from tests.helpers import apply_pending, make_board, new_thread, reply
+
+PASSWORD = "correct horse battery"
+TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def account(username: str, superuser: bool = False, boards=("test",)) -> None:
+    apply(get_store(), accounts.create(username, PASSWORD, superuser=superuser, boards=boards))
+
+
+def signed_in(username: str) -> Client:
+    client = Client(enforce_csrf_checks=True, REMOTE_ADDR="203.0.113.5")
+    page = client.get("/admin/login/").content.decode()
+    token = TOKEN_RE.search(page).group(1)
+    response = client.post("/admin/login/", {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client
+
+
+def post(client: Client, url: str, page: str, **fields) -> object:
+    token = TOKEN_RE.search(client.get(page).content.decode()).group(1)
+    return client.post(url, {**fields, "csrfmiddlewaretoken": token})
+
+
+@pytest.fixture
+def moderated(board):
+    account("mod", boards=("test",))
+    account("root", superuser=True)
+    thread = new_thread(body="最初", address="198.51.100.1").thread
+    reply("test", thread, body="荒らし", address="198.51.100.66")
+    reply("test", thread, body="普通", address="198.51.100.2")
+    reply("test", thread, body="また荒らし", address="198.51.100.66")
+    return thread
+
+
+def test_the_admin_asks_anyone_not_signed_in_to_sign_in():
+    response = Client().get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_moderator_signs_in_with_an_account_from_the_log(moderated):
+    page = signed_in("mod").get("/admin/").content.decode()
+    assert "/test/" in page and "モデレーション" in page
+
+
+def test_a_wrong_password_does_not_sign_in(moderated):
+    client = Client()
+    response = client.post("/admin/login/", {"username": "mod", "password": "wrong password!"})
+    assert response.status_code == 200 and client.get("/admin/").status_code == 302
+
+
+def test_sign_in_is_throttled_after_repeated_failures(moderated, settings):
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/admin/login/", {"username": "mod", "password": "wrong password!"})
+    locked = client.post("/admin/login/", {"username": "mod", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert client.get("/admin/").status_code == 302, "even the right password does not get in while locked out"
+
+
+def test_the_session_is_a_signed_cookie_and_nothing_is_kept_on_the_node(moderated, settings):
+    client = signed_in("mod")
+    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.signed_cookies"
+    assert client.cookies["sessionid"].value.count(":") >= 2  # signed data, not a key into a table
+
+
+def test_deleting_a_post_with_a_reason_makes_it_abone_in_the_dat(moderated):
+    client = signed_in("mod")
+    page = f"/admin/threads/test/{moderated}/"
+    response = post(
+        client, "/admin/act/", page, board="test", thread=moderated, number="2", action="delete", reason="荒らし"
+    )
+    assert response.status_code == 302
+    dat = Client().get(f"/test/dat/{moderated}.dat").content.decode("cp932").splitlines()
+    assert dat[1].startswith("あぼーん<>あぼーん")
+
+
+def test_an_action_without_a_reason_is_refused_and_does_nothing(moderated):
+    client = signed_in("mod")
+    page = f"/admin/threads/test/{moderated}/"
+    post(client, "/admin/act/", page, board="test", thread=moderated, number="2", action="delete", reason="")
+    [second] = queries.posts(get_store(), "test", moderated, [2])
+    assert not second.get("deleted")
+
+
+def test_every_post_of_an_id_is_deleted_at_once(moderated):
+    [bad] = queries.posts(get_store(), "test", moderated, [2])
+    client = signed_in("mod")
+    page = f"/admin/threads/test/{moderated}/"
+    post(
+        client,
+        "/admin/act/",
+        page,
+        board="test",
+        thread=moderated,
+        poster=bad["id"],
+        action="delete_id",
+        reason="荒らし",
+    )
+    posts = queries.posts(get_store(), "test", moderated, [1, 2, 3, 4])
+    assert [bool(p.get("deleted")) for p in posts] == [False, True, False, True]
+
+
+def test_a_moderator_cannot_act_on_a_board_not_theirs(moderated):
+    make_board("news", "ニュース", cooldown=0)
+    other = new_thread("news").thread
+    client = signed_in("mod")
+    assert client.get(f"/admin/threads/news/{other}/").status_code == 403
+    response = post(
+        client, "/admin/act/", "/admin/", board="news", thread=other, number="1", action="delete", reason="x"
+    )
+    assert response.status_code == 403
+    assert not queries.posts(get_store(), "news", other, [1])[0].get("deleted")
+
+
+def test_only_superusers_manage_boards_and_moderators(moderated):
+    client = signed_in("mod")
+    assert client.get("/admin/boards/").status_code == 403
+    assert client.get("/admin/moderators/").status_code == 403
+    assert signed_in("root").get("/admin/moderators/").status_code == 200
+
+
+def test_a_superuser_changes_one_board_setting_and_the_others_stay(moderated):
+    apply_pending()
+    before = queries.board(get_store(), "test")
+    client = signed_in("root")
+    fields = {k: v for k, v in before.items() if k in ("title", "noname")} | {"reason": "調整"}
+    fields |= {k: str(v) for k, v in before.items() if isinstance(v, int) and not isinstance(v, bool)}
+    fields |= {k: "on" for k, v in before.items() if v is True}
+    fields["res_max"] = "900"
+    post(client, "/admin/boards/test/", "/admin/boards/test/", **fields)
+    after = queries.board(get_store(), "test")
+    assert after["res_max"] == 900 and after["cooldown"] == before["cooldown"]
+
+
+def test_a_superuser_creates_a_moderator_who_can_then_sign_in(moderated):
+    client = signed_in("root")
+    post(client, "/admin/moderators/", "/admin/moderators/", username="newmod", password=PASSWORD, boards="test")
+    assert accounts.get("newmod") is not None
+    assert signed_in("newmod").get("/admin/").status_code == 200
+
+
+def test_a_deactivated_moderator_is_signed_out(moderated):
+    client = signed_in("mod")
+    apply(get_store(), accounts.change("mod", "root", "退任", active=False))
+    assert client.get("/admin/").status_code == 302
+
+
+def test_finding_posts_by_daily_id_and_text(moderated):
+    [bad] = queries.posts(get_store(), "test", moderated, [2])
+    client = signed_in("mod")
+    by_id = client.get("/admin/posts/", {"id": bad["id"]}).content.decode()
+    assert by_id.count('class="post-row"') == 2
+    by_text = client.get("/admin/posts/", {"q": "普通"}).content.decode()
+    assert by_text.count('class="post-row"') == 1
+
+
+def test_the_audit_page_lists_who_did_what_and_why(moderated):
+    client = signed_in("mod")
+    page = f"/admin/threads/test/{moderated}/"
+    post(client, "/admin/act/", page, board="test", thread=moderated, action="stop", reason="荒れている")
+    audit = client.get("/admin/audit/").content.decode()
+    assert "ThreadStopped" in audit and "荒れている" in audit and ">mod<" in audit
+
+
+def test_the_first_superuser_comes_from_the_environment_once(monkeypatch):
+    monkeypatch.setenv("UTAKATA_ADMIN_USERNAME", "boss")
+    monkeypatch.setenv("UTAKATA_ADMIN_PASSWORD", PASSWORD)
+    call_command("createmoderator", "--from-env")
+    call_command("createmoderator", "--from-env")  # a deploy script runs it on every start
+    assert accounts.get("boss").is_superuser
+    assert list(accounts.usernames()) == ["boss"]
