@@ -184,3 +184,75 @@ def test_the_first_superuser_comes_from_the_environment_once(monkeypatch):
     call_command("createmoderator", "--from-env")  # a deploy script runs it on every start
     assert accounts.get("boss").is_superuser
     assert list(accounts.usernames()) == ["boss"]
+
+
+# --- reports (削除依頼) ------------------------------------------------------------------
+
+
+def report(thread: str, number: int, reason: str = "個人情報です", address: str = "192.0.2.44"):
+    client = Client(enforce_csrf_checks=True, REMOTE_ADDR=address)
+    page = f"/test/report/{thread}/{number}"
+    token = TOKEN_RE.search(client.get(page).content.decode()).group(1)
+    return client.post(page, {"reason": reason, "csrfmiddlewaretoken": token})
+
+
+def test_a_reader_reports_a_post_from_its_page_without_an_account(moderated):
+    thread_page = Client().get(f"/test/read.cgi/test/{moderated}/").content.decode()
+    assert f'href="/test/report/{moderated}/2"' in thread_page
+    assert "受け付けました" in report(moderated, 2).content.decode()
+    apply_pending()
+    page = signed_in("mod").get("/admin/reports/").content.decode()
+    assert "個人情報です" in page and f"{moderated} &gt;&gt;2" in page
+
+
+def test_reporting_is_rate_limited_per_address(moderated):
+    report(moderated, 2)
+    second = report(moderated, 3)
+    assert second.status_code == 400 and "連続" in second.content.decode()
+
+
+def test_accepting_a_report_deletes_the_post_and_empties_the_queue(moderated):
+    report(moderated, 2)
+    apply_pending()
+    client = signed_in("mod")
+    from board.moderation.reports import open_reports
+
+    [entry] = open_reports(["test"])
+    post(client, "/admin/act/", "/admin/reports/", board="test", report=entry["id"], action="accept", reason="確認")
+    assert queries.posts(get_store(), "test", moderated, [2])[0].get("deleted")
+    assert "未処理の削除依頼はありません" in client.get("/admin/reports/").content.decode()
+
+
+def test_dismissing_a_report_keeps_the_post(moderated):
+    report(moderated, 3)
+    apply_pending()
+    client = signed_in("mod")
+    from board.moderation.reports import open_reports
+
+    [entry] = open_reports(["test"])
+    post(
+        client, "/admin/act/", "/admin/reports/", board="test", report=entry["id"], action="dismiss", reason="問題なし"
+    )
+    assert not queries.posts(get_store(), "test", moderated, [3])[0].get("deleted")
+    assert open_reports(["test"]) == []
+
+
+# --- survives rehydrate ---------------------------------------------------------------------
+
+
+def test_after_rehydrate_accounts_and_every_moderation_action_are_in_force(moderated):
+    client = signed_in("root")
+    page = f"/admin/threads/test/{moderated}/"
+    post(client, "/admin/act/", page, board="test", thread=moderated, number="2", action="delete", reason="削除")
+    post(client, "/admin/act/", page, board="test", thread=moderated, action="stop", reason="停止")
+    post(client, "/admin/moderators/", "/admin/moderators/", username="later", password=PASSWORD, boards="test")
+    report(moderated, 3)
+    apply_pending()
+    get_store().flush()
+    call_command("rehydrate", "--no-progress", stdout=__import__("io").StringIO())
+    assert signed_in("later").get("/admin/").status_code == 200
+    assert queries.posts(get_store(), "test", moderated, [2])[0].get("deleted")
+    assert queries.thread(get_store(), "test", moderated).stopped
+    from board.moderation.reports import open_reports
+
+    assert [r["number"] for r in open_reports(["test"])] == [3]

@@ -15,7 +15,7 @@ from typing import Any
 from board.formats.dates import DEFAULT_WEEKDAYS, post_date
 from board.formats.markup import body_html, name_html
 
-RENDERER = "2"
+RENDERER = "3"
 
 
 def post_html(board: str, thread: str, post: dict[str, Any]) -> str:
@@ -26,6 +26,7 @@ def post_html(board: str, thread: str, post: dict[str, Any]) -> str:
         head = '<span class="name">あぼーん</span>：あぼーん'
         text = "あぼーん"
         css = "post deleted"
+        report = ""
     else:
         shown = name_html(post["name"])
         mail = post["mail"]
@@ -39,8 +40,9 @@ def post_html(board: str, thread: str, post: dict[str, Any]) -> str:
             head += f' <span class="uid">ID:{escape(post["id"])}</span>'
         text = body_html(post["body"], board, thread)
         css = "post"
+        report = f'<a class="report" href="/{board}/report/{thread}/{number}" rel="nofollow">通報</a>\n'
     return (
         f'<div class="{css}" id="{number}" data-number="{number}">\n'
         f"<dt>{link} ：{head}</dt>\n"
-        f'<dd class="body">{text}</dd>\n</div>\n'
+        f'<dd class="body">{text}</dd>\n{report}</div>\n'
     )

@@ -14,4 +14,7 @@ urlpatterns = [
     re_path(r"^(?P<board>[a-z0-9_]{1,32})/kako/$", views.archive, name="archive"),
     re_path(r"^(?P<board>[a-z0-9_]{1,32})/kako/(?P<month>[0-9]{4}-[0-9]{2})/$", views.archive, name="archive_month"),
     re_path(r"^(?P<board>[a-z0-9_]{1,32})/subback\.html$", views.subback, name="subback"),
+    re_path(
+        r"^(?P<board>[a-z0-9_]{1,32})/report/(?P<key>[0-9]{1,16})/(?P<number>[0-9]{1,4})$", views.report, name="report"
+    ),
 ]

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import zlib
 
+from django.conf import settings as site_settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from board.formats.ranges import parse_range
+from board.log import LogError
+from board.moderation import reports
+from board.moderation.actions import ModerationError
 from board.posting.commit import submit
 from board.posting.refusals import Refused
 from board.posting.validation import Submission
@@ -131,3 +135,26 @@ def post(request: HttpRequest, board: str) -> HttpResponse:
     response = render(request, "board/posted.html", {"posted": posted})
     readyourwrites.remember(response, posted.board, posted.thread, posted.number)
     return response
+
+
+def report(request: HttpRequest, board: str, key: str, number: str) -> HttpResponse:
+    """削除依頼: a reader reports a post (no account; rate limited per address)."""
+    settings, _ = _board_or_404(board)
+    thread = queries.thread(get_store(), board, key)
+    if thread is None or not 1 <= int(number) <= thread.count:
+        raise Http404("該当するレスは存在しません。")
+    context = {"board": settings, "thread": thread, "number": int(number)}
+    if request.method != "POST":
+        return render(request, "board/report.html", context)
+    try:
+        reason = request.POST.get("reason", "")
+        reports.report(board, key, int(number), reason, client_address(request), site_settings.ID_SECRET)
+    except reports.TooSoon:
+        context["error"] = "連続で通報はできません。しばらくしてからお試しください。"
+    except ModerationError as exc:
+        context["error"] = str(exc)
+    except LogError:
+        context["error"] = "サーバーが混雑しているため送信できませんでした。通報は保存されていません。"
+    else:
+        context["done"] = True
+    return render(request, "board/report.html", context, status=400 if "error" in context else 200)
