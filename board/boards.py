@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "top_threads": 10,
     "top_posts": 5,
     "closed": False,  # a closed board is read-only: pages and dats stay, posts are refused
+    "staff_names": "管理人,管理者,削除人,運営,モデレーター,モデレータ",  # refused in names without a cap
 }
 
 # Inclusive bounds of the numeric settings.
@@ -43,7 +44,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "top_threads": (0, 30),
     "top_posts": (0, 10),
 }
-TEXT_MAX = {"title": 128, "noname": 64}  # characters
+TEXT_MAX = {"title": 128, "noname": 64, "staff_names": 256}  # characters
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 # Paths of the site itself: a board of that name would be shadowed by them, or shadow them.

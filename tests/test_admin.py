@@ -256,3 +256,59 @@ def test_after_rehydrate_accounts_and_every_moderation_action_are_in_force(moder
     from board.moderation.reports import open_reports
 
     assert [r["number"] for r in open_reports(["test"])] == [3]
+
+
+# --- caps and names ---------------------------------------------------------------------------
+
+
+def posted_name(thread: str, number: int) -> tuple[str, str]:
+    apply_pending()
+    [p] = queries.posts(get_store(), "test", thread, [number])
+    return p["name"], p["mail"]
+
+
+def test_everything_after_a_hash_in_the_mail_field_is_never_shown(moderated):
+    from board.posting.commit import submit
+    from board.posting.validation import Submission
+
+    posted = submit("test", moderated, Submission(body="x", mail="sage #password"), "192.0.2.70")
+    assert posted_name(moderated, posted.number)[1] == "sage"
+    dat = Client().get(f"/test/dat/{moderated}.dat").content.decode("cp932")
+    assert "password" not in dat
+
+
+def test_a_moderator_posts_with_a_cap_typed_in_the_mail_field(moderated):
+    from board.posting.commit import submit
+    from board.posting.validation import Submission
+
+    apply(get_store(), accounts.change("mod", "root", "キャップ発行", cap=("削除人", "secret-cap-key")))
+    posted = submit("test", moderated, Submission(name="山田", body="お知らせ", mail="#secret-cap-key"), "192.0.2.71")
+    assert posted_name(moderated, posted.number) == ("山田＠削除人 ★", "")
+    assert "secret-cap-key" not in str(accounts.get("mod")), "only the key's keyed hash is kept"
+
+
+def test_a_staff_name_without_a_cap_is_refused(moderated):
+    from board.posting import refusals as r
+    from board.posting.commit import submit
+    from board.posting.refusals import Refused
+    from board.posting.validation import Submission
+
+    with pytest.raises(Refused) as refused:
+        submit("test", moderated, Submission(name="管理人", body="なりすまし"), "192.0.2.72")
+    assert refused.value.message == r.STAFF_NAME
+    with pytest.raises(Refused) as wrong_key:
+        submit("test", moderated, Submission(name="運営です", body="x", mail="#not-a-cap-key"), "192.0.2.73")
+    assert wrong_key.value.message == r.STAFF_NAME
+    assert submit("test", moderated, Submission(name="偽", body="x", mail="#not-a-cap-key"), "192.0.2.74").number
+
+
+def test_a_withdrawn_cap_or_a_deactivated_moderators_cap_opens_nothing(moderated):
+    from board.moderation.caps import cap_name
+
+    apply(get_store(), accounts.change("mod", "root", "発行", cap=("削除人", "secret-cap-key")))
+    assert cap_name("secret-cap-key") == "削除人"
+    apply(get_store(), accounts.change("mod", "root", "取消", cap=("", "")))
+    assert cap_name("secret-cap-key") is None
+    apply(get_store(), accounts.change("mod", "root", "再発行", cap=("削除人", "another-cap-key")))
+    apply(get_store(), accounts.change("mod", "root", "退任", active=False))
+    assert cap_name("another-cap-key") is None

@@ -45,6 +45,8 @@ class Moderator:
     is_superuser: bool = False
     boards: frozenset[str] = field(default_factory=frozenset)
     is_active: bool = True
+    cap_name: str = ""
+    cap: str = ""  # the keyed hash of the cap's key (caps.py)
 
     # Django's login() stores user._meta.pk.value_to_string(user): the default user model's id field.
     _meta = User._meta
@@ -117,7 +119,14 @@ def get(username: str) -> Moderator | None:
     if "uid" not in f:
         return None
     return Moderator(
-        f["uid"], username, f.get("password", ""), bool(f.get("superuser")), frozenset(f.get("boards", ())), f["active"]
+        f["uid"],
+        username,
+        f.get("password", ""),
+        bool(f.get("superuser")),
+        frozenset(f.get("boards", ())),
+        f["active"],
+        f.get("cap_name", ""),
+        f.get("cap", ""),
     )
 
 
@@ -153,11 +162,32 @@ def create(username: str, password: str, superuser: bool = False, boards=(), by:
     return commit(new_event(EventType.MODERATOR_CREATED, SITE, payload=payload))
 
 
-def change(username: str, by: str, reason: str = "", password: str | None = None, **fields) -> Event:
-    """Change an account (ModeratorChanged): superuser, boards, active, and/or a new password."""
-    if get(username) is None:
+def change(
+    username: str,
+    by: str,
+    reason: str = "",
+    password: str | None = None,
+    cap: tuple[str, str] | None = None,
+    **fields,
+) -> Event:
+    """Change an account (ModeratorChanged): superuser, boards, active, a new password, and/or its cap.
+
+    ``cap`` is (cap name, key) to issue one (only the key's keyed hash is kept,
+    caps.py), or ("", "") to withdraw it.
+    """
+    current = get(username)
+    if current is None:
         raise AccountError(f"no account {username!r}")
     payload = {k: v for k, v in fields.items() if k in ("superuser", "boards", "active")}
+    if cap is not None:
+        from board.moderation import caps
+
+        name, key = cap
+        if key and (len(key) < 8 or not name or "#" in key):
+            raise AccountError("a cap needs a name and a key of at least 8 characters, without #")
+        payload |= {"cap_name": name, "cap": caps.key_hash(key) if key else ""}
+        if current.cap:
+            payload["old_cap"] = current.cap
     if "boards" in payload:
         payload["boards"] = sorted(set(payload["boards"]))
     if password is not None:

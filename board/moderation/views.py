@@ -279,8 +279,14 @@ def moderator_edit(request: HttpRequest, username: str) -> HttpResponse:
             "active": request.POST.get("active") == "on",
         }
         password = request.POST.get("password") or None
+        cap = None
+        if request.POST.get("cap_withdraw") == "on":
+            cap = ("", "")
+        elif request.POST.get("cap_key"):
+            cap = (request.POST.get("cap_name", "").strip(), request.POST["cap_key"])
         try:
-            event = accounts.change(username, request.user.username, request.POST.get("reason", ""), password, **fields)
+            reason = request.POST.get("reason", "")
+            event = accounts.change(username, request.user.username, reason, password, cap, **fields)
         except (accounts.AccountError, LogError) as exc:
             messages.error(request, str(exc))
         else:

@@ -16,6 +16,7 @@ from board.boards import DEFAULTS
 from board.events import Event, EventType, encode, new_event
 from board.log import AlreadyExists, LogError, LogUnavailable, get_log
 from board.log.layout import incoming_key, post_key
+from board.moderation import caps
 from board.posting import confirm, cooldown, numbers, once
 from board.posting import refusals as r
 from board.posting.poster_id import jst_day, poster_id
@@ -91,6 +92,10 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
         if thread.count >= board["res_max"]:
             raise Refused(r.STOPPED.format(limit=board["res_max"]))
     clean = validate(sub, board, new_thread)
+    mail, cap_key = caps.split_mail(clean.mail)  # nothing typed after # is ever shown
+    cap = caps.cap_name(cap_key) if cap_key else None
+    if cap is None and caps.impersonates(clean.name, board["staff_names"]):
+        raise Refused(r.STAFF_NAME)
 
     now_ms = int(time.time() * 1000)
     day = jst_day(now_ms)
@@ -106,9 +111,10 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
     if wait:
         raise Refused(r.COOLDOWN.format(wait=wait), wait_seconds=wait, status=429)
 
+    name = render_name(clean.name, board["noname"])
     payload = {
-        "name": render_name(clean.name, board["noname"]),
-        "mail": clean.mail,
+        "name": f"{name}＠{cap} {caps.CAP_MARK}" if cap else name,
+        "mail": mail,
         "body": clean.body,
         "id": poster if board["force_id"] else "",
     }

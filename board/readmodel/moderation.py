@@ -38,7 +38,7 @@ MODERATION = frozenset(
         EventType.MODERATOR_CHANGED,
     }
 )
-ACCOUNT_FIELDS = ("uid", "password", "superuser", "boards", "active")
+ACCOUNT_FIELDS = ("uid", "password", "superuser", "boards", "active", "cap_name", "cap")
 
 
 def jst(ms: int) -> datetime:
@@ -107,6 +107,10 @@ def deltas(event: Event) -> Iterator[Delta]:
             fields.setdefault("active", [event.id, True])
             yield o.ACCOUNTS, o.ACCOUNT_INDEX_KEY, {"f": {p["username"]: [event.id, p["uid"]]}}
         yield o.ACCOUNTS, p["username"], {"f": fields}
+        if p.get("old_cap"):  # a cap replaced or withdrawn: its key opens nothing any more
+            yield o.ACCOUNTS, "caps", {"f": {p["old_cap"]: [event.id, None]}}
+        if p.get("cap"):  # the caps' index: keyed hash -> [cap name, moderator]
+            yield o.ACCOUNTS, "caps", {"f": {p["cap"]: [event.id, [p.get("cap_name", ""), p["username"]]]}}
     if event.type in MODERATION and "by" in p:
         yield o.AUDIT, day_of(event.time), {"actions": {event.id: audit_entry(event)}}
 
@@ -114,7 +118,8 @@ def deltas(event: Event) -> Iterator[Delta]:
 def audit_entry(event: Event) -> o.State:
     """An action as the audit page lists it: what, where, who, why (never a password)."""
     p = event.payload
-    detail = {k: v for k, v in p.items() if k not in ("by", "reason", "password", "uid", "posted", "posted_event")}
+    secret = ("by", "reason", "password", "uid", "posted", "posted_event", "cap", "old_cap")
+    detail = {k: v for k, v in p.items() if k not in secret}
     return {
         "type": event.type,
         "board": event.board,
