@@ -88,7 +88,7 @@ def main() -> int:
             UTAKATA_S3_ENDPOINT_URL=endpoint,
             UTAKATA_STORE_URL=f"sqlite://{data}/store.sqlite3",
         )
-        processes.manage(env, "createboard", "test", "ベンチ板", "--set", "cooldown=0")
+        processes.seed_board(env, "test", "ベンチ板", cooldown=0)
         with processes.gunicorn(env, workers=2, threads=4, log_dir=data) as web:
             note(
                 f"posting: {POSTS} replies from {CLIENTS} HTTP clients; gunicorn 2 workers x 4 threads; "

@@ -31,7 +31,7 @@ def env(tmp_path, fresh_redis, s3_endpoint, s3_bucket):
         UTAKATA_S3_ENDPOINT_URL=s3_endpoint,
         UTAKATA_STORE_URL=f"sqlite://{tmp_path / 'store.sqlite3'}",
     )
-    processes.manage(env, "createboard", "test", "テスト板", "--set", "cooldown=0")
+    processes.seed_board(env, "test", "テスト板", cooldown=0)
     return env
 
 

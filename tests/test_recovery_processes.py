@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,18 +28,11 @@ from board.readmodel import queries
 from board.store.sqlite import SQLiteStore
 from tests import processes, services
 from tests.lifecycle_helpers import normalise, page_diff
+from tests.processes import eventually
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -136,7 +128,7 @@ def s3_env(tmp_path, fresh_redis, s3_endpoint, s3_bucket):
         UTAKATA_STORE_URL=f"sqlite://{tmp_path / 'store.sqlite3'}?timeout=60",
         UTAKATA_RECONCILE_MIN_AGE_SECONDS="0",
     )
-    processes.manage(env, "createboard", "test", "テスト板", "--set", "cooldown=0", "--set", "res_max=30")
+    processes.seed_board(env, "test", "テスト板", cooldown=0, res_max=30)
     return env
 
 

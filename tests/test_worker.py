@@ -13,13 +13,13 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable
 
 import pytest
 
 from board.readmodel import queries
 from board.store.sqlite import SQLiteStore
 from tests import processes, services
+from tests.processes import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def env(tmp_path, store_path, fresh_redis):
         UTAKATA_STORE_URL=f"sqlite://{store_path}?timeout=60",
         UTAKATA_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
     )
-    processes.manage(env, "createboard", "test", "テスト板", "--set", "cooldown=0")
+    processes.seed_board(env, "test", "テスト板", cooldown=0)
     return env
 
 
@@ -57,14 +57,6 @@ def store(store_path):
     store = SQLiteStore(str(store_path))
     yield store
     store.close()
-
-
-def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.05)
 
 
 def numbers_in_store(store: SQLiteStore, thread: str) -> list[int]:

@@ -1,0 +1,88 @@
+"""A moderator in a real browser (headless Chromium) against real gunicorn and worker processes.
+
+Signs in to the moderation site, finds a post by its daily ID, deletes it
+with a reason, and the dat a 2ch client reads shows the あぼーん line. The
+test saves screenshots of the posts page and of the audit page.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests import processes, services
+from tests.test_browser import CHROMIUM, LAUNCH_ARGS
+
+pytestmark = pytest.mark.slow
+
+SCREENSHOTS = Path("/tmp")
+USERNAME, PASSWORD = "chief", "a long enough password"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` or `apt-get install chromium`")
+    data = tmp_path_factory.mktemp("browser-admin")
+    env = services.project_env(
+        UTAKATA_DATA_DIR=str(data),
+        UTAKATA_DEBUG="0",
+        UTAKATA_SECRET_KEY="browser-admin-test",
+        UTAKATA_ADMIN_USERNAME=USERNAME,
+        UTAKATA_ADMIN_PASSWORD=PASSWORD,
+    )
+    processes.manage(env, "collectstatic", "--noinput", "-v", "0")
+    processes.seed_board(env, "test", "テスト板", cooldown=0)
+    processes.manage(env, "createmoderator", "--from-env")
+    with processes.gunicorn(env, workers=2, log_dir=data) as web, processes.celery_worker(env, log_dir=data):
+        yield web
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        context = browser.new_context(locale="ja-JP", viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def test_a_moderator_finds_a_post_by_its_id_and_deletes_it_with_a_reason(page, site):
+    poster = processes.BoardClient(site.url)
+    thread = poster.new_thread("test", "管理のテスト", "最初の書き込み")
+    poster.reply("test", thread, "消されるべき書き込み")
+    dat = lambda: requests.get(f"{site.url}/test/dat/{thread}.dat", timeout=10).content.decode("cp932")  # noqa: E731
+    processes.eventually(lambda: dat().count("\n") == 2, 10, "both posts applied by the worker")
+    daily_id = dat().splitlines()[1].split("<>")[2].split("ID:")[1]
+
+    page.goto(site.url + "/admin/")
+    page.fill("input[name=username]", USERNAME)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit]")
+    page.get_by_text("担当の板").wait_for()
+
+    page.goto(f"{site.url}/admin/posts/?id={daily_id}")
+    rows = page.locator("tr.post-row")
+    rows.first.wait_for()
+    assert rows.count() == 2  # the poster's ID is on both posts
+    page.screenshot(path=str(SCREENSHOTS / "utakata-admin-posts.png"), full_page=True)
+
+    rows.filter(has_text="消されるべき").locator("a").first.click()
+    post = page.locator('div.moderation-post[id="2"]')
+    post.locator('input[name="reason"]').fill("荒らしのため")
+    post.locator('button[value="delete"]').click()
+    page.get_by_text("delete: done").wait_for()
+
+    processes.eventually(lambda: dat().splitlines()[1].startswith("あぼーん<>あぼーん"), 10, "the あぼーん line")
+    page.goto(site.url + "/admin/audit/")
+    page.get_by_text("荒らしのため").wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "utakata-admin-audit.png"), full_page=True)
+    for name in ("utakata-admin-posts.png", "utakata-admin-audit.png"):
+        assert (SCREENSHOTS / name).stat().st_size > 10_000
