@@ -6,6 +6,7 @@ process at start with ImproperlyConfigured rather than surprising a request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -36,14 +37,29 @@ ID_SECRET = os.environ.get("UTAKATA_ID_SECRET", SECRET_KEY)
 
 ALLOWED_HOSTS = [h for h in os.environ.get("UTAKATA_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("UTAKATA_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
-# Behind a proxy the client address comes from this header (e.g. HTTP_X_FORWARDED_FOR);
-# empty means REMOTE_ADDR, which is right when gunicorn faces the clients.
+# Behind a proxy the client address comes from this header (e.g. HTTP_X_FORWARDED_FOR),
+# trusted only from the proxies' own networks; empty means REMOTE_ADDR, which is
+# right when gunicorn faces the clients (board/web/client.py).
 CLIENT_ADDR_HEADER = os.environ.get("UTAKATA_CLIENT_ADDR_HEADER", "")
-# How many proxies in front of gunicorn append to that header: the address is
-# read that many entries from its right end, the part no client can forge.
+TRUSTED_PROXIES = [n.strip() for n in os.environ.get("UTAKATA_TRUSTED_PROXIES", "").split(",") if n.strip()]
+# How many proxies are chained in front of gunicorn (a load balancer and nginx: 2).
 TRUSTED_PROXY_HOPS = envint("UTAKATA_TRUSTED_PROXY_HOPS", 1)
 if TRUSTED_PROXY_HOPS < 1:
     raise ImproperlyConfigured(f"UTAKATA_TRUSTED_PROXY_HOPS={TRUSTED_PROXY_HOPS} must be at least 1")
+if CLIENT_ADDR_HEADER and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "UTAKATA_CLIENT_ADDR_HEADER is set but UTAKATA_TRUSTED_PROXIES is empty: name the proxies' networks "
+        "(e.g. 10.0.0.0/8), or anyone reaching gunicorn could choose their own address"
+    )
+try:
+    for _network in TRUSTED_PROXIES:
+        ipaddress.ip_network(_network, strict=False)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"UTAKATA_TRUSTED_PROXIES: {_exc}") from None
+# IPv6 posters are counted by this prefix (one host has a /64 to pick from), as 2ch does.
+IPV6_PREFIX = envint("UTAKATA_IPV6_PREFIX", 64)
+if not 32 <= IPV6_PREFIX <= 128:
+    raise ImproperlyConfigured(f"UTAKATA_IPV6_PREFIX={IPV6_PREFIX} must be 32..128")
 
 INSTALLED_APPS = [
     # The moderation site is Django's admin (board/moderation/site.py). Its accounts are

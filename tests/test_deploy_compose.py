@@ -88,6 +88,8 @@ def test_the_web_containers_read_the_client_address_from_the_proxy(services):
         e = env(services[web])
         assert e["UTAKATA_CLIENT_ADDR_HEADER"] == "HTTP_X_FORWARDED_FOR"
         assert e["UTAKATA_TRUSTED_PROXY_HOPS"] == "${UTAKATA_TRUSTED_PROXY_HOPS:-1}"
+        assert e["UTAKATA_TRUSTED_PROXIES"] == "${UTAKATA_TRUSTED_PROXIES:-172.28.0.10/32}"
+    assert services["proxy"]["networks"]["default"]["ipv4_address"] == "172.28.0.10"
     for other in ("worker", "beat"):
         assert "UTAKATA_CLIENT_ADDR_HEADER" not in env(services[other])
 
