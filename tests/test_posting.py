@@ -195,3 +195,38 @@ def test_a_reply_right_after_the_thread_was_made_finds_it_before_fan_out(board):
 
 def test_a_reply_to_a_key_that_is_not_a_number_is_refused(board):
     assert refused("test", "../../etc", body="y").message == r.NO_THREAD
+
+
+# --- characters that pose as something else (board/posting/characters.py) ------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, named",
+    [
+        ("右から左\u202eへ", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("C1\u0085制御", "U+0085"),
+        ("行\u2028区切り", "U+2028 LINE SEPARATOR"),
+        ("私用\uf8f0", "U+F8F0 PRIVATE USE"),
+    ],
+)
+def test_controls_direction_overrides_and_private_use_are_refused_by_name_and_write_nothing(board, typed, named):
+    thread = new_thread().thread
+    before = log_keys()
+    with pytest.raises(Refused) as refusal:
+        submit("test", thread, Submission(body=typed), "192.0.2.1")
+    assert named in refusal.value.message and refusal.value.status == 400
+    assert log_keys() == before
+
+
+def test_invisible_characters_are_removed(board):
+    thread = new_thread().thread
+    reply("test", thread, body="見え\u200bない\ufeff文字", name="名\u200d前")
+    [post] = queries.posts(get_store(), "test", thread, [2])
+    assert post["body"] == "見えない文字" and post["name"] == "名前"
+
+
+def test_look_alikes_of_the_trip_and_cap_marks_in_names_become_hollow(board):
+    thread = new_thread().thread
+    reply("test", thread, name="偽♦trip ✭")
+    [post] = queries.posts(get_store(), "test", thread, [2])
+    assert post["name"] == "偽◇trip ☆"

@@ -213,3 +213,51 @@ def test_a_charset_clients_never_send_is_refused_with_http_200(thread, charset) 
     response = post(encoded(**reply_form(thread)), f"{FORM}; charset={charset}")
     assert response.status_code == 200 and "文字コード" in jdim_error(page(response))
     assert log_keys() == before
+
+
+# --- nobody posts in another's name; hostile forms ---------------------------------------------
+
+
+def test_a_post_another_site_makes_a_browser_send_is_refused(thread) -> None:
+    body = encoded(**reply_form(thread, "なりすまし"))
+    response = Client().generic(
+        "POST", "/test/bbs.cgi", body, "text/plain", HTTP_ORIGIN="https://evil.example", REMOTE_ADDR="198.51.100.9"
+    )
+    html = page(response)
+    assert "2ch_X:error" in html and "他のサイト" in jdim_error(html)
+    apply_pending()
+    assert len(posts_of(thread)) == 1
+
+
+def test_a_cross_site_fetch_is_refused_even_without_an_origin(thread) -> None:
+    response = Client().generic(
+        "POST", "/test/bbs.cgi", encoded(**reply_form(thread)), FORM, HTTP_SEC_FETCH_SITE="cross-site"
+    )
+    assert "2ch_X:error" in page(response)
+
+
+def test_a_dedicated_browser_without_an_origin_posts(thread) -> None:
+    assert "2ch_X:true" in page(post(encoded(**reply_form(thread, "専ブラから"))))
+
+
+def test_the_boards_own_origin_posts(thread) -> None:
+    response = Client().generic(
+        "POST", "/test/bbs.cgi", encoded(**reply_form(thread)), FORM, HTTP_ORIGIN="http://testserver"
+    )
+    assert "2ch_X:true" in page(response)
+
+
+def test_a_form_of_a_million_fields_gets_the_2ch_error_quickly(board) -> None:
+    import time
+
+    body = b"&".join(b"f%d=1" % n for n in range(1_200_000))
+    started = time.monotonic()
+    response = post(body)
+    assert time.monotonic() - started < 2
+    assert response.status_code == 200 and "2ch_X:error" in page(response)
+
+
+def test_a_body_too_big_for_django_gets_the_2ch_error_not_a_bare_400(thread) -> None:
+    body = encoded(**reply_form(thread, "あ" * 10)) + b"&pad=" + b"x" * 3_000_000
+    response = post(body)
+    assert response.status_code == 200 and "大きすぎます" in jdim_error(page(response))

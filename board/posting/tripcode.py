@@ -22,10 +22,11 @@ import re
 
 from passlib.hash import des_crypt
 
+from board.posting.characters import FAKE_MARKS
+
 TRIP_MARK = "◆"
-# What a user-typed mark becomes, so that only the server writes ◆ (a trip)
-# or ★ (a cap, given by moderators).
-FAKE_MARKS = str.maketrans({"◆": "◇", "★": "☆"})
+# What a user-typed mark (or a look-alike of one) becomes, so that only the server
+# writes ◆ (a trip) or ★ (a cap, given by moderators): characters.FAKE_MARKS.
 
 # 2ch converts the fullwidth number sign too: people on Japanese IMEs type it.
 SEPARATORS = ("#", "＃")
@@ -57,7 +58,7 @@ def split_name(raw_name: str) -> tuple[str, str | None]:
 
 
 def sanitize_name(name: str) -> str:
-    """Replace the marks only the server may write: ◆ becomes ◇ and ★ becomes ☆."""
+    """Replace the marks only the server may write, and look-alikes of them: ◆ becomes ◇ and ★ becomes ☆."""
     return name.translate(FAKE_MARKS)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from board.formats import dat
+from board.posting import characters
 from board.posting import refusals as r
 from board.posting.refusals import Refused
 
@@ -58,14 +59,18 @@ def _check_size(field: str, value: str, limit: int) -> None:
 
 def validate(sub: Submission, board: dict[str, Any], new_thread: bool) -> Submission:
     """Return the cleaned submission, or raise Refused saying what is wrong."""
-    if "\ufffd" in sub.name + sub.mail + sub.body + sub.subject:
+    typed = sub.name + sub.mail + sub.body + sub.subject
+    if "\ufffd" in typed:
         # U+FFFD is what a decoder leaves for bytes that were not the declared encoding.
         raise Refused(r.BAD_ENCODING, status=400)
+    bad = characters.refused(typed)
+    if bad:
+        raise Refused(r.BAD_CHARACTERS.format(names="、".join(bad[:5])), status=400)
     cleaned = Submission(
-        name=clean_line(sub.name),
-        mail=clean_line(sub.mail),
-        body=clean_body(sub.body),
-        subject=clean_line(sub.subject),
+        name=characters.without_invisible(clean_line(sub.name), name=True),
+        mail=characters.without_invisible(clean_line(sub.mail)),
+        body=characters.without_invisible(clean_body(sub.body)),
+        subject=characters.without_invisible(clean_line(sub.subject)),
     )
     if new_thread:
         if not cleaned.subject:

@@ -22,6 +22,8 @@ import codecs
 import re
 from urllib.parse import unquote_to_bytes
 
+from django.conf import settings
+
 from board.posting import refusals as r
 
 SHIFT_JIS = "cp932"  # what "Shift_JIS" means on the web: Windows-31J, with ① and ㈱
@@ -32,6 +34,7 @@ _SJIS_LABELS = {"shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "csshift
 _REFERENCE_RE = re.compile(r"&#(?:([0-9]{1,7})|[xX]([0-9A-Fa-f]{1,6}));")
 
 FIELDS = ("bbs", "key", "time", "FROM", "mail", "MESSAGE", "subject", "submit")
+MAX_FIELDS = 64  # clients send about ten; a form of a million fields is an attack on the CPU
 
 
 class FormError(Exception):
@@ -61,7 +64,10 @@ def parse_form(body: bytes, charset: str) -> dict[str, str]:
     """The form's fields, decoded strictly; the first value of a repeated field wins."""
     form: dict[str, str] = {}
     # By hand, on bytes: urllib's parse_qsl decodes as UTF-8 with replacement before we could choose.
-    for pair in body.split(b"&"):
+    pairs = body.split(b"&", MAX_FIELDS)
+    if len(pairs) > MAX_FIELDS:
+        raise FormError(r.TOO_MANY_FIELDS)
+    for pair in pairs:
         if not pair:
             continue
         raw_name, _, raw_value = pair.partition(b"=")
@@ -74,6 +80,17 @@ def parse_form(body: bytes, charset: str) -> dict[str, str]:
             raise FormError(r.BAD_ENCODING) from None
         form.setdefault(name, value)
     return form
+
+
+def foreign(request) -> bool:
+    """Whether a browser says this POST comes from another site (a dedicated browser sends no Origin)."""
+    if request.headers.get("Sec-Fetch-Site", "") == "cross-site":
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    own = f"{request.scheme}://{request.get_host()}"
+    return origin != own and origin not in settings.CSRF_TRUSTED_ORIGINS
 
 
 def unescape_references(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -104,9 +105,11 @@ def menu_json(request: HttpRequest) -> HttpResponse:
 
 
 # Dedicated browsers post here without a CSRF token: they never loaded a form
-# to take one from, and the 2ch protocol has no field for it. The post is
-# anonymous and carries no session or cookie authority, so a forged one can do
-# no more than the forger could do by posting it themselves.
+# to take one from, and the 2ch protocol has no field for it. But a post made
+# by another site through a visitor's browser would carry the visitor's
+# address, and so their ID, cooldown and bans: browsers say where a cross-site
+# POST comes from (Origin, Sec-Fetch-Site), dedicated browsers send none or
+# the board's own, and a foreign one is refused.
 @csrf_exempt
 @require_POST
 def bbs_cgi(request: HttpRequest) -> HttpResponse:
@@ -114,7 +117,13 @@ def bbs_cgi(request: HttpRequest) -> HttpResponse:
     charset = bbscgi.SHIFT_JIS
     try:
         charset = bbscgi.form_charset(request.META.get("CONTENT_TYPE", ""))
-        form = bbscgi.parse_form(request.body, charset)
+        if bbscgi.foreign(request):
+            raise bbscgi.FormError(r.FOREIGN_ORIGIN)
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            raise bbscgi.FormError(r.TOO_BIG) from None
+        form = bbscgi.parse_form(body, charset)
     except bbscgi.FormError as exc:
         return _page("twoch/error.html", {"message": str(exc), "board": ""}, charset)
     board, key = form.get("bbs", ""), form.get("key", "") or None
