@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from board.boards import UNLIMITED
+
 Op = Callable[[], object]
 
 
@@ -123,7 +125,7 @@ def seed_thread(env: dict[str, str], res: int, subject: str) -> str:
     from board.store import get_store
 
     store = get_store()
-    apply(store, commit(new_event(EventType.BOARD_CREATED, "test", payload={"title": "ベンチ板", "cooldown": 0})))
+    apply(store, commit(new_event(EventType.BOARD_CREATED, "test", payload={"title": "ベンチ板", **UNLIMITED})))
     first = submit("test", None, Submission(subject=subject, body="スレ立て"), "192.0.2.1")
     apply(store, first.event)
     for n in range(2, res + 1):
@@ -283,7 +285,7 @@ def board_events(board: str, threads: int, cap: int, first_key: int, res: Callab
     from board.events import EventType, new_event
 
     at = datetime.fromtimestamp(first_key - 1, UTC)
-    settings = {"title": "ベンチ板", "cooldown": 0, "thread_cap": cap}
+    settings = {"title": "ベンチ板", **UNLIMITED, "thread_cap": cap}
     yield new_event(EventType.BOARD_CREATED, board, payload=settings, at=at)
     live: deque[int] = deque()
     for i in range(threads):

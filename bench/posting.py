@@ -27,6 +27,7 @@ import uuid
 import boto3
 
 from bench.common import compare, note, report
+from board.boards import UNLIMITED
 from tests import processes, services
 
 CLIENTS = 4
@@ -88,7 +89,7 @@ def main() -> int:
             UTAKATA_S3_ENDPOINT_URL=endpoint,
             UTAKATA_STORE_URL=f"sqlite://{data}/store.sqlite3",
         )
-        processes.seed_board(env, "test", "ベンチ板", cooldown=0)
+        processes.seed_board(env, "test", "ベンチ板", **UNLIMITED)
         with processes.gunicorn(env, workers=2, threads=4, log_dir=data) as web:
             note(
                 f"posting: {POSTS} replies from {CLIENTS} HTTP clients; gunicorn 2 workers x 4 threads; "

@@ -40,6 +40,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from board.boards import UNLIMITED
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = 1_000_000
 PER_SEGMENT = 25_000  # events per generated hourly segment (a busy board's hour)
@@ -106,7 +108,7 @@ def generate(count: int, rng: random.Random):
     ids = [f"{rng.getrandbits(48):012x}"[:8] for _ in range(5000)]
     made = 0
     for board in boards:
-        yield new_event(EventType.BOARD_CREATED, board.name, payload={"title": board.name, "cooldown": 0}, at=now)
+        yield new_event(EventType.BOARD_CREATED, board.name, payload={"title": board.name, **UNLIMITED}, at=now)
         now += timedelta(milliseconds=1)
         made += 1
     key_seconds = int(now.timestamp())

@@ -29,6 +29,24 @@ DEFAULTS: dict[str, Any] = {
     "top_posts": 5,
     "closed": False,  # a closed board is read-only: pages and dats stay, posts are refused
     "staff_names": "管理人,管理者,削除人,運営,モデレーター,モデレータ",  # refused in names without a cap
+    # Anti-spam (board/posting/spam.py); 0 turns a rule off.
+    "cooldown_max": 120,  # seconds the cooldown escalates to for a poster who keeps hitting it
+    "anchors_max": 10,
+    "column_max": 256,
+    "double_post_seconds": 300,
+    "threads_per_poster": 2,
+    "threads_per_board": 120,
+    "thread_window_minutes": 60,
+}
+
+# Every rule that limits one poster or the board's pace off: for test and benchmark boards,
+# which post as fast as they can from one address.
+UNLIMITED = {
+    "cooldown": 0,
+    "cooldown_max": 0,
+    "double_post_seconds": 0,
+    "threads_per_poster": 0,
+    "threads_per_board": 0,
 }
 
 # Inclusive bounds of the numeric settings.
@@ -43,6 +61,13 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "res_max": (1, 1000),
     "top_threads": (0, 30),
     "top_posts": (0, 10),
+    "cooldown_max": (0, 86_400),
+    "anchors_max": (0, 20),
+    "column_max": (0, 2048),
+    "double_post_seconds": (0, 86_400),
+    "threads_per_poster": (0, 1000),
+    "threads_per_board": (0, 100_000),
+    "thread_window_minutes": (0, 1440),
 }
 TEXT_MAX = {"title": 128, "noname": 64, "staff_names": 256}  # characters
 

@@ -10,6 +10,7 @@ import pytest
 
 from board import log as log_module
 from board import store as store_module
+from board.boards import UNLIMITED
 from tests import riak_nodes, services
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -63,7 +64,23 @@ def board():
     """A board /test/ with the cooldown off, so tests post freely."""
     from tests.helpers import make_board
 
-    return make_board("test", "テスト板", cooldown=0)
+    return make_board("test", "テスト板", **UNLIMITED)
+
+
+@pytest.fixture
+def cache_down(settings):
+    """The cache (Redis) unreachable: nothing listens where it is configured."""
+    import threading
+
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+    }
+    caches._settings = caches.settings = settings.CACHES
+    caches._connections = threading.local()
+    yield
+    caches._connections = threading.local()
 
 
 @pytest.fixture

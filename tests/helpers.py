@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from board.events import EventType, new_event
 from board.lifecycle.tail import pending
 from board.log import get_log
 from board.log.layout import INCOMING
 from board.posting.commit import Posted, commit, submit
+from board.posting.refusals import Refused
 from board.posting.validation import Submission
 from board.readmodel import queries
 from board.store import get_store
@@ -55,3 +58,18 @@ def reply(
 
 def log_keys() -> list[str]:
     return [info.key for info in pending(get_log().list(INCOMING))]
+
+
+def refused(board: str, thread: str | None, address: str = "192.0.2.1", **fields: str) -> Refused:
+    """The refusal of a post, checking it wrote nothing to the log."""
+    before = log_keys()
+    refusal = attempt(board, thread, address, **fields)
+    assert log_keys() == before, "a refused post must write nothing"
+    return refusal
+
+
+def attempt(board: str, thread: str | None, address: str, **fields: str) -> Refused:
+    """The refusal of a post (which must be refused)."""
+    with pytest.raises(Refused) as info:
+        submit(board, thread, Submission(**fields), address)
+    return info.value

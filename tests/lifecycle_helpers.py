@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.test import Client
 
+from board.boards import UNLIMITED
 from board.events import SITE, Event, EventType, encode, new_event
 from board.lifecycle import keys as k
 from board.lifecycle.tail import pending
@@ -58,7 +59,7 @@ def post_at(board: str, thread: str, number: int, when: datetime, body: str = "�
 
 def history(hours: int = 3, per_hour: int = 5, board: str = "test") -> list[Event]:
     """A board with one thread and ``per_hour`` replies in each of ``hours`` hours from T0."""
-    made = [board_at(board, at(0), cooldown=0)]
+    made = [board_at(board, at(0), **UNLIMITED)]
     thread = thread_at(board, at(1))
     made.append(thread)
     number = 1
@@ -251,7 +252,7 @@ def three_days() -> Timeline:
     """
     day = 60 * 24
     t = Timeline()
-    t.board(0, title="テスト板", cooldown=0)
+    t.board(0, title="テスト板", **UNLIMITED)
     threads = []
     for d in range(3):
         threads.append(t.thread(d * day + 10, subject=f"{d + 1}日目のスレ", body=f"{d + 1}日目"))

@@ -14,7 +14,7 @@ on the way out. Each process
 Typical use::
 
     env = services.project_env(REDIS_URL=redis_url, UTAKATA_DATA_DIR=str(tmp_path))
-    processes.seed_board(env, "test", "テスト板", cooldown=0)
+    processes.seed_board(env, "test", "テスト板", **UNLIMITED)
     with processes.gunicorn(env, workers=2) as web, processes.celery_worker(env) as worker:
         client = processes.BoardClient(web.url)
         key = client.new_thread("test", "スレタイ", "本文")

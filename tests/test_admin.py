@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from board.boards import UNLIMITED
 from board.moderation import accounts
 from board.readmodel import queries
 from board.readmodel.projection import apply
@@ -116,7 +117,7 @@ def test_every_post_of_an_id_is_deleted_at_once(moderated):
 
 
 def test_a_moderator_cannot_act_on_a_board_not_theirs(moderated):
-    make_board("news", "ニュース", cooldown=0)
+    make_board("news", "ニュース", **UNLIMITED)
     other = new_thread("news").thread
     client = signed_in("mod")
     assert client.get(f"/admin/threads/news/{other}/").status_code == 403

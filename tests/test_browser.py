@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from board.boards import UNLIMITED
 from tests import processes, services
 
 pytestmark = pytest.mark.slow
@@ -36,7 +37,7 @@ def site(tmp_path_factory):
     data = tmp_path_factory.mktemp("browser")
     env = services.project_env(UTAKATA_DATA_DIR=str(data), UTAKATA_DEBUG="0", UTAKATA_SECRET_KEY="browser-test")
     processes.manage(env, "collectstatic", "--noinput", "-v", "0")
-    processes.seed_board(env, "test", "テスト板", cooldown=0)
+    processes.seed_board(env, "test", "テスト板", **UNLIMITED)
     with processes.gunicorn(env, workers=2, log_dir=data) as web, processes.celery_worker(env, log_dir=data):
         yield web
 

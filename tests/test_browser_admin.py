@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from board.boards import UNLIMITED
 from tests import processes, services
 from tests.test_browser import CHROMIUM, LAUNCH_ARGS
 
@@ -35,7 +36,7 @@ def site(tmp_path_factory):
         UTAKATA_ADMIN_PASSWORD=PASSWORD,
     )
     processes.manage(env, "collectstatic", "--noinput", "-v", "0")
-    processes.seed_board(env, "test", "テスト板", cooldown=0)
+    processes.seed_board(env, "test", "テスト板", **UNLIMITED)
     processes.manage(env, "createmoderator", "--from-env")
     with processes.gunicorn(env, workers=2, log_dir=data) as web, processes.celery_worker(env, log_dir=data):
         yield web

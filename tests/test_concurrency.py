@@ -13,6 +13,7 @@ import boto3
 import pytest
 import redis
 
+from board.boards import UNLIMITED
 from board.events import decode
 from tests import processes, services
 
@@ -31,7 +32,7 @@ def env(tmp_path, fresh_redis, s3_endpoint, s3_bucket):
         UTAKATA_S3_ENDPOINT_URL=s3_endpoint,
         UTAKATA_STORE_URL=f"sqlite://{tmp_path / 'store.sqlite3'}",
     )
-    processes.seed_board(env, "test", "テスト板", cooldown=0)
+    processes.seed_board(env, "test", "テスト板", **UNLIMITED)
     return env
 
 

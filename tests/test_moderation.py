@@ -3,6 +3,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from board.boards import UNLIMITED
 from board.events import decode
 from board.log import get_log
 from board.posting import refusals as r
@@ -103,7 +104,7 @@ def test_a_closed_board_refuses_posts_and_reopens():
     from board.moderation.boards import close_board, reopen_board
     from tests.helpers import apply_pending, make_board
 
-    make_board("news", "ニュース", cooldown=0)
+    make_board("news", "ニュース", **UNLIMITED)
     thread = new_thread("news").thread
     close_board("news", reason="移転")
     apply_pending()

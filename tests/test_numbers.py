@@ -18,6 +18,7 @@ from django.test import Client
 from redis.exceptions import RedisError
 
 from board import store as store_module
+from board.boards import UNLIMITED
 from board.events import EventType, decode, encode, new_event
 from board.lifecycle import keys as k
 from board.lifecycle.rollup import rollup
@@ -221,7 +222,7 @@ def test_numbering_goes_on_when_the_cache_raises(settings):
 
 
 def test_posting_goes_on_when_the_cache_raises(settings):
-    make_board("test", cooldown=0)  # no cooldown: the cooldown is the cache's too, and not numbering's concern
+    make_board("test", **UNLIMITED)  # no cooldown: the cooldown is the cache's too, and not numbering's concern
     thread = new_thread(body="1").thread
     break_cache(settings)
     assert reply("test", thread, body="2").number == 2
@@ -297,7 +298,7 @@ def lag_store(upto: int) -> None:
 
 
 def test_after_a_rollup_a_store_that_lags_does_not_make_a_reply_take_a_used_number(store_backend):
-    make_board("test", cooldown=0)
+    make_board("test", **UNLIMITED)
     thread = new_thread(body="1").thread
     assert [reply("test", thread, body=str(n)).number for n in range(2, 6)] == [2, 3, 4, 5]
     rollup(get_log(), get_store(), now=datetime.now(UTC) + timedelta(hours=2), grace_period=GRACE)
@@ -319,7 +320,7 @@ def test_after_a_rollup_a_store_that_lags_does_not_make_a_reply_take_a_used_numb
 
 
 def test_a_reply_to_a_thread_with_no_claim_left_in_the_log_is_refused_as_archived():
-    make_board("test", cooldown=0)
+    make_board("test", **UNLIMITED)
     thread = new_thread(body="1").thread
     reply("test", thread)
     rollup(get_log(), get_store(), now=datetime.now(UTC) + timedelta(hours=2), grace_period=GRACE)

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.test import Client
 
+from board.boards import UNLIMITED
 from board.posting import refusals as r
 from board.posting.commit import submit
 from board.posting.validation import Submission
@@ -296,7 +297,7 @@ def test_second_post_within_the_cooldown_is_a_429_error_page_and_writes_nothing(
 
 
 def test_reply_to_a_stopped_thread_is_an_error_page_and_writes_nothing():
-    make_board("tiny", "小さい板", cooldown=0, res_max=2)
+    make_board("tiny", "小さい板", **UNLIMITED, res_max=2)
     key = new_thread(board="tiny").thread
     reply("tiny", key)
     before = log_keys()
@@ -307,7 +308,7 @@ def test_reply_to_a_stopped_thread_is_an_error_page_and_writes_nothing():
 
 
 def test_a_stopped_thread_page_has_no_reply_form(client):
-    make_board("tiny", "小さい板", cooldown=0, res_max=2)
+    make_board("tiny", "小さい板", **UNLIMITED, res_max=2)
     key = new_thread(board="tiny").thread
     reply("tiny", key)
     html = client.get(f"/test/read.cgi/tiny/{key}/").content.decode()
@@ -316,7 +317,7 @@ def test_a_stopped_thread_page_has_no_reply_form(client):
 
 
 def test_a_thread_page_dates_posts_with_the_weekday_names_they_were_made_with(client):
-    make_board("week", "曜日板", cooldown=0, weekdays="SMTWTFS")
+    make_board("week", "曜日板", **UNLIMITED, weekdays="SMTWTFS")
     key = new_thread("week").thread
     page = client.get(f"/test/read.cgi/week/{key}/").content.decode()
     assert any(f"({d}) " in page for d in "SMTWTFS")

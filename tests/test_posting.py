@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from board.boards import UNLIMITED
 from board.log import get_log
 from board.log import handler as log_handler
 from board.posting import refusals as r
@@ -12,22 +13,9 @@ from board.posting.refusals import Refused
 from board.posting.validation import Submission
 from board.readmodel import queries
 from board.store import get_store
-from tests.helpers import apply_pending, log_keys, make_board, new_thread, reply
+from tests.helpers import apply_pending, attempt, log_keys, make_board, new_thread, refused, reply
 from tests.lifecycle_helpers import archived_threads
 from tests.services import free_port
-
-
-def refused(board: str, thread: str | None, address: str = "192.0.2.1", **fields) -> Refused:
-    before = log_keys()
-    refusal = attempt(board, thread, address, **fields)
-    assert log_keys() == before, "a refused post must write nothing"
-    return refusal
-
-
-def attempt(board: str, thread: str | None, address: str, **fields) -> Refused:
-    with pytest.raises(Refused) as info:
-        submit(board, thread, Submission(**fields), address)
-    return info.value
 
 
 def test_new_thread_is_committed_as_post_one(board):
@@ -95,29 +83,29 @@ def test_new_thread_without_subject_is_refused(board):
 
 
 def test_too_long_body_is_refused_in_sjis_bytes():
-    make_board("tiny", "小", cooldown=0, body_max=10)
+    make_board("tiny", "小", **UNLIMITED, body_max=10)
     assert refused("tiny", None, subject="x", body="あいうえおか").message.startswith("本文が長すぎます")
 
 
 def test_too_long_name_is_refused():
-    make_board("tiny", "小", cooldown=0, name_max=4)
+    make_board("tiny", "小", **UNLIMITED, name_max=4)
     assert refused("tiny", None, subject="x", body="y", name="あいう").message.startswith("名前が長すぎます")
 
 
 def test_too_long_mail_is_refused():
-    make_board("tiny", "小", cooldown=0, mail_max=4)
+    make_board("tiny", "小", **UNLIMITED, mail_max=4)
     refusal = refused("tiny", None, subject="x", body="y", mail="sage!")
     assert refusal.message.startswith("メール欄が長すぎます")
 
 
 def test_too_long_subject_is_refused():
-    make_board("tiny", "小", cooldown=0, subject_max=4)
+    make_board("tiny", "小", **UNLIMITED, subject_max=4)
     message = refused("tiny", None, subject="長いタイトル", body="y").message
     assert message.startswith("サブジェクトが長すぎます")
 
 
 def test_too_many_lines_are_refused():
-    make_board("tiny", "小", cooldown=0, lines_max=3)
+    make_board("tiny", "小", **UNLIMITED, lines_max=3)
     assert refused("tiny", None, subject="x", body="1\n2\n3\n4").message.startswith("改行が多すぎます")
 
 
@@ -139,7 +127,7 @@ def test_cooldown_is_per_address():
 
 
 def test_a_full_thread_refuses_more_replies():
-    make_board("small", "小", cooldown=0, res_max=3)
+    make_board("small", "小", **UNLIMITED, res_max=3)
     thread = new_thread("small").thread
     reply("small", thread)
     reply("small", thread)
@@ -147,7 +135,7 @@ def test_a_full_thread_refuses_more_replies():
 
 
 def test_past_the_thread_cap_the_least_bumped_thread_falls_off():
-    make_board("cap", "上限", cooldown=0, thread_cap=2)
+    make_board("cap", "上限", **UNLIMITED, thread_cap=2)
     first = new_thread("cap", subject="一").thread
     second = new_thread("cap", subject="二").thread
     reply("cap", first)  # first is now bumped above second
@@ -158,7 +146,7 @@ def test_past_the_thread_cap_the_least_bumped_thread_falls_off():
 
 
 def test_an_archived_thread_refuses_replies():
-    make_board("cap", "上限", cooldown=0, thread_cap=1)
+    make_board("cap", "上限", **UNLIMITED, thread_cap=1)
     old = new_thread("cap", subject="一").thread
     new_thread("cap", subject="二")
     apply_pending()

@@ -27,6 +27,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from board import log as log_module
+from board.boards import UNLIMITED
 from board.lifecycle import keys as k
 from board.lifecycle.jobs import snapshot_and_bundle
 from board.lifecycle.rollup import rollup
@@ -117,8 +118,8 @@ def log_outage(settings, poster: Poster, board: str, thread: str) -> None:
 
 def realistic_history(settings, long_thread: int = 1000) -> dict:
     """Post the history described in the module docstring; return what the checks need."""
-    make_board("test", "テスト板", cooldown=0, res_max=20, thread_cap=4)
-    make_board("news", "ニュース速報", cooldown=0, top_threads=3)
+    make_board("test", "テスト板", **UNLIMITED, res_max=20, thread_cap=4)
+    make_board("news", "ニュース速報", **UNLIMITED, top_threads=3)
     alice, bob = Poster("203.0.113.1"), Poster("203.0.113.2")
 
     first = alice.new_thread("test", "雑談スレ", "まったり語りましょう", FROM="アリス#secret")

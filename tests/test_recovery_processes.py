@@ -19,6 +19,7 @@ import pytest
 import redis
 import requests
 
+from board.boards import UNLIMITED
 from board.events import EventType, encode, new_event
 from board.lifecycle import keys as k
 from board.lifecycle.tail import pending
@@ -47,7 +48,7 @@ def file_env(tmp_path):
 def past_history(log: LocalLog, hours: int, per_hour: int) -> list:
     """A board with one thread per hour and replies, committed hours ago, straight to the log."""
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours + 2)
-    made = [new_event(EventType.BOARD_CREATED, "test", payload={"title": "テスト板", "cooldown": 0}, at=start)]
+    made = [new_event(EventType.BOARD_CREATED, "test", payload={"title": "テスト板", **UNLIMITED}, at=start)]
     for hour in range(hours):
         base = start + timedelta(hours=hour, minutes=1)
         key = str(int(base.timestamp()))
@@ -128,7 +129,7 @@ def s3_env(tmp_path, fresh_redis, s3_endpoint, s3_bucket):
         UTAKATA_STORE_URL=f"sqlite://{tmp_path / 'store.sqlite3'}?timeout=60",
         UTAKATA_RECONCILE_MIN_AGE_SECONDS="0",
     )
-    processes.seed_board(env, "test", "テスト板", cooldown=0, res_max=30)
+    processes.seed_board(env, "test", "テスト板", **UNLIMITED, res_max=30)
     return env
 
 

@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 
 from board import store as store_module
+from board.boards import UNLIMITED
 from board.lib.backends import parse_url
 from board.posting.commit import Posted, submit
 from board.posting.validation import Submission
@@ -98,7 +99,7 @@ def counted(made: list[str], action) -> Counter:
 
 @pytest.fixture
 def busy_board(on_riak):
-    make_board("test", "テスト板", cooldown=0, top_threads=10, top_posts=5)
+    make_board("test", "テスト板", **UNLIMITED, top_threads=10, top_posts=5)
     threads = [thread_of(5) for _ in range(3)]
     big = thread_of(2 * o.POSTS_PER_PAGE + 12)  # the last 50 span three pages
     return {"threads": threads, "big": big}
@@ -150,7 +151,7 @@ def test_a_reply_end_to_end_costs_a_bounded_number_of_requests(busy_board, reque
 
 
 def test_the_live_list_holds_only_live_threads_whatever_the_boards_age(on_riak):
-    make_board("test", "テスト板", cooldown=0, thread_cap=3)
+    make_board("test", "テスト板", **UNLIMITED, thread_cap=3)
     for _ in range(8):  # more threads than the cap: five fell into the archive
         posted("test", None, "本文", subject="スレ")
     apply_pending()  # the archivals' fan-out

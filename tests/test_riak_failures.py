@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from board import store as store_module
+from board.boards import UNLIMITED
 from board.events import EventType, new_event
 from board.lib.backends import parse_url
 from board.posting.commit import submit
@@ -56,7 +57,7 @@ def dat_lines(board: str, thread: str) -> list[str]:
 
 def test_two_workers_on_different_nodes_applying_one_thread_lose_nothing(riak_cluster, prefix, settings):
     use_store(settings, riak_cluster.url(prefix=prefix))
-    make_board("test", "テスト板", cooldown=0)
+    make_board("test", "テスト板", **UNLIMITED)
     thread = "1796000000"
     payload = {"name": "名無しさん", "mail": "", "body": "1", "id": "", "subject": "競争"}
     events = [new_event(EventType.THREAD_CREATED, "test", thread, 1, payload)]
@@ -96,7 +97,7 @@ def test_two_workers_on_different_nodes_applying_one_thread_lose_nothing(riak_cl
 
 def test_a_node_killed_under_posting_load_loses_no_acknowledged_post(riak_cluster, prefix, settings):
     use_store(settings, riak_cluster.url(prefix=prefix, **FAST_FAILOVER))
-    make_board("test", "テスト板", cooldown=0)
+    make_board("test", "テスト板", **UNLIMITED)
     first = submit("test", None, Submission(subject="負荷", body="1"), "192.0.2.1")
     projection.apply(get_store(), first.event)
     acknowledged, refused = [], []

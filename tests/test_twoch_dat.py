@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils.http import http_date
 
+from board.boards import UNLIMITED
 from board.events import EventType, new_event
 from board.moderation.actions import archive_thread, delete_post
 from board.readmodel import encoding as e
@@ -191,24 +192,24 @@ def test_deletion_rewrites_the_line_and_changes_the_etag(thread) -> None:
 
 
 def test_full_thread_gets_the_stop_line() -> None:
-    make_board("small", "小さい板", cooldown=0, res_max=3)
+    make_board("small", "小さい板", **UNLIMITED, res_max=3)
     key = seed_thread(3, board="small")
     lines = get(url(key, "small")).content.decode("cp932").split("\n")
     assert lines[3].startswith("4<><>Over 3 Thread<>") and lines[4] == ""
 
 
 def test_dat_uses_the_boards_weekday_names() -> None:
-    make_board("week", "曜日板", cooldown=0, weekdays="にげかすもきど")
+    make_board("week", "曜日板", **UNLIMITED, weekdays="にげかすもきど")
     key = new_thread("week").thread
     date = get(url(key, "week")).content.decode("cp932").split("<>")[2]
     assert date[10:13] in {f"({d})" for d in "にげかすもきど"}
 
 
 def test_changing_the_weekday_names_changes_only_later_posts() -> None:
-    make_board("week", "曜日板", cooldown=0)
+    make_board("week", "曜日板", **UNLIMITED)
     key = new_thread("week").thread
     before = get(url(key, "week"))
-    make_board("week", "曜日板", cooldown=0, weekdays="SMTWTFS")
+    make_board("week", "曜日板", **UNLIMITED, weekdays="SMTWTFS")
     reply("week", key)
     after = get(url(key, "week")).content
     assert after.startswith(before.content), "a dat line, once written, never changes"

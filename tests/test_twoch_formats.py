@@ -94,6 +94,10 @@ def test_unicode_passes_through_as_references() -> None:
     assert "BBS_UNICODE=pass" in setting_lines()
 
 
+def test_the_cooldown_and_line_width_are_advertised_as_samba_and_column() -> None:
+    assert {"BBS_SAMBATIME=45", "BBS_COLUMN_NUMBER=300"} <= set(setting_lines(cooldown=45, column_max=300))
+
+
 def test_a_newline_in_a_setting_cannot_forge_a_key() -> None:
     assert "BBS_NONAME_NAME=a BBS_NO_ID=checked" in setting_lines(noname="a\nBBS_NO_ID=checked")
 

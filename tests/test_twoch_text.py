@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.test import Client
 
+from board.boards import UNLIMITED
 from board.events import EventType, new_event
 from board.moderation.actions import archive_thread
 from board.posting.commit import commit
@@ -47,7 +48,7 @@ def test_fallen_threads_leave_subject_txt(board) -> None:
 
 
 def test_full_thread_counts_its_stop_line() -> None:
-    make_board("small", "小さい板", cooldown=0, res_max=2)
+    make_board("small", "小さい板", **UNLIMITED, res_max=2)
     key = new_thread("small").thread
     reply("small", key)
     assert get("/small/subject.txt").content.decode("cp932") == f"{key}.dat<>スレタイ (3)\n"

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from board.boards import UNLIMITED
 from board.readmodel import queries
 from board.store.sqlite import SQLiteStore
 from tests import processes, services
@@ -42,7 +43,7 @@ def env(tmp_path, store_path, fresh_redis):
         UTAKATA_STORE_URL=f"sqlite://{store_path}?timeout=60",
         UTAKATA_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
     )
-    processes.seed_board(env, "test", "テスト板", cooldown=0)
+    processes.seed_board(env, "test", "テスト板", **UNLIMITED)
     return env
 
 

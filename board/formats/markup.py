@@ -79,6 +79,11 @@ def body_html(body: str, board: str, thread_key: str) -> str:
     return "".join(out).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
 
 
+def anchors_in(body: str) -> int:
+    """How many ``>>N`` anchors a body holds (what the board's anchors_max counts)."""
+    return sum(1 for m in _TOKEN_RE.finditer(body) if m.group("anchor") is not None)
+
+
 def _text(text: str) -> str:
     """Escape text for a text node: ``& < >`` (quotes only matter inside attributes)."""
     return escape(text, quote=False)

@@ -5,6 +5,8 @@ Shift_JIS bytes, and BBS_LINE_NUMBER is *half* the line limit (clients and
 0ch+ check ``lines > BBS_LINE_NUMBER * 2``), so an odd limit is rounded
 down: a client never offers a post the board would refuse for its lines.
 JDim reads BBS_NONAME_NAME to tell a default name from a chosen one.
+The other anti-spam rules (board/posting/spam.py) have no key whose meaning
+in 2ch is theirs, so they are not advertised under a borrowed name.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def settings(board: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("BBS_FORCE_ID", checked[bool(board["force_id"])]),
         ("BBS_NO_ID", checked[not board["force_id"]]),
         ("BBS_YMD_WEEKS", "/".join(board["weekdays"])),
+        # Seconds between one poster's posts (Samba): clients wait before offering to send.
+        ("BBS_SAMBATIME", str(board["cooldown"])),
+        # 0ch+'s limit of Shift_JIS bytes in one line of a post.
+        ("BBS_COLUMN_NUMBER", str(board["column_max"])),
     ]
 
 

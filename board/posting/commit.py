@@ -17,7 +17,7 @@ from board.events import Event, EventType, encode, new_event
 from board.log import AlreadyExists, LogError, LogUnavailable, get_log
 from board.log.layout import incoming_key, post_key
 from board.moderation import caps
-from board.posting import confirm, cooldown, numbers, once
+from board.posting import confirm, cooldown, numbers, once, spam
 from board.posting import refusals as r
 from board.posting.poster_id import jst_day, poster_id
 from board.posting.refusals import Refused
@@ -92,6 +92,7 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
         if thread.count >= board["res_max"]:
             raise Refused(r.STOPPED.format(limit=board["res_max"]))
     clean = validate(sub, board, new_thread)
+    spam.check_content(clean, board)
     mail, cap_key = caps.split_mail(clean.mail)  # nothing typed after # is ever shown
     cap = caps.cap_name(cap_key) if cap_key else None
     if cap is None and caps.impersonates(clean.name, board["staff_names"]):
@@ -107,9 +108,20 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
             return Posted(found)
     if queries.is_banned(store, board_name, day.isoformat(), poster):
         raise Refused(r.BANNED)
-    wait = cooldown.start(board_name, poster, board["cooldown"])
+    wait = cooldown.start(board_name, poster, board["cooldown"], board["cooldown_max"])
     if wait:
         raise Refused(r.COOLDOWN.format(wait=wait), wait_seconds=wait, status=429)
+    try:
+        spam.start_double_post(board, poster, clean.body)
+    except Refused:
+        cooldown.cancel(board_name, poster)
+        raise
+    if new_thread:
+        try:
+            spam.count_new_thread(board, poster)
+        except Refused:
+            _not_written(board, poster, clean.body)
+            raise
 
     name = render_name(clean.name, board["noname"])
     payload = {
@@ -145,29 +157,35 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
                 put=put,
             )
             if committed is None:
-                cooldown.cancel(board_name, poster)
+                _not_written(board, poster, clean.body)
                 raise Refused(r.STOPPED.format(limit=board["res_max"]))
             event = committed
     except numbers.NotInLog as exc:
         # The store knows the thread (it was read above) but the log holds no claim of it
         # any more: archived and rolled up, whatever the store shows yet.
-        cooldown.cancel(board_name, poster)
+        _not_written(board, poster, clean.body)
         raise Refused(r.ARCHIVED) from exc
     except AlreadyExists as exc:  # every thread key of the last 100 seconds taken: a burst, not an outage
-        cooldown.cancel(board_name, poster)
+        _not_written(board, poster, clean.body)
         raise Refused(r.THREADS_BUSY, status=503) from exc
     except confirm.Unconfirmed as exc:
         # Maybe written: the cooldown stays, and sending it again finds it (once.py).
         logger.error("commit not confirmed: %s", exc)
         raise Refused(r.UNCONFIRMED, status=503) from exc
     except LogError as exc:
-        cooldown.cancel(board_name, poster)
+        _not_written(board, poster, clean.body)
         logger.error("commit refused, log unavailable: %s", exc)
         raise Refused(r.LOG_DOWN, status=503) from exc
 
     fan_out(event)
     archived = archive_overflow(board, event.thread) if new_thread else ()
     return Posted(event, archived)
+
+
+def _not_written(board: dict, poster: str, body: str) -> None:
+    """Undo what the post started: it was not written, so sending it again must be allowed."""
+    cooldown.cancel(board["name"], poster)
+    spam.cancel_double_post(board, poster, body)
 
 
 def _once_key(board: str, poster: str, thread_key: str | None, clean: Submission, sub: Submission) -> str | None:
