@@ -9,6 +9,7 @@ from board.log.base import (
     LogUnavailable,
     NotFound,
     ObjectInfo,
+    UnsafeLog,
 )
 
 SCHEMES = {
@@ -34,6 +35,7 @@ __all__ = [
     "LogUnavailable",
     "NotFound",
     "ObjectInfo",
+    "UnsafeLog",
     "get_log",
     "handler",
 ]
