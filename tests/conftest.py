@@ -94,14 +94,25 @@ _riak: dict = {"background": None, "skipped": ""}
 _rgw: dict = {"background": None, "skipped": ""}
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m deselected what will not run
 def pytest_collection_modifyitems(session, config, items):
     used = set()
     for item in items:
         used.update(getattr(item, "fixturenames", ()))
     if "riak_cluster" in used:
         _start_riak()
-    if "rgw_endpoint" in used or "any_s3" in used:
+    on_rgw = [item for item in items if _uses_rgw(item)]
+    if on_rgw:
         _start_rgw()
+        # Last, so the other tests run while RGW starts (about 25 s) instead of waiting for it.
+        items[:] = [item for item in items if not _uses_rgw(item)] + on_rgw
+
+
+def _uses_rgw(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return "rgw_endpoint" in getattr(item, "fixturenames", ()) or (
+        callspec is not None and callspec.params.get("any_s3") == "rgw"
+    )
 
 
 def _start_riak() -> None:

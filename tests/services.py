@@ -175,6 +175,8 @@ def project_env(**overrides: str) -> dict[str, str]:
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         }
     )
+    if os.environ.get("UTAKATA_TEST_S3_REGION"):
+        env["UTAKATA_S3_REGION"] = os.environ["UTAKATA_TEST_S3_REGION"]
     env.update(overrides)
     return env
 
