@@ -417,6 +417,25 @@ class TestS3Log(LogContract):
         log.delete(["hourly/2024/01/01/00.jsonl.gz", "hourly/2024/01/01/01.jsonl.gz"])
         assert self.raw_keys(raw, any_s3_bucket) == []
 
+    def test_data_no_claim_names_is_removed_once_a_day_old(self, log, raw, any_s3_bucket):
+        from datetime import timedelta
+
+        data = random.Random(15).randbytes(self.large_size)
+        sha = sha256(data)[:32]
+        log.create_from_file("snapshots/1.jsonl.gz", io.BytesIO(data))
+        log.create("snapshots/2.jsonl.gz", b"in place " * 1000)
+        for dead in ("snapshots/1.jsonl.gz", "snapshots/2.jsonl.gz", "snapshots/3.jsonl.gz"):
+            log._upload(f"{dead}~data~{'f' * 32}", io.BytesIO(data))  # writers killed before their claim
+        assert log.remove_orphans("snapshots/") == []  # too young: their writers may still be claiming
+        removed = log.remove_orphans("snapshots/", older_than=timedelta(seconds=-60))
+        assert sorted(removed) == [f"snapshots/{n}.jsonl.gz~data~{'f' * 32}" for n in (1, 2, 3)]
+        assert self.raw_keys(raw, any_s3_bucket) == [
+            "base/prefix/snapshots/1.jsonl.gz",
+            f"base/prefix/snapshots/1.jsonl.gz~data~{sha}",
+            "base/prefix/snapshots/2.jsonl.gz",
+        ]
+        assert sha256(log.read("snapshots/1.jsonl.gz")) == sha256(data)
+
     def test_claims_are_listed_in_key_order_with_their_data(self, log):
         data = random.Random(4).randbytes(self.large_size)
         for key in ["p/k-1", "p/k.z", "p/k/z", "p/kz", "p/j", "p/k!"]:
@@ -578,7 +597,11 @@ class TestS3Log(LogContract):
 
     # --- the probe: an endpoint that would let one write overwrite another ---------------
 
-    def test_an_endpoint_that_drops_if_none_match_gets_no_write(self, s3_endpoint, s3_bucket):
+    def test_an_endpoint_that_drops_if_none_match_gets_no_write(self, s3_endpoint, s3_bucket, settings):
+        from django.core.management import CommandError, call_command
+
+        from board import log as log_module
+
         raw = services.s3_client(s3_endpoint)
         with services.header_dropping_proxy(s3_endpoint, drop=("If-None-Match",)) as proxy:
             # What such an endpoint does: a second conditional PUT of a key replaces it.
@@ -602,6 +625,16 @@ class TestS3Log(LogContract):
             assert log.read("incoming/events/1.json") == b"{}"
             assert [i.key for i in log.list()] == ["incoming/events/1.json"]
             log.close()
+            # What an operator sees.
+            settings.UTAKATA_LOG = {
+                "BACKEND": "board.log.s3.S3Log",
+                "LOCATION": f"{s3_bucket}/board",
+                "OPTIONS": services.log_options(proxy),
+            }
+            log_module.handler.reset()
+            with pytest.raises(CommandError, match=f"could not commit to the log: S3 endpoint {proxy} .* ignores"):
+                call_command("createboard", "news", "ニュース速報")
+            log_module.handler.reset()
         # The same bucket reached directly is another endpoint, and a safe one.
         direct = S3Log(f"{s3_bucket}/board", services.log_options(s3_endpoint))
         direct.create("incoming/posts/news/1/0001.json", b"a post")

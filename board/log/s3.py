@@ -48,8 +48,9 @@ so this holds on AWS, MinIO and RGW alike, with one layout everywhere.
   succeed without uploading; other bytes are AlreadyExists, and the refused
   writer deletes the data it uploaded. A writer killed between its upload and
   its claim leaves a data object that no claim names: the same bytes written
-  again (every lifecycle writer retries with the same bytes) reuse it, and
-  delete() of the key removes it.
+  again (every lifecycle writer retries with the same bytes) reuse it,
+  delete() of the key removes it, and remove_orphans() (the snapshot job's
+  prune) removes it a day later.
 - Data objects live under their key's prefix, so lifecycle rules by prefix
   (tiering of daily/, expiry) apply to them as to the key.
 
@@ -78,7 +79,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 import boto3
@@ -632,6 +633,39 @@ class S3Log(BaseLog):
         except BotoCoreError as exc:
             raise self._error(exc, "looking up", key) from exc
         return True
+
+    def remove_orphans(self, prefix: str = "", older_than: timedelta = timedelta(days=1)) -> list[str]:
+        """Delete the data objects no claim names that are older than older_than; return their keys.
+
+        They are left by a writer killed between its upload and its claim
+        whose bytes are never written again (delete() of their key removes
+        them too). A live writer claims within seconds of its upload, so a
+        day's age makes sure none is removed under it.
+        """
+        cutoff = datetime.now(UTC) - older_than
+        chain: list[ObjectInfo] = []  # the listed objects whose keys the current key starts with
+        found: dict[str, list[str]] = {}
+        doomed = []
+        for info in self._raw_list(prefix):
+            while chain and not info.key.startswith(chain[-1].key):
+                chain.pop()
+            logical = _logical(info.key)
+            if logical is None:
+                chain.append(info)
+            elif info.modified < cutoff:
+                holder = next((held for held in chain if held.key == logical), None)
+                if holder is not None and holder.size <= CLAIM_MAX_SIZE:
+                    found.setdefault(logical, []).append(info.key)
+                else:
+                    doomed.append(info.key)  # no object at its key, or one stored in place
+        for logical, data in found.items():
+            if len(data) > 1:  # a claim's data and a dead writer's: keep the one the claim names
+                head = self._head(logical)
+                named = logical + (head.suffix or "") if head is not None else ""
+                doomed += [key for key in data if key != named]
+        if doomed:
+            self._delete_full([self.prefix + key for key in doomed])
+        return doomed
 
     def stored_key(self, key: str) -> str:
         """The S3 key (with the log's prefix) that holds key's bytes: its data object if it is claimed."""
