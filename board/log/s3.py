@@ -309,7 +309,9 @@ class S3Log(BaseLog):
                         Bucket=self.bucket, Key=full, Body=body, IfNoneMatch="*", ContentMD5=_md5(body)
                     )
                 except ClientError as exc:
-                    if attempt == 1 and _conditional_outcome(exc) is not None:
+                    if _conditional_outcome(exc) is not None:
+                        if attempt == 0:
+                            continue  # a retried first PUT whose first attempt landed
                         logger.info("S3 endpoint %s refuses to overwrite with If-None-Match: *", self.endpoint)
                         return ""
                     if _code(exc) == "NotImplemented":
@@ -384,8 +386,9 @@ class S3Log(BaseLog):
     def _upload(self, data_key: str, source: BinaryIO) -> None:
         """An unconditional multipart upload (its key is its content), aborted on any failure.
 
-        boto3's upload_fileobj is not used: it buffers parts in threads of
-        its own and would hide which part failed; these parts carry MD5s.
+        A loop of its own rather than boto3's upload_fileobj, so that every
+        part carries its Content-MD5, as every other upload of the log does
+        whatever the checksums option says.
         """
         full = self.prefix + data_key
         chunksize = self.multipart_chunksize
