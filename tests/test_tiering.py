@@ -50,7 +50,7 @@ def lifecycle(*args: str) -> str:
 
 SIZE_DROPPED = (
     "not as asked: utakata-daily-to-glacier: the endpoint dropped ObjectSizeGreaterThan (131072 bytes): small "
-    "objects under board/daily/ will be moved to GLACIER after 30 days too, the manifests (under 1 KB) among them"
+    "objects under board/daily/ will be moved to GLACIER after 30 days too, the manifests among them"
 )
 
 

@@ -162,7 +162,7 @@ def changes(asked: list[dict[str, Any]], kept: list[dict[str, Any]]) -> list[str
             found.append(
                 f"{ident}: the endpoint dropped ObjectSizeGreaterThan ({want['ObjectSizeGreaterThan']} bytes)"
                 + (f", keeping {kept_size}" if kept_size is not None else "")
-                + f": small objects under {where} will {_fate(stored)} too, the manifests (under 1 KB) among "
+                + f": small objects under {where} will {_fate(stored)} too, the manifests among "
                 "them. Where that class must be restored before a read (AWS "
                 "GLACIER, DEEP_ARCHIVE) a point-in-time restore then needs them restored first, and each "
                 "archived object is billed about 40 KB of overhead; an endpoint that serves the class directly "
