@@ -2,7 +2,8 @@
 
 The web tier is gunicorn with the production config (2 workers x 4 threads,
 gthread), Redis for the cache and the broker, the log on a moto S3 server
-started here, a SQLite store. Each client is one browser (requests, with the
+started here (or the endpoint UTAKATA_TEST_S3_ENDPOINT names, see
+tests/services.py), a SQLite store. Each client is one browser (requests, with the
 form's CSRF token) posting replies through the HTML form; a post counts once
 the board answered 書きこみました, i.e. once it is committed to S3. No worker
 runs: fan-out is queued in Redis and applying it is not part of the figure.
@@ -24,8 +25,6 @@ import sys
 import tempfile
 import uuid
 
-import boto3
-
 from bench.common import compare, note, report
 from board.boards import UNLIMITED
 from tests import processes, services
@@ -42,7 +41,7 @@ def bare_puts(endpoint: str, bucket: str, size: int):
     keys = itertools.count()
 
     def make_op():
-        s3 = boto3.session.Session().client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3 = services.s3_client(endpoint)
         return lambda: s3.put_object(Bucket=bucket, Key=f"baseline/{next(keys):08d}.json", Body=body)
 
     return make_op
@@ -67,18 +66,16 @@ def new_thread(client: processes.BoardClient) -> str:
 
 
 def event_size(endpoint: str, bucket: str) -> int:
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3 = services.s3_client(endpoint)
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="bench/incoming/posts/", MaxKeys=1)
     return listed["Contents"][0]["Size"]
 
 
 def main() -> int:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = services.s3_credentials()
     data = tempfile.mkdtemp(prefix="utakata-bench-posting-")
-    with services.redis_server() as redis_url, services.s3_server() as endpoint:
-        bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    with services.redis_server() as redis_url, services.s3_endpoint() as endpoint:
+        bucket = services.new_bucket(endpoint, "bench")
         env = services.project_env(
             UTAKATA_DATA_DIR=data,
             UTAKATA_DEBUG="0",
@@ -93,7 +90,7 @@ def main() -> int:
         with processes.gunicorn(env, workers=2, threads=4, log_dir=data) as web:
             note(
                 f"posting: {POSTS} replies from {CLIENTS} HTTP clients; gunicorn 2 workers x 4 threads; "
-                f"S3 log on moto, Redis; baseline {PUTS} bare boto3 put_object"
+                f"S3 log on {services.s3_name()} ({endpoint}), Redis; baseline {PUTS} bare boto3 put_object"
             )
             replies(web.url)()  # one post, to learn the size of an event in the log
             puts = bare_puts(endpoint, bucket, event_size(endpoint, bucket))

@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import uuid
 
-import boto3
 import pytest
 
 from board import log as log_module
 from board import store as store_module
 from board.boards import UNLIMITED
-from tests import riak_nodes, services
+from tests import rgw_server, riak_nodes, services
 
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+# What boto3 finds in this process: the tests' S3 credentials (see services.s3_credentials).
+os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = services.s3_credentials()
 
 
 @pytest.fixture(scope="session")
@@ -26,17 +25,29 @@ def redis_url():
 
 @pytest.fixture(scope="session")
 def s3_endpoint():
-    """A real S3 HTTP endpoint (moto in server mode) private to this test session."""
-    with services.s3_server() as url:
+    """A real S3 HTTP endpoint: moto in server mode private to this session, or UTAKATA_TEST_S3_ENDPOINT's."""
+    with services.s3_endpoint() as url:
         yield url
 
 
 @pytest.fixture
 def s3_bucket(s3_endpoint):
     """A fresh, empty bucket on the S3 endpoint."""
-    name = f"utakata-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
-    return name
+    return services.new_bucket(s3_endpoint)
+
+
+@pytest.fixture(params=[services.s3_name(), "rgw"])
+def any_s3(request):
+    """Each S3 implementation the session has, in turn: the main endpoint (moto), then the test RGW."""
+    if request.param == "rgw":
+        return request.getfixturevalue("rgw_endpoint")
+    return request.getfixturevalue("s3_endpoint")
+
+
+@pytest.fixture
+def any_s3_bucket(any_s3):
+    """A fresh, empty bucket on any_s3."""
+    return services.new_bucket(any_s3)
 
 
 @pytest.fixture(autouse=True)
@@ -94,14 +105,34 @@ def fresh_redis(redis_url):
     return redis_url
 
 
-# --- Riak: one cluster per session, started in the background once the session knows it needs one ---
+# --- Riak and RGW: one of each per session, started in the background once the session knows it needs one ---
 
 _riak: dict = {"background": None, "skipped": ""}
+_rgw: dict = {"background": None, "skipped": ""}
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m deselected what will not run
 def pytest_collection_modifyitems(session, config, items):
-    if not any("riak_cluster" in getattr(item, "fixturenames", ()) for item in items):
-        return
+    used = set()
+    for item in items:
+        used.update(getattr(item, "fixturenames", ()))
+    if "riak_cluster" in used:
+        _start_riak()
+    on_rgw = [item for item in items if _uses_rgw(item)]
+    if on_rgw:
+        _start_rgw()
+        # Last, so the other tests run while RGW starts (about 25 s) instead of waiting for it.
+        items[:] = [item for item in items if not _uses_rgw(item)] + on_rgw
+
+
+def _uses_rgw(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return "rgw_endpoint" in getattr(item, "fixturenames", ()) or (
+        callspec is not None and callspec.params.get("any_s3") == "rgw"
+    )
+
+
+def _start_riak() -> None:
     if os.environ.get("UTAKATA_TEST_RIAK_URL"):
         return
     home = riak_nodes.riak_home()
@@ -112,6 +143,16 @@ def pytest_collection_modifyitems(session, config, items):
         )
         return
     _riak["background"] = riak_nodes.Background(home)
+
+
+def _start_rgw() -> None:
+    if os.environ.get("UTAKATA_TEST_RGW_ENDPOINT"):
+        return
+    why = rgw_server.unavailable()
+    if why:
+        _rgw["skipped"] = f"Ceph RGW tests skipped: {why}"
+        return
+    _rgw["background"] = rgw_server.Background(rgw_server.rgw_home())
 
 
 @pytest.fixture(scope="session")
@@ -129,13 +170,30 @@ def riak_cluster():
     yield background.wait()
 
 
+@pytest.fixture(scope="session")
+def rgw_endpoint():
+    """The session's Ceph RGW (started from ../shared/rgw/setup.sh), or UTAKATA_TEST_RGW_ENDPOINT's."""
+    external = os.environ.get("UTAKATA_TEST_RGW_ENDPOINT")
+    if external:
+        return external
+    background = _rgw["background"]
+    if background is None:
+        if os.environ.get("UTAKATA_RGW_HOME"):
+            pytest.fail(f"{_rgw['skipped']} -- and UTAKATA_RGW_HOME asks for it")
+        pytest.skip(_rgw["skipped"])
+    return background.wait()
+
+
 def pytest_sessionfinish(session, exitstatus):
     background = _riak["background"]
     if background is not None:
         background.thread.join()
         background.cluster.stop()
+    if _rgw["background"] is not None:
+        _rgw["background"].stop()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if _riak["skipped"]:
-        terminalreporter.write_line(_riak["skipped"], yellow=True)
+    for skipped in (_riak["skipped"], _rgw["skipped"]):
+        if skipped:
+            terminalreporter.write_line(skipped, yellow=True)

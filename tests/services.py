@@ -93,6 +93,75 @@ def s3_server() -> Iterator[str]:
         stop(proc)
 
 
+# --- which S3 the tests use ---------------------------------------------------------------
+#
+# UTAKATA_TEST_S3_ENDPOINT points the S3 tests (the log's contract, tiering, snapshots,
+# the processes on S3, bench.posting) at a running S3 endpoint instead of a moto of their
+# own: AWS, MinIO, a Ceph RGW. Each test makes its own bucket there (utakata-<random>)
+# and leaves it behind. Credentials: UTAKATA_TEST_S3_ACCESS_KEY and
+# UTAKATA_TEST_S3_SECRET_KEY, else the usual AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+# else "testing" (what moto and the test RGW accept).
+
+S3_ENDPOINT_VARIABLE = "UTAKATA_TEST_S3_ENDPOINT"
+
+
+def external_s3() -> str:
+    """The endpoint UTAKATA_TEST_S3_ENDPOINT names, or "" (the tests start moto)."""
+    return os.environ.get(S3_ENDPOINT_VARIABLE, "").strip()
+
+
+def s3_name() -> str:
+    """A short name of the session's main S3 endpoint, for test ids: moto, or external."""
+    return "external" if external_s3() else "moto"
+
+
+def s3_credentials() -> tuple[str, str]:
+    access = os.environ.get("UTAKATA_TEST_S3_ACCESS_KEY") or os.environ.get("AWS_ACCESS_KEY_ID") or "testing"
+    secret = os.environ.get("UTAKATA_TEST_S3_SECRET_KEY") or os.environ.get("AWS_SECRET_ACCESS_KEY") or "testing"
+    return access, secret
+
+
+@contextlib.contextmanager
+def s3_endpoint() -> Iterator[str]:
+    """The S3 endpoint the tests use: UTAKATA_TEST_S3_ENDPOINT's, or a moto server started here."""
+    external = external_s3()
+    if external:
+        yield external
+        return
+    with s3_server() as url:
+        yield url
+
+
+def s3_client(endpoint: str):
+    """A plain boto3 client on endpoint with the tests' credentials (path-style, as the log uses)."""
+    import boto3
+    from botocore.config import Config
+
+    access, secret = s3_credentials()
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=os.environ.get("UTAKATA_TEST_S3_REGION", "us-east-1"),
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+def log_options(endpoint: str, **more: str) -> dict[str, str]:
+    """S3Log options for endpoint (the tests' region), plus more."""
+    return {"endpoint_url": endpoint, "region_name": os.environ.get("UTAKATA_TEST_S3_REGION", "us-east-1"), **more}
+
+
+def new_bucket(endpoint: str, stem: str = "utakata") -> str:
+    """A new, empty bucket on endpoint."""
+    import uuid
+
+    name = f"{stem}-{uuid.uuid4().hex[:12]}"
+    s3_client(endpoint).create_bucket(Bucket=name)
+    return name
+
+
 def project_env(**overrides: str) -> dict[str, str]:
     """The environment for a child process (web, worker) of the project."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UTAKATA_", "DJANGO_", "CELERY_"))}
@@ -101,10 +170,71 @@ def project_env(**overrides: str) -> dict[str, str]:
         {
             "DJANGO_SETTINGS_MODULE": "boards_site.settings",
             "UTAKATA_DEBUG": "1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": s3_credentials()[0],
+            "AWS_SECRET_ACCESS_KEY": s3_credentials()[1],
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         }
     )
+    if os.environ.get("UTAKATA_TEST_S3_REGION"):
+        env["UTAKATA_S3_REGION"] = os.environ["UTAKATA_TEST_S3_REGION"]
     env.update(overrides)
     return env
+
+
+@contextlib.contextmanager
+def header_dropping_proxy(upstream: str, drop: tuple[str, ...]) -> Iterator[str]:
+    """Yield the URL of an HTTP proxy to upstream that removes the named request headers.
+
+    What a load balancer or an S3 gateway that does not know a header does to
+    it: the request goes through, the header does not. (moto checks no
+    signature, so the request stays valid.)
+    """
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    target = urlsplit(upstream)
+    dropped = {name.lower() for name in drop} | {"connection", "keep-alive", "proxy-connection", "transfer-encoding"}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped}
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            try:
+                connection.request(self.command, self.path, body=body, headers=headers)
+                answer = connection.getresponse()
+                data = answer.read()
+                self.send_response(answer.status, answer.reason)
+                head = self.command == "HEAD"  # its Content-Length is the object's, with no body
+                for name, value in answer.getheaders():
+                    if name.lower() not in {"transfer-encoding", "connection"} and (
+                        head or name.lower() != "content-length"
+                    ):
+                        self.send_header(name, value)
+                if not head:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+            finally:
+                connection.close()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="header-dropping-proxy", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -16,10 +16,9 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 
-import boto3
 import pytest
 
-from board.log.base import AlreadyExists, Archived, BaseLog, LogError, LogUnavailable, NotFound
+from board.log.base import AlreadyExists, Archived, BaseLog, LogError, LogUnavailable, NotFound, UnsafeLog
 from board.log.local import LocalLog
 from board.log.memory import MemoryLog
 from board.log.s3 import S3Log
@@ -178,6 +177,24 @@ class LogContract:
         [info] = log.list("snapshots/")
         assert info.size == len(data)
 
+    def test_a_large_object_is_one_object_that_never_gives_way(self, log):
+        data = random.Random(5).randbytes(self.large_size)
+        other = random.Random(6).randbytes(self.large_size)
+        log.create_from_file("daily/2024/01/01.jsonl.gz", io.BytesIO(data))
+        with pytest.raises(AlreadyExists):
+            log.create_from_file("daily/2024/01/01.jsonl.gz", io.BytesIO(other))
+        with pytest.raises(AlreadyExists):
+            log.create("daily/2024/01/01.jsonl.gz", b"small")
+        log.create_from_file("daily/2024/01/01.jsonl.gz", io.BytesIO(data))  # the same bytes again: success
+        assert sha256(log.read("daily/2024/01/01.jsonl.gz")) == sha256(data)
+        assert [(i.key, i.size) for i in log.list("daily/")] == [("daily/2024/01/01.jsonl.gz", len(data))]
+        assert log.exists("daily/2024/01/01.jsonl.gz")
+        log.delete(["daily/2024/01/01.jsonl.gz"])
+        assert list(log.list("daily/")) == []
+        assert not log.exists("daily/2024/01/01.jsonl.gz")
+        log.create_from_file("daily/2024/01/01.jsonl.gz", io.BytesIO(other))  # a deleted key is free again
+        assert sha256(log.read("daily/2024/01/01.jsonl.gz")) == sha256(other)
+
     def test_create_from_file_refuses_to_overwrite(self, log):
         log.create_from_file("m.json", io.BytesIO(b"manifest"))
         with pytest.raises(AlreadyExists):
@@ -317,43 +334,157 @@ class TestLocalLog(LogContract):
 
 
 class TestS3Log(LogContract):
-    @pytest.fixture
-    def make_log(self, s3_endpoint, s3_bucket):
-        options = {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}
-        return lambda: S3Log(f"{s3_bucket}/base/prefix", dict(options))
+    """The contract and S3's own edges, on each S3 implementation the session has (moto, Ceph RGW)."""
+
+    # Parts of S3's smallest size keep the large objects small: 5 MiB + 2 MiB.
+    large_size = 7 * MiB
 
     @pytest.fixture
-    def raw(self, s3_endpoint):
-        return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    def make_log(self, any_s3, any_s3_bucket):
+        options = services.log_options(any_s3, multipart_chunksize=str(5 * MiB))
+        return lambda: S3Log(f"{any_s3_bucket}/base/prefix", dict(options))
 
-    def test_keys_live_under_the_prefix(self, log, raw, s3_bucket):
+    @pytest.fixture
+    def raw(self, any_s3):
+        return services.s3_client(any_s3)
+
+    def raw_keys(self, raw, bucket: str) -> list[str]:
+        return [o["Key"] for o in raw.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+    def test_keys_live_under_the_prefix(self, log, raw, any_s3_bucket):
         log.create("incoming/events/1.json", b"{}")
-        listed = raw.list_objects_v2(Bucket=s3_bucket)["Contents"]
-        assert [o["Key"] for o in listed] == ["base/prefix/incoming/events/1.json"]
+        assert self.raw_keys(raw, any_s3_bucket) == ["base/prefix/incoming/events/1.json"]
         assert [i.key for i in log.list()] == ["incoming/events/1.json"]
 
-    def test_location_without_prefix(self, s3_endpoint, s3_bucket):
-        log = S3Log(s3_bucket, {"endpoint_url": s3_endpoint, "region_name": "us-east-1"})
+    def test_location_without_prefix(self, any_s3, any_s3_bucket):
+        log = S3Log(any_s3_bucket, services.log_options(any_s3))
         log.create("top.json", b"1")
         assert [i.key for i in log.list()] == ["top.json"]
         log.close()
 
-    def test_large_file_goes_up_in_parts(self, log, raw, s3_bucket):
+    def test_a_large_file_goes_up_as_data_then_a_conditional_claim(self, log, raw, any_s3_bucket):
+        """RGW replaces an object on a conditional CompleteMultipartUpload: the multipart upload claims nothing."""
         data = random.Random(3).randbytes(self.large_size)
         log.create_from_file("snapshots/parts.bin", io.BytesIO(data))
-        head = raw.head_object(Bucket=s3_bucket, Key="base/prefix/snapshots/parts.bin")
-        assert head["ETag"].strip('"').endswith("-2")  # 16 MiB + 4 MiB
+        claim_key, data_key = self.raw_keys(raw, any_s3_bucket)
+        assert claim_key == "base/prefix/snapshots/parts.bin"
+        assert data_key == f"base/prefix/snapshots/parts.bin~data~{sha256(data)[:32]}"
+        assert raw.head_object(Bucket=any_s3_bucket, Key=data_key)["ETag"].strip('"').endswith("-2")  # 5 + 2 MiB
+        claim = raw.head_object(Bucket=any_s3_bucket, Key=claim_key)
+        assert claim["ContentLength"] < 200 and claim["Metadata"]["utakata-sha256"] == sha256(data)
+
+        uploads: list[str] = []
+        log._client.meta.events.register("before-send.s3.UploadPart", lambda request, **_: uploads.append("part"))
         other = bytearray(data)
         other[-1] ^= 0xFF
         with pytest.raises(AlreadyExists):
             log.create_from_file("snapshots/parts.bin", io.BytesIO(bytes(other)))
-        # The refused upload was aborted, not left to cost money.
-        assert raw.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
-        log.create_from_file("snapshots/parts.bin", io.BytesIO(data))  # identical: success
+        # Refused before anything went up: nothing left behind, no upload to abort.
+        assert uploads == []
+        assert self.raw_keys(raw, any_s3_bucket) == [claim_key, data_key]
+        assert raw.list_multipart_uploads(Bucket=any_s3_bucket).get("Uploads", []) == []
+        log.create_from_file("snapshots/parts.bin", io.BytesIO(data))  # identical: success, nothing uploaded
+        assert uploads == []
         assert sha256(log.read("snapshots/parts.bin")) == sha256(data)
+
+    def test_a_writer_that_lost_the_claim_removes_its_data(self, make_log, raw, any_s3_bucket):
+        log, rival = make_log(), make_log()
+        data = random.Random(8).randbytes(self.large_size)
+        mine = random.Random(9).randbytes(self.large_size)
+
+        def rival_claims_first(request=None, **_):
+            if rival.exists("daily/2024/01/02.jsonl.gz"):
+                return
+            rival.create_from_file("daily/2024/01/02.jsonl.gz", io.BytesIO(data))
+
+        # The rival's claim lands between our upload and our claim.
+        log.check_conditional_writes()
+        log._client.meta.events.register("before-call.s3.PutObject", rival_claims_first)
+        with pytest.raises(AlreadyExists):
+            log.create_from_file("daily/2024/01/02.jsonl.gz", io.BytesIO(mine))
+        assert self.raw_keys(raw, any_s3_bucket) == [
+            "base/prefix/daily/2024/01/02.jsonl.gz",
+            f"base/prefix/daily/2024/01/02.jsonl.gz~data~{sha256(data)[:32]}",
+        ]
+        assert sha256(log.read("daily/2024/01/02.jsonl.gz")) == sha256(data)
+
+    def test_data_left_by_a_writer_that_died_before_its_claim(self, log, raw, any_s3_bucket):
+        data = random.Random(12).randbytes(self.large_size)
+        suffix = f"~data~{sha256(data)[:32]}"
+        log._upload(f"hourly/2024/01/01/00.jsonl.gz{suffix}", io.BytesIO(data))  # then the writer died
+        assert list(log.list()) == [] and not log.exists("hourly/2024/01/01/00.jsonl.gz")
+        with pytest.raises(NotFound):
+            log.read("hourly/2024/01/01/00.jsonl.gz")
+        log.create_from_file("hourly/2024/01/01/00.jsonl.gz", io.BytesIO(data))  # the retry reuses the data
+        assert len(self.raw_keys(raw, any_s3_bucket)) == 2
+        log._upload(f"hourly/2024/01/01/01.jsonl.gz~data~{'0' * 32}", io.BytesIO(data))  # never claimed
+        log.delete(["hourly/2024/01/01/00.jsonl.gz", "hourly/2024/01/01/01.jsonl.gz"])
+        assert self.raw_keys(raw, any_s3_bucket) == []
+
+    def test_data_no_claim_names_is_removed_once_a_day_old(self, log, raw, any_s3_bucket):
+        from datetime import timedelta
+
+        data = random.Random(15).randbytes(self.large_size)
+        sha = sha256(data)[:32]
+        log.create_from_file("snapshots/1.jsonl.gz", io.BytesIO(data))
+        log.create("snapshots/2.jsonl.gz", b"in place " * 1000)
+        for dead in ("snapshots/1.jsonl.gz", "snapshots/2.jsonl.gz", "snapshots/3.jsonl.gz"):
+            log._upload(f"{dead}~data~{'f' * 32}", io.BytesIO(data))  # writers killed before their claim
+        assert log.remove_orphans("snapshots/") == []  # too young: their writers may still be claiming
+        removed = log.remove_orphans("snapshots/", older_than=timedelta(seconds=-60))
+        assert sorted(removed) == [f"snapshots/{n}.jsonl.gz~data~{'f' * 32}" for n in (1, 2, 3)]
+        assert self.raw_keys(raw, any_s3_bucket) == [
+            "base/prefix/snapshots/1.jsonl.gz",
+            f"base/prefix/snapshots/1.jsonl.gz~data~{sha}",
+            "base/prefix/snapshots/2.jsonl.gz",
+        ]
+        assert sha256(log.read("snapshots/1.jsonl.gz")) == sha256(data)
+
+    def test_claims_are_listed_in_key_order_with_their_data(self, log):
+        data = random.Random(4).randbytes(self.large_size)
+        for key in ["p/k-1", "p/k.z", "p/k/z", "p/kz", "p/j", "p/k!"]:
+            log.create(key, key.encode())
+        log.create_from_file("p/k", io.BytesIO(data))
+        listed = [(i.key, i.size) for i in log.list("p/")]
+        assert listed == sorted(listed)
+        assert dict(listed) == {"p/j": 3, "p/k": len(data), "p/k!": 4, "p/k-1": 5, "p/k.z": 5, "p/k/z": 5, "p/kz": 4}
+        assert [i.key for i in log.list("p/k", start_after="p/k")] == ["p/k!", "p/k-1", "p/k.z", "p/k/z", "p/kz"]
+        assert [i.key for i in log.list("p/k~")] == []
+        assert [(i.key, i.size) for i in log.list("p/k", start_after="p/j")][0] == ("p/k", len(data))
+
+    def test_delete_and_replace_remove_a_claims_data(self, log, raw, any_s3_bucket, monkeypatch):
+        from board.log import s3
+
+        data = random.Random(13).randbytes(self.large_size)
+        log.create_from_file("snapshots/a.jsonl.gz", io.BytesIO(data))
+        log.create_from_file("snapshots/b.jsonl.gz", io.BytesIO(data))
+        log.create_from_file("snapshots/c.jsonl.gz", io.BytesIO(data))
+        for n in range(20):
+            log.create(f"snapshots/a.jsonl.gz.{n:02d}", b"x")
+        log.delete(["snapshots/a.jsonl.gz", "snapshots/a.jsonl.gz.00", "snapshots/a.jsonl.gz.19"])
+        assert [i.key for i in log.list()][:3] == [
+            "snapshots/a.jsonl.gz.01",
+            "snapshots/a.jsonl.gz.02",
+            "snapshots/a.jsonl.gz.03",
+        ]
+        monkeypatch.setattr(s3, "SPAN_SLACK", 0)  # a crowded range: one listing per key instead
+        log.delete(["snapshots/a.jsonl.gz.01", "snapshots/b.jsonl.gz", "snapshots/zzz"])
+        log.replace("snapshots/c.jsonl.gz", b"a pointer now")
+        assert log.read("snapshots/c.jsonl.gz") == b"a pointer now"
+        remaining = self.raw_keys(raw, any_s3_bucket)
+        assert not [key for key in remaining if "~data~" in key]
+        assert len(remaining) == 18  # 17 small objects and c, a plain object now
+
+    def test_data_objects_and_probes_are_not_log_keys(self, log):
+        for key in ["a~data~" + "0" * 32, ".utakata-probe/x"]:
+            with pytest.raises(ValueError, match="reserved"):
+                log.create(key, b"x")
+            with pytest.raises(ValueError, match="reserved"):
+                log.read(key)
 
     def test_retried_put_of_identical_bytes_is_success(self, log):
         """The first PUT lands but its answer is "lost"; the retry gets 412 and must succeed."""
+        log.check_conditional_writes()  # the probe's own PUTs come first
         statuses: list[int] = []
 
         def lose_first_answer(response=None, attempts=None, **_):
@@ -370,6 +501,7 @@ class TestS3Log(LogContract):
 
     def test_retried_put_over_different_bytes_is_already_exists(self, make_log):
         log, rival = make_log(), make_log()
+        log.check_conditional_writes()
 
         def rival_wins_first(response=None, attempts=None, **_):
             if attempts == 1:
@@ -385,6 +517,7 @@ class TestS3Log(LogContract):
         assert rival.read("k") == b"rival"
 
     def test_puts_carry_content_md5(self, log):
+        log.check_conditional_writes()
         seen: list[dict] = []
         log._client.meta.events.register(
             "before-send.s3.PutObject", lambda request, **_: seen.append(dict(request.headers))
@@ -433,9 +566,11 @@ class TestS3Log(LogContract):
             log.create("k", b"x")
         log.close()
 
-    def test_glacier_object_raises_archived_with_how_to_restore(self, log, raw, s3_bucket):
+    def test_glacier_object_raises_archived_with_how_to_restore(self, log, raw, any_s3_bucket, request):
+        if request.node.callspec.params["any_s3"] == "rgw":
+            pytest.skip("RGW serves objects in its GLACIER class without a restore")
         raw.put_object(
-            Bucket=s3_bucket, Key="base/prefix/hourly/2024/01/01/00.jsonl.gz", Body=b"c", StorageClass="GLACIER"
+            Bucket=any_s3_bucket, Key="base/prefix/hourly/2024/01/01/00.jsonl.gz", Body=b"c", StorageClass="GLACIER"
         )
         with pytest.raises(Archived, match="restore-object") as caught:
             log.read("hourly/2024/01/01/00.jsonl.gz")
@@ -443,6 +578,96 @@ class TestS3Log(LogContract):
         [info] = log.list("hourly/")
         assert info.storage_class == "GLACIER"
         assert log.exists("hourly/2024/01/01/00.jsonl.gz")
+
+    def test_an_archived_claim_names_its_data_object(self, log, raw, any_s3_bucket, request):
+        if request.node.callspec.params["any_s3"] == "rgw":
+            pytest.skip("RGW serves objects in its GLACIER class without a restore")
+        data = random.Random(14).randbytes(self.large_size)
+        log.create_from_file("daily/2024/01/01.jsonl.gz", io.BytesIO(data))
+        stored = log.stored_key("daily/2024/01/01.jsonl.gz")
+        assert stored == f"base/prefix/daily/2024/01/01.jsonl.gz~data~{sha256(data)[:32]}"
+        # What the daily/ tiering rule does to the data (the claim is under 128 KB: it stays).
+        raw.copy_object(
+            Bucket=any_s3_bucket,
+            Key=stored,
+            CopySource={"Bucket": any_s3_bucket, "Key": stored},
+            StorageClass="GLACIER",
+        )
+        with pytest.raises(Archived, match="restore-object") as caught:
+            log.read("daily/2024/01/01.jsonl.gz")
+        assert f"--key {stored} " in str(caught.value)
+        [info] = log.list("daily/")
+        assert (info.key, info.size, info.storage_class) == ("daily/2024/01/01.jsonl.gz", len(data), "GLACIER")
+
+    # --- the probe: an endpoint that would let one write overwrite another ---------------
+
+    def test_an_endpoint_that_drops_if_none_match_gets_no_write(self, s3_endpoint, s3_bucket, settings):
+        from django.core.management import CommandError, call_command
+
+        from board import log as log_module
+
+        raw = services.s3_client(s3_endpoint)
+        with services.header_dropping_proxy(s3_endpoint, drop=("If-None-Match",)) as proxy:
+            # What such an endpoint does: a second conditional PUT of a key replaces it.
+            through = services.s3_client(proxy)
+            through.put_object(Bucket=s3_bucket, Key="plain", Body=b"1", IfNoneMatch="*")
+            through.put_object(Bucket=s3_bucket, Key="plain", Body=b"2", IfNoneMatch="*")
+            raw.delete_object(Bucket=s3_bucket, Key="plain")
+
+            log = S3Log(f"{s3_bucket}/board", services.log_options(proxy, multipart_chunksize=str(5 * MiB)))
+            for write in (
+                lambda: log.create("incoming/posts/news/1/0001.json", b"a post"),
+                lambda: log.create_from_file("snapshots/s.jsonl.gz", io.BytesIO(random.randbytes(self.large_size))),
+                lambda: log.create("incoming/posts/news/1/0001.json", b"a post"),  # the verdict is kept
+            ):
+                with pytest.raises(UnsafeLog, match=f"{proxy}.*ignores If-None-Match") as refused:
+                    write()
+                assert not isinstance(refused.value, AlreadyExists | LogUnavailable)
+            assert self.raw_keys(raw, s3_bucket) == []  # no write, no probe left behind
+            # Reads need no conditional write: read-only commands work there.
+            raw.put_object(Bucket=s3_bucket, Key="board/incoming/events/1.json", Body=b"{}")
+            assert log.read("incoming/events/1.json") == b"{}"
+            assert [i.key for i in log.list()] == ["incoming/events/1.json"]
+            log.close()
+            # What an operator sees.
+            settings.UTAKATA_LOG = {
+                "BACKEND": "board.log.s3.S3Log",
+                "LOCATION": f"{s3_bucket}/board",
+                "OPTIONS": services.log_options(proxy),
+            }
+            log_module.handler.reset()
+            with pytest.raises(CommandError, match=f"could not commit to the log: S3 endpoint {proxy} .* ignores"):
+                call_command("createboard", "news", "ニュース速報")
+            log_module.handler.reset()
+        # The same bucket reached directly is another endpoint, and a safe one.
+        direct = S3Log(f"{s3_bucket}/board", services.log_options(s3_endpoint))
+        direct.create("incoming/posts/news/1/0001.json", b"a post")
+        direct.close()
+
+    def test_the_probe_runs_once_per_process_endpoint_and_bucket(self, make_log, any_s3, raw, any_s3_bucket):
+        probes: list[str] = []
+
+        def count(params=None, **_):
+            if ".utakata-probe/" in params["Key"]:
+                probes.append(params["Key"])
+
+        logs = [make_log() for _ in range(3)]
+        for instance in logs:
+            instance._client.meta.events.register("provide-client-params.s3.PutObject", count)
+        for instance in logs:
+            list(instance.list())
+            instance.exists("x")
+        assert probes == []  # reads never probe
+        for n, instance in enumerate(logs):
+            instance.create(f"incoming/events/{n}.json", b"{}")
+        assert len(probes) == 2 and probes[0] == probes[1]  # one key, created twice, then removed
+        assert self.raw_keys(raw, any_s3_bucket) == [f"base/prefix/incoming/events/{n}.json" for n in range(3)]
+        other = S3Log(services.new_bucket(any_s3), services.log_options(any_s3))
+        other._client.meta.events.register("provide-client-params.s3.PutObject", count)
+        other.create("k", b"1")
+        assert len(probes) == 4
+        for instance in [*logs, other]:
+            instance.close()
 
     def test_options_are_checked(self, s3_endpoint):
         from django.core.exceptions import ImproperlyConfigured

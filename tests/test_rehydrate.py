@@ -180,8 +180,16 @@ def test_a_corrupt_segment_stops_the_restore_naming_the_object_and_the_fault():
     [segment, *_] = plan_restore(get_log()).hourly
     get_log().replace(segment.key, b"\x1f\x8b not really gzip")
     get_store().flush()
-    with pytest.raises(CommandError, match=f"corrupt object {segment.key}: not a complete gzip stream"):
+    with pytest.raises(CommandError, match=f"corrupt object {segment.key}: not a complete gzip stream") as failed:
         rehydrate()
+    # The snapshot was applied before the segment: the store holds part of the restore, and is told so.
+    # The snapshot's events were still in the write-back cache: none reached the store, none is claimed.
+    assert get_store().is_empty() and "part of the restore" not in str(failed.value)
+    # Applied on top of a store with data, a failure may leave part of the restore there, and says so.
+    apply_incoming()
+    with pytest.raises(CommandError, match=f"corrupt object {segment.key}") as failed:
+        rehydrate("--merge")
+    assert "the store now holds part of the restore; fix the cause" in str(failed.value)
 
 
 def test_a_segment_that_does_not_match_its_manifest_is_reported():
@@ -207,8 +215,26 @@ def test_a_missing_snapshot_stops_the_restore_naming_it():
     snapshot = latest(get_log())
     get_log().delete([snapshot.key])
     get_store().flush()
-    with pytest.raises(CommandError, match=f"missing object {snapshot.key}"):
+    with pytest.raises(CommandError, match=f"missing object {snapshot.key}") as failed:
         rehydrate()
+    # The very first read failed: nothing was applied, and no "part of the restore" is claimed.
+    assert "part of the restore" not in str(failed.value)
+    assert get_store().is_empty()
+
+
+def test_a_restore_from_a_missing_bucket_says_so_and_no_more(settings, s3_endpoint):
+    from board import log as log_module
+    from tests import services
+
+    settings.UTAKATA_LOG = {
+        "BACKEND": "board.log.s3.S3Log",
+        "LOCATION": "no-such-bucket-here/board",
+        "OPTIONS": services.log_options(s3_endpoint),
+    }
+    log_module.handler.reset()
+    with pytest.raises(CommandError, match="bucket 'no-such-bucket-here' does not exist") as failed:
+        rehydrate()
+    assert "part of the restore" not in str(failed.value)
 
 
 def test_a_segment_bundled_away_while_the_restore_runs_is_read_from_its_bundle():

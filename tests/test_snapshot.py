@@ -8,7 +8,6 @@ import os
 import tracemalloc
 from datetime import timedelta
 
-import boto3
 import pytest
 from django.core.management import call_command
 
@@ -24,6 +23,7 @@ from board.log import get_log
 from board.log.local import LocalLog
 from board.log.s3 import S3Log
 from board.store import get_store
+from tests import services
 from tests.lifecycle_helpers import (
     at,
     commit_at,
@@ -290,13 +290,17 @@ def test_snapshot_memory_stays_flat_as_the_log_grows(tmp_path):
 
 @pytest.mark.slow
 def test_a_large_snapshot_goes_up_by_multipart_upload_to_s3(s3_endpoint, s3_bucket):
-    log = S3Log(
-        f"{s3_bucket}/board",
-        {"endpoint_url": s3_endpoint, "region_name": "us-east-1", "multipart_chunksize": str(5 * 1024 * 1024)},
-    )
+    log = S3Log(f"{s3_bucket}/board", services.log_options(s3_endpoint, multipart_chunksize=str(5 * 1024 * 1024)))
     write_hourly(log, 5_000, body_bytes=1600)  # about 8 MB of incompressible text
     report = make_snapshot(log, now=at(DAY * 30))
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    head = client.head_object(Bucket=s3_bucket, Key=f"board/{report.key}")
+    # The data goes up in parts under a name of its own; a conditional PUT then claims the key.
+    stored = log.stored_key(report.key)
+    assert stored.startswith(f"board/{report.key}~data~")
+    head = services.s3_client(s3_endpoint).head_object(Bucket=s3_bucket, Key=stored)
     assert "-" in head["ETag"], "a multipart upload's ETag ends in -<parts>"
     assert report.count == 5_000 and head["ContentLength"] > 5 * 1024 * 1024
+    assert [info.key for info in log.list("snapshots/")] == [
+        report.key,
+        "snapshots/00000001.manifest.json",
+        "snapshots/LATEST",
+    ]

@@ -144,13 +144,19 @@ def restore_instructions(log: BaseLog, keys: list[str]) -> str:
     prefix = getattr(log, "prefix", "")
     endpoint = getattr(log, "endpoint", "") or ""
     flag = "" if not endpoint or endpoint.endswith(".amazonaws.com") else f" --endpoint-url {endpoint}"
-    example = keys[0]
+    # A large object's bytes are in its data object (board/log/s3.py): that is what to restore.
+    stored = [log.stored_key(key) for key in keys] if hasattr(log, "stored_key") else [prefix + key for key in keys]
+    example = stored[0]
+    if stored == [prefix + key for key in keys]:
+        which, key = "<the keys above>", f"{prefix}$key"
+    else:
+        which, key = " ".join(stored), "$key"
     return (
         "Restore each one with, e.g.:\n"
-        f"  aws s3api restore-object{flag} --bucket {bucket} --key {prefix}{example} "
+        f"  aws s3api restore-object{flag} --bucket {bucket} --key {example} "
         '--restore-request \'{"Days":7,"GlacierJobParameters":{"Tier":"Standard"}}\'\n'
-        f"(for all: for key in <the keys above>; do aws s3api restore-object{flag} --bucket {bucket} "
-        f"--key {prefix}$key --restore-request ...; done)\n"
+        f"(for all: for key in {which}; do aws s3api restore-object{flag} --bucket {bucket} "
+        f"--key {key} --restore-request ...; done)\n"
         'then wait until `aws s3api head-object` shows Restore: ongoing-request="false" '
         "(3-5 hours for GLACIER Standard, up to 12 for DEEP_ARCHIVE) and run the restore again."
     )

@@ -284,4 +284,9 @@ def prune(log: BaseLog, head: Manifest, now: datetime, retention: timedelta | No
     # prune removes, never a manifest a restore would choose and not find.
     doomed.sort(key=lambda key: not k.is_manifest(key))
     log.delete(doomed)
+    # On S3, the data of a large object whose writer died before claiming it (board/log/s3.py).
+    remove_orphans = getattr(log, "remove_orphans", None)
+    if remove_orphans is not None:
+        for prefix in (k.SNAPSHOTS, k.HOURLY, k.DAILY):
+            doomed += remove_orphans(prefix)
     return doomed

@@ -9,6 +9,12 @@ one LATEST names. So a restore to the present never meets an archived object.
 
 Rules this module owns have IDs starting with ``utakata-``; other rules in the
 bucket's configuration are kept as they are.
+
+An endpoint may store a rule other than it was sent: Ceph RGW 16.2 (and
+moto) keep ``And {Prefix, ObjectSizeGreaterThan}`` as the prefix alone, so
+small objects under ``daily/`` (the manifests) tier too. So the rules are
+read back after they are set, and ``changes()`` says in words what the
+endpoint did not keep and what that means.
 """
 
 from __future__ import annotations
@@ -108,6 +114,79 @@ def describe(rule: dict[str, Any]) -> str:
     return f"{rule.get('ID', '?')}: {where}: {', '.join(actions) or 'no action'}{status}"
 
 
+def _scope(rule: dict[str, Any]) -> dict[str, Any]:
+    """What objects a rule applies to, however the endpoint spelled its filter."""
+    filt = rule.get("Filter")
+    if filt is None:
+        return {"Prefix": rule.get("Prefix") or "", "ObjectSizeGreaterThan": None, "ObjectSizeLessThan": None}
+    inner = filt.get("And", filt)
+    return {
+        "Prefix": inner.get("Prefix") or "",
+        "ObjectSizeGreaterThan": inner.get("ObjectSizeGreaterThan"),
+        "ObjectSizeLessThan": inner.get("ObjectSizeLessThan"),
+    }
+
+
+def _fate(rule: dict[str, Any]) -> str:
+    """What a rule does to the objects it applies to, as a verb phrase ("be moved to GLACIER after 30 days")."""
+    fates = [f"be moved to {t.get('StorageClass')} after {t.get('Days')} days" for t in rule.get("Transitions") or []]
+    if rule.get("Expiration"):
+        fates.append(f"expire after {rule['Expiration'].get('Days')} days")
+    if rule.get("AbortIncompleteMultipartUpload"):
+        days = rule["AbortIncompleteMultipartUpload"].get("DaysAfterInitiation")
+        fates.append(f"have their unfinished uploads aborted after {days} days")
+    return " and ".join(fates) or "be left alone"
+
+
+def changes(asked: list[dict[str, Any]], kept: list[dict[str, Any]]) -> list[str]:
+    """Each way the rules read back (kept) differ from the rules put (asked), in words, with what it means."""
+    found = []
+    by_id = {rule.get("ID"): rule for rule in kept}
+    for rule in asked:
+        ident = rule["ID"]
+        stored = by_id.get(ident)
+        if stored is None:
+            found.append(
+                f"{ident}: the endpoint kept no such rule: nothing under {_scope(rule)['Prefix']} will {_fate(rule)}"
+            )
+            continue
+        want, have = _scope(rule), _scope(stored)
+        where = want["Prefix"] or "the whole bucket"
+        if have["Prefix"] != want["Prefix"]:
+            found.append(
+                f"{ident}: applies to {have['Prefix'] or 'the whole bucket'} instead of {where}: "
+                f"objects there will {_fate(stored)}"
+            )
+        if want["ObjectSizeGreaterThan"] is not None and have["ObjectSizeGreaterThan"] != want["ObjectSizeGreaterThan"]:
+            kept_size = have["ObjectSizeGreaterThan"]
+            found.append(
+                f"{ident}: the endpoint dropped ObjectSizeGreaterThan ({want['ObjectSizeGreaterThan']} bytes)"
+                + (f", keeping {kept_size}" if kept_size is not None else "")
+                + f": small objects under {where} will {_fate(stored)} too, the manifests among "
+                "them. Where that class must be restored before a read (AWS "
+                "GLACIER, DEEP_ARCHIVE) a point-in-time restore then needs them restored first, and each "
+                "archived object is billed about 40 KB of overhead; an endpoint that serves the class directly "
+                "(Ceph RGW) reads them as before"
+            )
+        for part in ("Transitions", "Expiration", "AbortIncompleteMultipartUpload"):
+            if _normal(rule.get(part)) != _normal(stored.get(part)):
+                found.append(
+                    f"{ident}: {part} is {stored.get(part)!r} instead of {rule.get(part)!r}: objects under "
+                    f"{have['Prefix'] or 'the whole bucket'} will {_fate(stored)}"
+                )
+        if stored.get("Status") != rule.get("Status"):
+            found.append(f"{ident}: the rule is {stored.get('Status')}, not {rule.get('Status')}")
+    return found
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, list):
+        return sorted((_normal(item) for item in value), key=repr)
+    if isinstance(value, dict):
+        return {key: _normal(item) for key, item in value.items() if key != "Date" or item is not None}
+    return value
+
+
 class BucketRules:
     """The lifecycle configuration of the bucket an S3Log writes to."""
 
@@ -134,12 +213,14 @@ class BucketRules:
         except BotoCoreError as exc:
             raise LifecycleError(f"cannot reach s3://{self.bucket}: {exc}") from exc
 
-    def apply(self, policy: Policy) -> list[dict[str, Any]]:
-        """Replace this app's rules (others stay); return the whole configuration that was put."""
+    def apply(self, policy: Policy) -> tuple[list[dict[str, Any]], list[str]]:
+        """Replace this app's rules (others stay), read them back: (this app's rules as kept, what changed)."""
         others = [rule for rule in self.current() if not str(rule.get("ID", "")).startswith(RULE_PREFIX)]
-        config = {"Rules": others + rules(self.prefix, policy)}
+        ours = rules(self.prefix, policy)
+        config = {"Rules": others + ours}
         try:
             self.client.put_bucket_lifecycle_configuration(Bucket=self.bucket, LifecycleConfiguration=config)
         except (ClientError, BotoCoreError) as exc:
             raise LifecycleError(f"s3://{self.bucket} refused the lifecycle rules: {exc}") from exc
-        return config["Rules"]
+        kept = [rule for rule in self.current() if str(rule.get("ID", "")).startswith(RULE_PREFIX)]
+        return kept, changes(ours, kept)

@@ -9,6 +9,7 @@ from board.log.base import (
     LogUnavailable,
     NotFound,
     ObjectInfo,
+    UnsafeLog,
 )
 
 SCHEMES = {
@@ -36,6 +37,7 @@ __all__ = [
     "LogUnavailable",
     "NotFound",
     "ObjectInfo",
+    "UnsafeLog",
     "get_log",
     "handler",
 ]

@@ -39,6 +39,14 @@ class NotFound(LogError):
     """No object at that key."""
 
 
+class UnsafeLog(LogError):
+    """The log's store does not refuse to overwrite (a conditional write was accepted twice).
+
+    Every write is refused while this holds: acknowledging a post on such a
+    store could lose it to the next writer of its key.
+    """
+
+
 class Archived(LogError):
     """The object sits in a cold storage class (Glacier) and must be restored first."""
 

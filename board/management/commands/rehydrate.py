@@ -74,6 +74,8 @@ class Command(BaseCommand):
         if follow and (until or dry_run):
             raise CommandError("--follow keeps a store current; it cannot be combined with --until or --dry-run")
         log, store = get_log(), get_store()
+        self.fed = 0
+        self.was_empty = False
         try:
             if not dry_run and not self.ready(store, if_empty, merge, replace):
                 return
@@ -88,7 +90,7 @@ class Command(BaseCommand):
             if target is not store:
                 self.switch(log, target, plan, report)
         except (LifecycleError, LogError, StoreError) as exc:
-            partial = "" if dry_run or replace else f"\n{PARTIAL}"
+            partial = "" if dry_run or replace or not self.touched(store) else f"\n{PARTIAL}"
             raise CommandError(f"rehydrate failed: {exc}{partial}") from exc
         for line in report.lines():
             self.stdout.write(line)
@@ -108,9 +110,24 @@ class Command(BaseCommand):
         )
         queue_retire(self.stdout)
 
+    def touched(self, store) -> bool:
+        """Whether a restore that failed may have left part of itself in the store.
+
+        Nothing was handed to the store if no event was read (a missing
+        bucket, a wrong key: the first read failed), and nothing landed if a
+        store that was empty still is.
+        """
+        if not self.fed:
+            return False
+        try:
+            return not (self.was_empty and store.is_empty())
+        except StoreError:
+            return True
+
     def ready(self, store, if_empty: bool, merge: bool, replace: bool) -> bool:
         """Whether to go on: the store is empty, or the operator said what to do with its data."""
-        if store.is_empty() or merge:
+        self.was_empty = store.is_empty()
+        if self.was_empty or merge:
             return True
         if if_empty:
             if was_restored(store):
@@ -139,6 +156,7 @@ class Command(BaseCommand):
         with bar:
 
             def progress(count: int) -> None:
+                self.fed += count
                 if bar.n + count > (bar.total or 0):
                     bar.total = bar.n + count  # the incoming tail was not counted up front
                 bar.update(count)
