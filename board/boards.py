@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from board.posting import ranges
+
 DEFAULTS: dict[str, Any] = {
     "title": "",
     "noname": "名無しさん",
@@ -37,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "threads_per_poster": 2,
     "threads_per_board": 120,
     "thread_window_minutes": 60,
+    "banned_ranges": "",  # CIDR networks refused at posting (board/posting/ranges.py)
 }
 
 # Every rule that limits one poster or the board's pace off: for test and benchmark boards,
@@ -69,7 +72,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "threads_per_board": (0, 100_000),
     "thread_window_minutes": (0, 1440),
 }
-TEXT_MAX = {"title": 128, "noname": 64, "staff_names": 256}  # characters
+TEXT_MAX = {"title": 128, "noname": 64, "staff_names": 256, "banned_ranges": 4096}  # characters
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 # Paths of the site itself: a board of that name would be shadowed by them, or shadow them.
@@ -106,6 +109,8 @@ def problems(payload: dict[str, Any]) -> list[str]:
                 found.append(f"{key}={value} is out of bounds ({low}..{high})")
         elif key in TEXT_MAX and len(value) > TEXT_MAX[key]:
             found.append(f"{key} is {len(value)} characters long (at most {TEXT_MAX[key]})")
+        elif key == "banned_ranges" and (wrong := ranges.problem(value)):
+            found.append(wrong)
         elif key == "weekdays" and len(value) not in (0, 7):
             found.append(f"weekdays must be 7 characters, Sunday first (or empty), not {value!r}")
     return found

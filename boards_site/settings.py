@@ -61,6 +61,16 @@ IPV6_PREFIX = envint("UTAKATA_IPV6_PREFIX", 64)
 if not 32 <= IPV6_PREFIX <= 128:
     raise ImproperlyConfigured(f"UTAKATA_IPV6_PREFIX={IPV6_PREFIX} must be 32..128")
 
+# Address ranges refused at posting on every board (アク禁), CIDR, commas between
+# (board/posting/ranges.py); each board adds its own in its banned_ranges setting.
+BANNED_RANGES = os.environ.get("UTAKATA_BANNED_RANGES", "")
+try:
+    from board.posting.ranges import parse as _parse_ranges
+
+    _parse_ranges(BANNED_RANGES, IPV6_PREFIX)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"UTAKATA_BANNED_RANGES: {_exc}") from None
+
 INSTALLED_APPS = [
     # The moderation site is Django's admin (board/moderation/site.py). Its accounts are
     # events in the log, not rows of a local database: auth and contenttypes are here for

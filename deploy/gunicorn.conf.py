@@ -11,6 +11,14 @@ worker_class = "gthread"
 timeout = 30
 graceful_timeout = 20
 accesslog = "-" if envbool("UTAKATA_ACCESS_LOG", "1") else None
+# No client address, Referer or User-Agent by default: with them, a log line and a
+# post's time can be joined to tie a post to its address, which the board never keeps
+# (README, Security). UTAKATA_ACCESS_LOG_ADDRESSES=1 adds them, for an operator
+# who accepts keeping that (and must then expire the log).
+if envbool("UTAKATA_ACCESS_LOG_ADDRESSES", "0"):
+    access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
+else:
+    access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms'
 # Each forked worker opens its own log and store clients (see BackendHandler):
 # sockets and SQLite handles must not be shared across fork.
 preload_app = False

@@ -81,3 +81,27 @@ def test_a_header_without_the_proxies_networks_is_refused_at_start(tmp_path):
         [sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode != 0 and "UTAKATA_TRUSTED_PROXIES is empty" in done.stderr
+
+
+def access_log_line(tmp_path, **env: str) -> str:
+    """gunicorn's access log line for one request from 127.0.0.1 with a Referer and a User-Agent."""
+    import requests
+
+    from tests import processes
+
+    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path), **env)
+    with processes.gunicorn(env, workers=1, threads=1, access_log=True, log_dir=tmp_path) as web:
+        headers = {"Referer": "http://referer.example/", "User-Agent": "Monazilla/1.00 JDim"}
+        requests.get(web.url + "/bbsmenu.html?for-the-log", headers=headers, timeout=10)
+        processes.eventually(lambda: "for-the-log" in web.output(), 10, "the request in the access log")
+        return next(line for line in web.output().splitlines() if "for-the-log" in line)
+
+
+def test_the_access_log_keeps_no_client_address_referer_or_user_agent(tmp_path):
+    line = access_log_line(tmp_path)
+    assert "127.0.0.1" not in line and "referer.example" not in line and "JDim" not in line
+
+
+def test_an_operator_can_turn_addresses_on_in_the_access_log(tmp_path):
+    line = access_log_line(tmp_path, UTAKATA_ACCESS_LOG_ADDRESSES="1")
+    assert line.startswith("127.0.0.1") and "JDim" in line

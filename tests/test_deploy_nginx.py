@@ -93,9 +93,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class Proxy:
-    def __init__(self, url: str, upstreams: list[StandIn]) -> None:
+    def __init__(self, url: str, upstreams: list[StandIn], access_log: Path) -> None:
         self.url = url
         self.upstreams = upstreams
+        self.access_log = access_log
 
     def hits(self, path: str) -> list[dict[str, str]]:
         return [h for u in self.upstreams for (_, p, h) in u.seen if p == path]
@@ -111,6 +112,7 @@ def render(conf: str, web1: int, web2: int, listen: int, cache: Path) -> str:
         "server web2:8000": f"server 127.0.0.1:{web2}",
         "listen 80 default_server": f"listen 127.0.0.1:{listen} default_server",
         "/var/cache/nginx/utakata": str(cache),
+        "/var/log/nginx/access.log": str(cache.parent / "access.log"),
     }
     for old, new in replacements.items():
         assert old in conf, f"deploy/nginx.conf no longer has {old!r}"
@@ -168,7 +170,7 @@ def proxy(nginx, tmp_path_factory):
                 process.kill()
                 pytest.fail(f"nginx did not start: {process.stderr.read().decode() if process.stderr else ''}")
             time.sleep(0.1)
-    yield Proxy(url, upstreams)
+    yield Proxy(url, upstreams, tmp / "access.log")
     process.terminate()
     process.wait(timeout=10)
     for u in upstreams:
@@ -180,6 +182,16 @@ def test_nginx_accepts_the_config(nginx, tmp_path):
     (tmp_path / "default.conf").write_text(render(CONF.read_text(), 18000, 18001, free_port(), tmp_path / "cache"))
     done = subprocess.run([nginx, "-t", "-c", str(main_conf(tmp_path)), "-p", str(tmp_path)], capture_output=True)
     assert done.returncode == 0, done.stderr.decode()
+
+
+def test_the_access_log_keeps_no_client_address_referer_or_user_agent(proxy):
+    proxy.get("/a/index-for-the-log", Referer="http://referer.example/", **{"User-Agent": "Monazilla/1.00 JDim"})
+    deadline = time.monotonic() + 5
+    while "/a/index-for-the-log" not in (logged := proxy.access_log.read_text()):
+        assert time.monotonic() < deadline, "the request never reached the access log"
+        time.sleep(0.05)
+    line = next(line for line in logged.splitlines() if "/a/index-for-the-log" in line)
+    assert "127.0.0.1" not in line and "referer.example" not in line and "JDim" not in line
 
 
 def test_a_dat_is_answered_from_the_cache_for_one_second_at_most(proxy):

@@ -17,7 +17,7 @@ from board.events import Event, EventType, encode, new_event
 from board.log import AlreadyExists, LogError, LogUnavailable, get_log
 from board.log.layout import incoming_key, post_key
 from board.moderation import caps
-from board.posting import confirm, cooldown, numbers, once, spam
+from board.posting import confirm, cooldown, numbers, once, ranges, spam
 from board.posting import refusals as r
 from board.posting.poster_id import jst_day, poster_id
 from board.posting.refusals import Refused
@@ -77,6 +77,8 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
         raise Refused(r.NO_BOARD, status=404)
     if board["closed"]:
         raise Refused(r.BOARD_CLOSED)
+    if ranges.banned(address, board["banned_ranges"]):
+        raise Refused(r.RANGE_BANNED)
     new_thread = thread_key is None
     thread = None
     if not new_thread:

@@ -1,0 +1,63 @@
+"""`make run` (scripts/run-local) on a fresh data directory: the whole board answers, its secret is private."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests import services
+from tests.processes import ROOT, eventually
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def running_board(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("make-run")
+    port = services.free_port()
+    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path / "var"), PORT=str(port))
+    env.pop("UTAKATA_DEBUG")
+    log = open(tmp_path / "run.log", "wb")  # noqa: SIM115 - closed after the process
+    process = subprocess.Popen(
+        [str(ROOT / "scripts" / "run-local")],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        said = f"running at http://127.0.0.1:{port}/"
+        eventually(lambda: said in (tmp_path / "run.log").read_text(errors="replace"), 120, "make run's URL")
+        yield f"http://127.0.0.1:{port}", tmp_path / "var"
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_make_run_serves_the_board_at_the_url_it_prints(running_board):
+    url, _ = running_board
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            answer = requests.get(url + "/bbsmenu.html", timeout=5)
+            break
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    assert answer.status_code == 200
+
+
+def test_make_run_keeps_its_secret_key_readable_by_its_user_only(running_board):
+    _, data = running_board
+    assert stat.S_IMODE((data / "secret_key").stat().st_mode) == 0o600
