@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -80,6 +81,27 @@ def test_a_log_that_hangs_is_answered_not_confirmed_by_the_deadline(flaky, threa
     assert time.monotonic() - started < 2
     assert refused.value.message == r.UNCONFIRMED, "never 「保存されていません」 when it may be saved"
     assert r.LOG_DOWN not in refused.value.message
+
+
+def test_the_forms_page_never_says_not_saved_when_the_post_may_be(flaky, thread):
+    flaky.mode = "hangs"
+    page = Client().post("/test/post", {"key": thread, "MESSAGE": "待たされる", "once": "tok-page"})
+    text = page.content.decode()
+    assert page.status_code == 503 and r.UNCONFIRMED in text and "保存されていません" not in text
+
+
+def test_bbscgis_error_page_never_says_not_saved_when_the_post_may_be(flaky, thread):
+    flaky.mode = "hangs"
+    form = {"bbs": "test", "key": thread, "time": "1796000000", "MESSAGE": "待たされる", "submit": "書き込む"}
+    body = urlencode(form, encoding="cp932")
+    page = Client().generic("POST", "/test/bbs.cgi", body, "application/x-www-form-urlencoded")
+    text = page.content.decode("cp932")
+    assert "2ch_X:error" in text and "保存されていません" not in text
+
+
+def test_a_refusal_page_says_not_saved_when_nothing_was(thread):
+    page = Client().post("/test/post", {"key": thread, "MESSAGE": ""})
+    assert "書き込みは保存されていません" in page.content.decode()
 
 
 def test_resubmitting_a_post_that_was_not_confirmed_posts_it_once(flaky, thread):

@@ -173,7 +173,7 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
     except confirm.Unconfirmed as exc:
         # Maybe written: the cooldown stays, and sending it again finds it (once.py).
         logger.error("commit not confirmed: %s", exc)
-        raise Refused(r.UNCONFIRMED, status=503) from exc
+        raise Refused(r.UNCONFIRMED, status=503, maybe_written=True) from exc
     except LogError as exc:
         _not_written(board, poster, clean.body)
         logger.error("commit refused, log unavailable: %s", exc)
@@ -205,7 +205,7 @@ def _resubmitted(log, key: str, earlier: once.Earlier) -> Event | None:
     if found is not None:
         return found
     if earlier.state == "pending":
-        raise Refused(r.STILL_CONFIRMING, status=503)
+        raise Refused(r.STILL_CONFIRMING, status=503, maybe_written=True)
     return None  # failed, or lost its number to another post: post it anew
 
 

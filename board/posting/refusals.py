@@ -4,13 +4,20 @@ from __future__ import annotations
 
 
 class Refused(Exception):
-    """The post was not written; ``message`` says why in the board's language."""
+    """The post was not written; ``message`` says why in the board's language.
 
-    def __init__(self, message: str, wait_seconds: int | None = None, status: int = 403) -> None:
+    ``maybe_written``: the log could not say in time whether it was, so the
+    page must not add 「保存されていません」.
+    """
+
+    def __init__(
+        self, message: str, wait_seconds: int | None = None, status: int = 403, maybe_written: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.wait_seconds = wait_seconds
         self.status = status
+        self.maybe_written = maybe_written
 
 
 NO_BOARD = "該当する板は存在しません。"

@@ -143,7 +143,8 @@ def bbs_cgi(request: HttpRequest) -> HttpResponse:
         posted = submit(board, key, sub, client_address(request))
     except Refused as refusal:
         message = bbscgi.flood_message(refusal.wait_seconds) if refusal.wait_seconds else refusal.message
-        return _page("twoch/error.html", {"message": message, "board": board}, charset)
+        context = {"message": message, "board": board, "maybe_written": refusal.maybe_written}
+        return _page("twoch/error.html", context, charset)
     context = {"board": posted.board, "key": posted.thread, "number": posted.number}
     response = _page("twoch/posted.html", context, charset)
     # The workers apply the post; the dat this client fetches next catches up from the log

@@ -131,7 +131,8 @@ def post(request: HttpRequest, board: str) -> HttpResponse:
     try:
         posted = submit(board, key, sub, client_address(request))
     except Refused as refusal:
-        return render(request, "board/error.html", {"message": refusal.message}, status=refusal.status)
+        context = {"message": refusal.message, "maybe_written": refusal.maybe_written}
+        return render(request, "board/error.html", context, status=refusal.status)
     response = render(request, "board/posted.html", {"posted": posted})
     readyourwrites.remember(response, posted.board, posted.thread, posted.number)
     return response
