@@ -3,9 +3,22 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "boards_site.settings")
 
 app = Celery("utakata")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["board.tasks"], related_name=None)
+
+
+@worker_init.connect
+def refuse_an_unsafe_log(**_: object) -> None:
+    """A worker does not start on an S3 endpoint that ignores conditional writes (it writes rollups, snapshots)."""
+    from board.log import UnsafeLog, check_at_start
+
+    try:
+        check_at_start()
+    except UnsafeLog as exc:
+        # Celery logs and swallows a receiver's exception; SystemExit is not one.
+        raise SystemExit(f"refusing to start: {exc}") from exc

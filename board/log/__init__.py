@@ -1,5 +1,7 @@
 """The durable log: the source of truth. ``get_log()`` returns the configured backend."""
 
+import logging
+
 from board.lib.backends import BackendHandler
 from board.log.base import (
     AlreadyExists,
@@ -28,6 +30,21 @@ def get_log() -> BaseLog:
     return handler.get()
 
 
+def check_at_start() -> None:
+    """Refuse to start a writing process (web, worker) on a log that would let one post overwrite another.
+
+    Raises UnsafeLog. A log that cannot be reached now is only warned about:
+    the first write probes again, and a process should not fail to start on
+    a moment's outage.
+    """
+    try:
+        get_log().check_conditional_writes()
+    except UnsafeLog:
+        raise
+    except LogError as exc:
+        logging.getLogger(__name__).warning("the log could not be probed at start (%s); the first write will", exc)
+
+
 __all__ = [
     "SCHEMES",
     "AlreadyExists",
@@ -38,6 +55,7 @@ __all__ = [
     "NotFound",
     "ObjectInfo",
     "UnsafeLog",
+    "check_at_start",
     "get_log",
     "handler",
 ]

@@ -66,6 +66,12 @@ class BaseLog:
         self.location = location
         self.options = options or {}
 
+    def check_conditional_writes(self) -> None:
+        """Raise UnsafeLog if this log's store would let a write replace another.
+
+        The local and memory logs refuse by construction; S3Log probes its endpoint.
+        """
+
     def create(self, key: str, data: bytes) -> None:
         """Write a new object; raise AlreadyExists if the key is taken.
 
