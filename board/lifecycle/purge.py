@@ -108,7 +108,8 @@ class SweepReport:
         out += [f"pending (archived: restore it, the next sweep rewrites it) {key}" for key in self.pending]
         out += [f"error {line}" for line in self.errors]
         out.append(
-            f"{len(self.rewritten)} object(s) {verb}, {self.checked} checked, {len(self.pending)} pending; "
+            f"{len(self.rewritten)} object(s) {'to rewrite' if self.dry_run else 'rewritten'}, {self.checked} "
+            f"checked, {len(self.pending)} pending; "
             f"purges done: {len(self.done)}, still open: {len(self.open)}"
         )
         return out
