@@ -187,6 +187,17 @@ def test_an_archived_object_is_pending_and_left_for_a_later_sweep():
     assert entry.pending == [k.manifest_key(bundle)] and not entry.done
 
 
+def test_an_archived_manifest_keeps_every_open_purge_pending():
+    """Where the endpoint tiers small objects too, a bundle's manifest may be archived with its data."""
+    _, thread = published_and_deleted()
+    for key in lifecycle_keys(k.DAILY):
+        get_log().archive(key)
+    purged(thread)
+    report = sweep(get_log())
+    manifests = [key for key in lifecycle_keys(k.DAILY) if key.endswith(k.MANIFEST)]
+    assert report.pending == manifests and purgelist.entries(get_log())[0].pending == manifests
+
+
 # --- crashes ----------------------------------------------------------------------------
 
 
