@@ -278,4 +278,7 @@ CELERY_BEAT_SCHEDULE = {
     "snapshot": {"task": "utakata.lifecycle.snapshot", "schedule": timedelta(hours=SNAPSHOT_INTERVAL_HOURS)},
     "reconcile": {"task": "utakata.lifecycle.reconcile", "schedule": timedelta(seconds=RECONCILE_INTERVAL_SECONDS)},
     "retire-generations": {"task": "utakata.store.retire", "schedule": timedelta(hours=1)},
+    # Open purges only (nothing is read once every purge is done): archived bundles a restore made
+    # readable, and the second look at what was written since a purge (board/lifecycle/purge.py).
+    "purge-sweep": {"task": "utakata.lifecycle.purge", "schedule": crontab(minute=(ROLLUP_MINUTE + 30) % 60)},
 }

@@ -230,6 +230,23 @@ class Timeline:
         kind = EventType.MODERATOR_CHANGED if "uid" not in fields else EventType.MODERATOR_CREATED
         return self._add(commit_at(kind, SITE, at(minute), username=username, by="admin", **fields))
 
+    def purge(self, minute: float, thread: str, number: int, board: str = "test") -> Event:
+        """Purge a post as board.moderation.purge.purge_post does: the list entry, then the event."""
+        from board.lifecycle import purgelist
+
+        post = next(e for e in self.events if (e.board, e.thread, e.number) == (board, thread, number))
+        purgelist.record_post(get_log(), board, thread, number, post.time, post.time)
+        where = {"posted": post.time, "posted_event": post.id}
+        return self._add(
+            commit_at(EventType.POST_PURGED, board, at(minute), thread, number, reason="個人情報", by="root", **where)
+        )
+
+    def purge_account(self, minute: float, username: str) -> Event:
+        from board.lifecycle import purgelist
+
+        purgelist.record_account(get_log(), username)
+        return self._add(commit_at(EventType.MODERATOR_PURGED, SITE, at(minute), username=username, by="root"))
+
     def until(self, when: datetime) -> list[Event]:
         return [e for e in self.events if e.time <= k.ms(when)]
 
@@ -272,6 +289,12 @@ def three_days() -> Timeline:
             t.resolve(d * day + 1210, reported, "dismissed")
             t.moderator(d * day + 1220, "mod", uid=1234, password="pbkdf2_sha256$x", superuser=False, boards=["test"])
             t.moderator(d * day + 1230, "mod", boards=["test", "news"])
+            # Purged: a post of day 1 (in its bundle and the first snapshot) and an account. (A purged cap's
+            # keyed hash stays in the live store's cap index until a rehydrate: README, "Purge".)
+            t.purge(d * day + 1240, threads[0], 4)
+            t.moderator(d * day + 1250, "gone", uid=5678, password="pbkdf2_sha256$y", superuser=False, boards=[])
+            t.moderator(d * day + 1255, "gone", password="pbkdf2_sha256$z")
+            t.purge_account(d * day + 1260, "gone")
         if d == 2:
             t.moderate(d * day + 20, EventType.THREAD_RESTORED, threads[0])
         maintain(d * day + (day + 90 if d < 2 else 900))
@@ -284,14 +307,18 @@ def three_days() -> Timeline:
 
 
 def reference_store(events: list[Event]):
-    """A fresh in-memory store with exactly these events applied one by one (the live path)."""
+    """A fresh in-memory store with exactly these events applied one by one (the live path).
+
+    As the log reads them: a post or account purged at any time is without its text at every time.
+    """
     import uuid
 
+    from board.lifecycle import purgelist
     from board.readmodel import projection
     from board.store.memory import MemoryStore
 
     store = MemoryStore(uuid.uuid4().hex)
-    for event in events:
+    for event in purgelist.load(get_log()).cleaned(events):
         projection.apply(store, event)
     return store
 

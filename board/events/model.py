@@ -28,12 +28,14 @@ class EventType:
     THREAD_STOPPED = "ThreadStopped"  # スレスト: read-only, still live
     THREAD_RESUMED = "ThreadResumed"
     POST_DELETED = "PostDeleted"
+    POST_PURGED = "PostPurged"  # deleted, and its text rewritten out of the log (board/lifecycle/purge.py)
     POSTER_BANNED = "PosterBanned"
     BAN_LIFTED = "BanLifted"
     POST_REPORTED = "PostReported"  # 削除依頼 from a reader
     REPORT_RESOLVED = "ReportResolved"  # a moderator accepted or dismissed it
     MODERATOR_CREATED = "ModeratorCreated"  # an account of the moderation site (board "*")
     MODERATOR_CHANGED = "ModeratorChanged"
+    MODERATOR_PURGED = "ModeratorPurged"  # deactivated, its password and cap hashes rewritten out of the log
 
     ALL = frozenset(
         {
@@ -46,12 +48,14 @@ class EventType:
             THREAD_STOPPED,
             THREAD_RESUMED,
             POST_DELETED,
+            POST_PURGED,
             POSTER_BANNED,
             BAN_LIFTED,
             POST_REPORTED,
             REPORT_RESOLVED,
             MODERATOR_CREATED,
             MODERATOR_CHANGED,
+            MODERATOR_PURGED,
         }
     )
 

@@ -13,10 +13,14 @@ Layout of the durable log, as this package writes and reads it::
     snapshots/LATEST                               {"seq": ..., "manifest": ...}: the newest verified one
     daily/YYYY/MM/DD.jsonl.gz (+ manifest)         a day's hourly segments bundled once a snapshot
     daily/YYYY/MM/DD.<n>.jsonl.gz (+ manifest)     holds them (bundle.py); these tier to Glacier
+    <segment>-<sha16>.jsonl.gz                     a segment's data rewritten by a purge (purge.py), its
+                                                   manifest moved to name it
+    purges/...                                     the purge list, applied by every reader (purgelist.py)
 
 Every object is written once with a conditional create and described by a
 manifest written after it; an object without its manifest is an unfinished
-write and is ignored by readers. Segments and snapshots are gzip JSONL, one
+write and is ignored by readers. The one exception is a purge, which writes
+a segment's cleaned data under a new key and moves its manifest to it. Segments and snapshots are gzip JSONL, one
 canonical event per line (board.events.encode), sorted by event id.
 
 The invariants the modules keep, in the order an event travels:

@@ -66,7 +66,9 @@ def bundle_days(log: BaseLog, head: Manifest | None) -> BundleReport:
             report.written += _bundle(log, day, parts, head)
         # Data first, then the manifest: an interrupted removal leaves a manifest
         # without data, which readers skip and the next run removes.
-        doomed = [m.key for m in parts] + [k.manifest_key(m.key) for m in parts + leftovers]
+        # A purge's replaced data goes with its segment (the purge removes it too, unless it crashed first).
+        replaced = [key for m in parts + leftovers for key in m.replaced or ()]
+        doomed = [m.key for m in parts] + replaced + [k.manifest_key(m.key) for m in parts + leftovers]
         log.delete(doomed)
         report.removed += doomed
     return report

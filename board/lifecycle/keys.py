@@ -18,8 +18,15 @@ LATEST = "snapshots/LATEST"
 DATA = ".jsonl.gz"
 MANIFEST = ".manifest.json"
 
-_HOURLY_RE = re.compile(r"^hourly/(\d{4})/(\d{2})/(\d{2})/(\d{2})(?:\.(\d+))?(\.jsonl\.gz|\.manifest\.json)$")
-_DAILY_RE = re.compile(r"^daily/(\d{4})/(\d{2})/(\d{2})(?:\.(\d+))?(\.jsonl\.gz|\.manifest\.json)$")
+# A segment's data rewritten by a purge sits beside its first key, named after its new bytes
+# (``HH.1-<sha256[:16]>.jsonl.gz``); its manifest keeps its key and names it (board/lifecycle/purge.py).
+_HOURLY_RE = re.compile(
+    r"^hourly/(\d{4})/(\d{2})/(\d{2})/(\d{2})(?:\.(\d+))?(?:-[0-9a-f]{16}(?=\.jsonl))?(\.jsonl\.gz|\.manifest\.json)$"
+)
+_DAILY_RE = re.compile(
+    r"^daily/(\d{4})/(\d{2})/(\d{2})(?:\.(\d+))?(?:-[0-9a-f]{16}(?=\.jsonl))?(\.jsonl\.gz|\.manifest\.json)$"
+)
+_REWRITTEN = re.compile(r"-[0-9a-f]{16}$")
 _SNAPSHOT_MANIFEST_RE = re.compile(r"^snapshots/(\d{8})\.manifest\.json$")
 _SNAPSHOT_DATA_RE = re.compile(r"^snapshots/(\d{8})-[0-9a-f]+\.jsonl\.gz$")
 
@@ -59,10 +66,26 @@ def daily_key(day: date, part: int = 0) -> str:
 
 
 def manifest_key(data_key: str) -> str:
-    """The manifest that describes a segment (hourly or daily data key)."""
+    """The manifest that describes a segment (hourly or daily data key, first written or rewritten)."""
     if not data_key.endswith(DATA):
         raise ValueError(f"{data_key!r} is not a segment's data key")
-    return data_key[: -len(DATA)] + MANIFEST
+    return _REWRITTEN.sub("", data_key[: -len(DATA)]) + MANIFEST
+
+
+def rewritten_key(data_key: str, sha256: str) -> str:
+    """Where a purge writes the cleaned bytes of a segment (hourly, daily or snapshot data key)."""
+    seq = parse_snapshot_data(data_key)
+    if seq is not None:
+        return snapshot_data_key(seq, sha256)
+    if not data_key.endswith(DATA):
+        raise ValueError(f"{data_key!r} is not a segment's data key")
+    return f"{_REWRITTEN.sub('', data_key[: -len(DATA)])}-{sha256[:16]}{DATA}"
+
+
+def segment_manifest_key(data_key: str) -> str:
+    """The manifest of any segment's data: a snapshot's by its sequence number, the others beside it."""
+    seq = parse_snapshot_data(data_key)
+    return snapshot_manifest_key(seq) if seq is not None else manifest_key(data_key)
 
 
 def is_manifest(key: str) -> bool:

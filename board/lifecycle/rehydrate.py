@@ -29,7 +29,7 @@ from board.events import Event
 from board.lifecycle import keys as k
 from board.lifecycle.errors import LifecycleError, MissingObject
 from board.lifecycle.plan import Plan, remaining_hourly
-from board.lifecycle.segments import Manifest, events, read_manifest
+from board.lifecycle.segments import Manifest, current, events, read_manifest
 from board.lifecycle.snapshot import daily_manifests
 from board.lifecycle.tail import pending, read_objects
 from board.log import BaseLog
@@ -215,6 +215,11 @@ def _take_all(sink: _Sink, log: BaseLog, segments: list[Manifest]) -> list[tuple
         try:
             sink.take_segment(log, manifest)
         except MissingObject:
+            # A purge rewrote it meanwhile: its manifest names the cleaned data now.
+            moved = current(log, manifest)
+            if moved is not None:
+                sink.take_segment(log, moved)
+                continue
             if manifest.kind != "hourly":
                 raise
             vanished.append(manifest.ident)

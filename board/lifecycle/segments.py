@@ -27,7 +27,9 @@ from typing import Any, BinaryIO
 
 from board.events import Event, decode, encode
 from board.events.model import MalformedEvent
+from board.lifecycle import keys, purgelist
 from board.lifecycle.errors import CorruptObject, MissingObject
+from board.lifecycle.purgelist import PurgeList
 from board.log import AlreadyExists, BaseLog, NotFound
 
 MANIFEST_VERSION = 1
@@ -56,6 +58,12 @@ class Manifest:
     kind is "hourly", "daily" or "snapshot". sources are (key, sha256) pairs
     of hourly segments: those a daily bundle holds, or those a snapshot holds
     beyond its predecessor (all hourly segments present when it was built).
+
+    A purge that rewrote the data (board/lifecycle/purge.py) moves the
+    manifest to name the new key, keeps the segment's first identity in
+    ``origin`` (bundles and snapshots list segments by it) and the keys its
+    data replaced in ``replaced``, for whoever removes the segment to remove
+    them too.
     """
 
     kind: str
@@ -71,6 +79,8 @@ class Manifest:
     created: str | None = None
     redacted: int | None = None
     duplicates: int | None = None
+    origin: tuple[str, str] | None = None
+    replaced: tuple[str, ...] | None = None
 
     @property
     def count(self) -> int:
@@ -82,8 +92,8 @@ class Manifest:
 
     @property
     def ident(self) -> tuple[str, str]:
-        """(key, sha256): a segment's identity; a key alone may be reused after a bundle deleted it."""
-        return (self.key, self.stats.sha256)
+        """(key, sha256) as first written: a segment's identity; a key alone may be reused after a bundle deleted it."""
+        return self.origin if self.origin is not None else (self.key, self.stats.sha256)
 
     def to_bytes(self) -> bytes:
         raw: dict[str, Any] = {name: value for name, value in asdict(self).items() if value is not None}
@@ -101,6 +111,11 @@ class Manifest:
             stats = Stats(**raw["stats"])
             sources = tuple((s["key"], s["sha256"]) for s in raw.get("sources") or ())
             fields = {k: v for k, v in raw.items() if k not in {"v", "stats", "sources"}}
+            if fields.get("origin") is not None:
+                key, sha = fields["origin"]
+                fields["origin"] = (key, sha)
+            if fields.get("replaced") is not None:
+                fields["replaced"] = tuple(fields["replaced"])
             return cls(stats=stats, sources=sources, **fields)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CorruptObject(where, f"not a manifest: {exc}") from exc
@@ -241,18 +256,28 @@ class SegmentReader:
     """
 
     def __init__(
-        self, log: BaseLog, key: str, expect: Stats | None = None, shard: tuple[int, int] | None = None
+        self,
+        log: BaseLog,
+        key: str,
+        expect: Stats | None = None,
+        shard: tuple[int, int] | None = None,
+        purges: PurgeList | None = None,
     ) -> None:
         self.log = log
         self.key = key
         self.expect = expect
         self.shard = shard
+        self.purges = purges
         self.stats: Stats | None = None
 
     def __iter__(self) -> Iterator[Event]:
-        if self.shard is not None:
-            yield from self._sharded(*self.shard)
-            return
+        # The purge list as it is when the read starts: purged text is never read back, whether or
+        # not this object has been rewritten yet (stats and checks are of the bytes as stored).
+        purges = self.purges if self.purges is not None else purgelist.load(self.log)
+        stream = self._sharded(*self.shard) if self.shard is not None else self._all()
+        yield from purges.cleaned(stream) if purges else stream
+
+    def _all(self) -> Iterator[Event]:
         key = self.key
         try:
             raw = self.log.open(key)
@@ -346,11 +371,12 @@ class SegmentReader:
             _compare(key, self.expect, replace(self.stats, count=lines_read), ("sha256", "size", "count"))
 
 
-def raw_lines(log: BaseLog, manifest: Manifest, mark: bytes) -> Iterator[Event]:
-    """Decode only the lines of a segment that contain mark: a fast scan for rare events.
+def raw_lines(log: BaseLog, manifest: Manifest, mark: bytes | tuple[bytes, ...]) -> Iterator[Event]:
+    """Decode only the lines of a segment that contain mark (one of the marks): a fast scan for rare events.
 
     No checks beyond decoding: a scan feeds a later full, checked read.
     """
+    marks = (mark,) if isinstance(mark, bytes) else mark
     try:
         raw = log.open(manifest.key)
     except NotFound as exc:
@@ -358,13 +384,22 @@ def raw_lines(log: BaseLog, manifest: Manifest, mark: bytes) -> Iterator[Event]:
     with raw, gzip.GzipFile(fileobj=raw, mode="rb") as lines:
         try:
             for number, line in enumerate(lines, 1):
-                if mark in line:
+                if any(m in line for m in marks):
                     try:
                         yield decode(line)
                     except MalformedEvent as exc:
                         raise CorruptObject(manifest.key, f"line {number}: {exc}") from exc
         except (OSError, EOFError, zlib.error) as exc:
             raise CorruptObject(manifest.key, f"not a complete gzip stream: {exc}") from exc
+
+
+def current(log: BaseLog, manifest: Manifest) -> Manifest | None:
+    """The same segment's manifest as it is now, if a purge moved it to other data since it was read."""
+    try:
+        now = read_manifest(log, keys.segment_manifest_key(manifest.key))
+    except (MissingObject, ValueError):
+        return None
+    return now if now.ident == manifest.ident and now.key != manifest.key else None
 
 
 def _compare(
@@ -381,7 +416,7 @@ def _compare(
 
 def describe(log: BaseLog, key: str) -> Stats:
     """Read a segment object whole and return its Stats (CorruptObject if it is not a segment)."""
-    reader = SegmentReader(log, key)
+    reader = SegmentReader(log, key, purges=purgelist.NOTHING)
     for _ in reader:
         pass
     assert reader.stats is not None
@@ -394,9 +429,15 @@ def verify(log: BaseLog, manifest: Manifest) -> None:
     _compare(manifest.key, manifest.stats, stats)
 
 
-def events(log: BaseLog, manifest: Manifest, shard: tuple[int, int] | None = None) -> SegmentReader:
-    """The events of the segment a manifest describes (or of one shard), checked against it as they stream."""
-    return SegmentReader(log, manifest.key, manifest.stats, shard)
+def events(
+    log: BaseLog, manifest: Manifest, shard: tuple[int, int] | None = None, purges: PurgeList | None = None
+) -> SegmentReader:
+    """The events of the segment a manifest describes (or of one shard), checked against it as they stream.
+
+    Purged posts and accounts come out without their text (the log's purge
+    list, or ``purges``; ``purgelist.NOTHING`` reads the bytes as stored).
+    """
+    return SegmentReader(log, manifest.key, manifest.stats, shard, purges)
 
 
 def merged(streams: Iterable[Iterable[Event]]) -> Iterator[Event]:

@@ -32,7 +32,6 @@ segments not listed there (plan.py).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -45,13 +44,16 @@ from django.conf import settings
 from board.events import Event, EventType
 from board.lifecycle import keys as k
 from board.lifecycle.errors import MissingObject
+from board.lifecycle.purgelist import redacted_post
 from board.lifecycle.segments import Manifest, SegmentWriter, events, merged, raw_lines, read_manifest, verify
 from board.log import AlreadyExists, BaseLog, NotFound
 
 logger = logging.getLogger(__name__)
 
-DELETED_MARK = b'"type":"PostDeleted"'
+DELETED_MARK = (b'"type":"PostDeleted"', b'"type":"PostPurged"')
+DELETIONS = (EventType.POST_DELETED, EventType.POST_PURGED)
 NUMBERED = (EventType.THREAD_CREATED, EventType.POST_CREATED)
+UNNAMED_AGE = timedelta(hours=1)
 
 
 @dataclass
@@ -164,27 +166,23 @@ def daily_manifests(log: BaseLog) -> list[Manifest]:
 
 
 def deleted_posts(log: BaseLog, inputs: Iterable[Manifest]) -> set[tuple[str, str, int]]:
-    """(board, thread, number) of every PostDeleted in the inputs.
+    """(board, thread, number) of every PostDeleted (or PostPurged) in the inputs.
 
-    A cheap first pass: only lines that mention PostDeleted are decoded.
+    A cheap first pass: only inputs that hold deletions are scanned.
     """
     found = set()
     for manifest in inputs:
-        if manifest.kind != "snapshot" and not manifest.stats.types.get(EventType.POST_DELETED):
+        if manifest.kind != "snapshot" and not any(manifest.stats.types.get(kind) for kind in DELETIONS):
             continue
         for event in raw_lines(log, manifest, DELETED_MARK):
-            if event.type == EventType.POST_DELETED and event.thread is not None and event.number is not None:
+            if event.type in DELETIONS and event.thread is not None and event.number is not None:
                 found.add((event.board, event.thread, event.number))
     return found
 
 
 def redact(event: Event) -> Event:
     """A deleted post's event without its text: what the snapshot keeps of it."""
-    mail = "sage" if "sage" in str(event.payload.get("mail", "")).lower() else ""
-    payload = {"name": "", "mail": mail, "body": "", "id": "", "redacted": True}
-    if event.type == EventType.THREAD_CREATED:
-        payload["subject"] = event.payload.get("subject", "")
-    return dataclasses.replace(event, payload=payload)
+    return redacted_post(event)
 
 
 def compacted(stream: Iterable[Event], deleted: set[tuple[str, str, int]], counter: list[int]) -> Iterator[Event]:
@@ -274,11 +272,15 @@ def prune(log: BaseLog, head: Manifest, now: datetime, retention: timedelta | No
         assert manifest.seq is not None
         named[manifest.seq] = manifest.key
         if manifest.seq < (head.seq or 0) and manifest.created and datetime.fromisoformat(manifest.created) < cutoff:
-            doomed += [manifest.key, k.snapshot_manifest_key(manifest.seq)]
+            doomed += [manifest.key, k.snapshot_manifest_key(manifest.seq), *(manifest.replaced or ())]
+    # Written by the clock of the log, so compared with the real one: a purge writes a snapshot's
+    # cleaned data before it moves the manifest to it, and that data must not look unnamed meanwhile.
+    settled = datetime.now(UTC) - UNNAMED_AGE
     for info in log.list(k.SNAPSHOTS):
         seq = k.parse_snapshot_data(info.key)
-        # Data of a lost claim: only at or below LATEST, where no build can still be running.
-        if seq is not None and seq <= (head.seq or 0) and named.get(seq) != info.key:
+        # Data of a lost claim (or a purge's replaced data): only at or below LATEST, where no build can
+        # still be running, and an hour old, when no purge is still moving a manifest to it.
+        if seq is not None and seq <= (head.seq or 0) and named.get(seq) != info.key and info.modified < settled:
             doomed.append(info.key)
     # Manifests first: a half-pruned snapshot leaves unnamed data, which the next
     # prune removes, never a manifest a restore would choose and not find.

@@ -18,8 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 
-from board.events import Event, decode
+from board.events import Event, decode, encode
 from board.events.model import MalformedEvent
+from board.lifecycle import purgelist
+from board.lifecycle.purgelist import NOTHING, PurgeList
 from board.log import BaseLog, NotFound, ObjectInfo
 from board.log.layout import INCOMING, claim_of_marker, is_marker
 
@@ -41,16 +43,22 @@ class TailItem:
         return self.info.key
 
 
-def _fetch(log: BaseLog, info: ObjectInfo) -> TailItem:
+def _fetch(log: BaseLog, info: ObjectInfo, purges: PurgeList = NOTHING) -> TailItem:
     try:
         data = log.read(info.key)
     except NotFound:
         # Rolled up (or reconciled away) between the listing and the read.
         return TailItem(info, None, None, "gone")
     try:
-        return TailItem(info, data, decode(data))
+        event = decode(data)
     except MalformedEvent as exc:
         return TailItem(info, data, None, f"not an event: {exc}")
+    if purges and purges.hits(event):
+        # Purged but not rewritten yet: what is read (and rolled up from data) is without its text.
+        cleaned = purges.redact(event)
+        if cleaned is not event:
+            return TailItem(info, encode(cleaned), cleaned)
+    return TailItem(info, data, event)
 
 
 def pending(infos: Iterable[ObjectInfo]) -> Iterator[ObjectInfo]:
@@ -74,12 +82,19 @@ def pending(infos: Iterable[ObjectInfo]) -> Iterator[ObjectInfo]:
         yield held
 
 
-def read_objects(log: BaseLog, infos: Iterable[ObjectInfo], workers: int = WORKERS) -> Iterator[TailItem]:
-    """Read and decode each listed object, in listing order, a window at a time."""
+def read_objects(
+    log: BaseLog, infos: Iterable[ObjectInfo], workers: int = WORKERS, purges: PurgeList | None = None
+) -> Iterator[TailItem]:
+    """Read and decode each listed object, in listing order, a window at a time, purged text left out.
+
+    The purge list is the log's as the read starts, or ``purges`` (``NOTHING``: the bytes as stored).
+    """
     infos = iter(infos)
+    if purges is None:
+        purges = purgelist.load(log)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="utakata-tail") as pool:
         while window := list(islice(infos, WINDOW)):
-            yield from pool.map(lambda info: _fetch(log, info), window)
+            yield from pool.map(lambda info: _fetch(log, info, purges), window)
 
 
 def read_tail(

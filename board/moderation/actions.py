@@ -15,7 +15,7 @@ class ModerationError(Exception):
     """The action names something that does not exist, or cannot be done to it."""
 
 
-def _thread(board: str, thread: str) -> queries.Thread:
+def existing_thread(board: str, thread: str) -> queries.Thread:
     found = queries.thread(get_store(), board, thread)
     if found is None:
         raise ModerationError(f"no thread {board}/{thread}")
@@ -23,7 +23,7 @@ def _thread(board: str, thread: str) -> queries.Thread:
 
 
 def _post(board: str, thread: str, number: int) -> dict:
-    found = _thread(board, thread)
+    found = existing_thread(board, thread)
     if not 1 <= number <= found.count:
         raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
     posts = queries.posts(get_store(), board, thread, [number])
@@ -32,16 +32,16 @@ def _post(board: str, thread: str, number: int) -> dict:
     return posts[0]
 
 
-def _who(by: str, reason: str) -> dict:
+def who(by: str, reason: str) -> dict:
     return {"by": by, "reason": reason}
 
 
 def delete_post(board: str, thread: str, number: int, reason: str = "", by: str = "operator") -> Event:
     """あぼーん: the post's text is gone from pages, the dat and the next snapshot; its number stays."""
-    found = _thread(board, thread)
+    found = existing_thread(board, thread)
     if not 1 <= number <= found.count:
         raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
-    payload = _who(by, reason)
+    payload = who(by, reason)
     posts = queries.posts(get_store(), board, thread, [number])
     if posts and not posts[0].get("deleted"):
         # Where the moderation site's search index keeps the post (board/readmodel/moderation.py).
@@ -51,7 +51,7 @@ def delete_post(board: str, thread: str, number: int, reason: str = "", by: str 
 
 def delete_posts_of(board: str, thread: str, poster: str, reason: str = "", by: str = "operator") -> list[Event]:
     """Delete every post of one daily ID in a thread."""
-    found = _thread(board, thread)
+    found = existing_thread(board, thread)
     posts = queries.posts(get_store(), board, thread, list(range(1, found.count + 1)))
     mine = [p["number"] for p in posts if p.get("id") == poster and not p.get("deleted")]
     if not mine:
@@ -70,21 +70,21 @@ def ban_poster(board: str, thread: str, number: int, reason: str = "", by: str =
         raise ModerationError(f"no post {board}/{thread}/{number} to take an ID from")
     if not post.get("id"):
         raise ModerationError(f"post {board}/{thread}/{number} has no ID (the board does not force IDs)")
-    payload = {"poster": post["id"], "day": jst_day(post["time"]).isoformat(), **_who(by, reason)}
+    payload = {"poster": post["id"], "day": jst_day(post["time"]).isoformat(), **who(by, reason)}
     return commit(new_event(EventType.POSTER_BANNED, board, thread, number, payload))
 
 
 def lift_ban(board: str, poster: str, day: str, reason: str = "", by: str = "operator") -> Event:
     if not queries.is_banned(get_store(), board, day, poster):
         raise ModerationError(f"ID:{poster} is not banned on /{board}/ for {day}")
-    return commit(new_event(EventType.BAN_LIFTED, board, payload={"poster": poster, "day": day, **_who(by, reason)}))
+    return commit(new_event(EventType.BAN_LIFTED, board, payload={"poster": poster, "day": day, **who(by, reason)}))
 
 
 def archive_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
     """Send a thread to the archive (過去ログ) by hand: read-only from then on."""
-    if _thread(board, thread).archived:
+    if existing_thread(board, thread).archived:
         raise ModerationError(f"{board}/{thread} is in the archive already")
-    return commit(new_event(EventType.THREAD_ARCHIVED, board, thread, payload=_who(by, reason)))
+    return commit(new_event(EventType.THREAD_ARCHIVED, board, thread, payload=who(by, reason)))
 
 
 def restore_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
@@ -95,26 +95,26 @@ def restore_thread(board: str, thread: str, reason: str = "", by: str = "operato
     committed as the claim of its highest number, whose own claim is gone. If
     the claims are still there (not rolled up yet), it is an ordinary event.
     """
-    found = _thread(board, thread)
+    found = existing_thread(board, thread)
     if not found.archived:
         raise ModerationError(f"{board}/{thread} is not in the archive")
-    event = new_event(EventType.THREAD_RESTORED, board, thread, found.count, _who(by, reason))
+    event = new_event(EventType.THREAD_RESTORED, board, thread, found.count, who(by, reason))
     try:
         get_log().create(post_key(board, thread, found.count), encode(event))
     except AlreadyExists:
-        return commit(new_event(EventType.THREAD_RESTORED, board, thread, payload=_who(by, reason)))
+        return commit(new_event(EventType.THREAD_RESTORED, board, thread, payload=who(by, reason)))
     fan_out(event)
     return event
 
 
 def stop_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
     """スレスト: the thread stays live and readable; posts are refused."""
-    if _thread(board, thread).stopped:
+    if existing_thread(board, thread).stopped:
         raise ModerationError(f"{board}/{thread} is stopped already")
-    return commit(new_event(EventType.THREAD_STOPPED, board, thread, payload=_who(by, reason)))
+    return commit(new_event(EventType.THREAD_STOPPED, board, thread, payload=who(by, reason)))
 
 
 def resume_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
-    if not _thread(board, thread).stopped:
+    if not existing_thread(board, thread).stopped:
         raise ModerationError(f"{board}/{thread} is not stopped")
-    return commit(new_event(EventType.THREAD_RESUMED, board, thread, payload=_who(by, reason)))
+    return commit(new_event(EventType.THREAD_RESUMED, board, thread, payload=who(by, reason)))

@@ -37,6 +37,7 @@ class ModerationSite(AdminSite):
             path("audit/", wrap(views.audit), name="audit"),
             path("moderators/", wrap(views.moderators), name="moderators"),
             path("moderators/<str:username>/", wrap(views.moderator_edit), name="moderator_edit"),
+            path("moderators/<str:username>/purge/", wrap(views.moderator_purge), name="moderator_purge"),
             path("password/", wrap(views.password), name="password"),
         ]
         # The admin's own sign-in, sign-out and static views; its model pages (there are none) and its

@@ -23,7 +23,7 @@ from board.boards import DEFAULTS
 from board.events import Event
 from board.formats.posthtml import post_html
 from board.log import LogError
-from board.moderation import accounts, actions, search
+from board.moderation import accounts, actions, purge, search
 from board.moderation import audit as audit_trail
 from board.moderation import reports as queue
 from board.moderation.actions import ModerationError
@@ -183,6 +183,8 @@ def act(request: HttpRequest) -> HttpResponse:
     if not reason:
         messages.error(request, "理由を書いてください (every action needs a reason)")
         return _back(request, fallback)
+    if what == "purge":
+        _superuser(request)
     try:
         number = int(request.POST.get("number") or 0)
         done = _do(what, board, key, number, request.POST, reason, by)
@@ -197,6 +199,8 @@ def act(request: HttpRequest) -> HttpResponse:
 def _do(what: str, board: str, key: str, number: int, form, reason: str, by: str) -> list[Event | None]:
     if what == "delete":
         return [actions.delete_post(board, key, number, reason, by)]
+    if what == "purge":
+        return [purge.purge_post(board, key, number, reason, by)]
     if what == "delete_id":
         return actions.delete_posts_of(board, key, form.get("poster", ""), reason, by)
     if what == "ban":
@@ -295,6 +299,25 @@ def moderator_edit(request: HttpRequest, username: str) -> HttpResponse:
             return HttpResponseRedirect(reverse("moderation:moderators"))
     boards = [b["name"] for b in queries.all_boards(get_store())]
     return _page(request, "moderation/moderator_edit.html", username, moderator=moderator, boards=boards)
+
+
+@require_POST
+def moderator_purge(request: HttpRequest, username: str) -> HttpResponse:
+    """Purge an account: deactivated, and its password and cap hashes rewritten out of the log."""
+    _superuser(request)
+    reason = request.POST.get("reason", "").strip()
+    back = reverse("moderation:moderator_edit", args=(username,))
+    if not reason:
+        messages.error(request, "理由を書いてください (every action needs a reason)")
+        return HttpResponseRedirect(back)
+    try:
+        event = purge.purge_account(username, reason, request.user.username)
+    except (ModerationError, LogError) as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(back)
+    _applied(event)
+    messages.success(request, f"account {username}: purge recorded; its hashes are being removed from the log")
+    return HttpResponseRedirect(reverse("moderation:moderators"))
 
 
 def password(request: HttpRequest) -> HttpResponse:

@@ -31,11 +31,13 @@ MODERATION = frozenset(
         EventType.THREAD_STOPPED,
         EventType.THREAD_RESUMED,
         EventType.POST_DELETED,
+        EventType.POST_PURGED,
         EventType.POSTER_BANNED,
         EventType.BAN_LIFTED,
         EventType.REPORT_RESOLVED,
         EventType.MODERATOR_CREATED,
         EventType.MODERATOR_CHANGED,
+        EventType.MODERATOR_PURGED,
     }
 )
 ACCOUNT_FIELDS = ("uid", "password", "superuser", "boards", "active", "cap_name", "cap")
@@ -90,7 +92,7 @@ def deltas(event: Event) -> Iterator[Delta]:
         key = index_key(board, event.time, event.id)
         yield o.POST_INDEX, key, {"posts": {f"{event.thread}/{event.number}": summary}}
         yield o.POST_INDEX_DAYS, f"{board}/{day_of(event.time)}", {"items": [key.split("/", 1)[1]]}
-    elif event.type == EventType.POST_DELETED and p.get("posted_event"):
+    elif event.type in (EventType.POST_DELETED, EventType.POST_PURGED) and p.get("posted_event"):
         tombstone = {"deleted": True, "event": event.id, "n": event.number, "t": event.thread}
         key = index_key(board, p["posted"], p["posted_event"])
         yield o.POST_INDEX, key, {"posts": {f"{event.thread}/{event.number}": tombstone}}
@@ -111,6 +113,10 @@ def deltas(event: Event) -> Iterator[Delta]:
             yield o.ACCOUNTS, "caps", {"f": {p["old_cap"]: [event.id, None]}}
         if p.get("cap"):  # the caps' index: keyed hash -> [cap name, moderator]
             yield o.ACCOUNTS, "caps", {"f": {p["cap"]: [event.id, [p.get("cap_name", ""), p["username"]]]}}
+    elif event.type == EventType.MODERATOR_PURGED:
+        # The hashes go from the account (the latest event sets each field); the event itself names none.
+        cleared = {"active": False, "password": "", "cap_name": "", "cap": ""}
+        yield o.ACCOUNTS, p["username"], {"f": {k: [event.id, v] for k, v in cleared.items()}}
     if event.type in MODERATION and "by" in p:
         yield o.AUDIT, day_of(event.time), {"actions": {event.id: audit_entry(event)}}
 
@@ -118,7 +124,8 @@ def deltas(event: Event) -> Iterator[Delta]:
 def audit_entry(event: Event) -> o.State:
     """An action as the audit page lists it: what, where, who, why (never a password)."""
     p = event.payload
-    secret = ("by", "reason", "password", "uid", "posted", "posted_event", "cap", "old_cap")
+    # "redacted": an account event read back without its hashes after a purge lists as it did before.
+    secret = ("by", "reason", "password", "uid", "posted", "posted_event", "cap", "old_cap", "redacted")
     detail = {k: v for k, v in p.items() if k not in secret}
     return {
         "type": event.type,

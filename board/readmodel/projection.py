@@ -66,6 +66,11 @@ def post_state(event: Event) -> o.State:
     return state
 
 
+def _tombstone(event: Event, reason: str) -> o.State:
+    """A deleted post as pages hold it: its number, and the event that deleted it."""
+    return {"number": event.number, "deleted": True, "event": event.id, "reason": reason}
+
+
 def _thread_delta(number: int, post: o.State, entry: o.State) -> o.State:
     delta: o.State = {"thread": entry, "recent": {str(number): post}}
     if number == 1:
@@ -88,13 +93,16 @@ def deltas(event: Event) -> Iterator[Delta]:
         assert thread is not None and event.number is not None
         sage = "sage" in event.payload["mail"].lower()
         entry = o.thread_entry(count=event.number, bumped="" if sage else event.id, updated=event.time)
-        page: o.State = {"posts": {str(event.number): post_state(event)}}
+        # A purged post read back from the log (board/lifecycle/purgelist.py) is あぼーん even in a
+        # restore to a time before its deletion: its text is gone, an empty post would say otherwise.
+        post = _tombstone(event, "") if event.payload.get("purged") else post_state(event)
+        page: o.State = {"posts": {str(event.number): post}}
         if event.type == EventType.THREAD_CREATED:
             entry.update(title=event.payload["subject"], created=int(thread), bumped=event.id)
             # The dat's first line carries the title; the page keeps it even if post 1 is deleted.
             page["title"] = event.payload["subject"]
         yield o.POSTS, o.posts_key(board, thread, o.page_of(event.number)), page
-        yield o.THREAD, o.thread_key(board, thread), _thread_delta(event.number, post_state(event), entry)
+        yield o.THREAD, o.thread_key(board, thread), _thread_delta(event.number, post, entry)
     elif event.type in (EventType.THREAD_ARCHIVED, EventType.THREAD_RESTORED):
         assert thread is not None
         # Falling is a change too: subject.txt loses the thread, so its Last-Modified must move.
@@ -110,14 +118,9 @@ def deltas(event: Event) -> Iterator[Delta]:
         p = event.payload
         banned = event.type == EventType.POSTER_BANNED
         yield o.BANS, o.bans_key(board, p["day"]), {"ids": {p["poster"]: [event.id, banned]}}
-    elif event.type == EventType.POST_DELETED:
+    elif event.type in (EventType.POST_DELETED, EventType.POST_PURGED):
         assert thread is not None and event.number is not None
-        tombstone = {
-            "number": event.number,
-            "deleted": True,
-            "event": event.id,
-            "reason": event.payload.get("reason", ""),
-        }
+        tombstone = _tombstone(event, event.payload.get("reason", ""))
         yield o.POSTS, o.posts_key(board, thread, o.page_of(event.number)), {"posts": {str(event.number): tombstone}}
         # The thread's "updated" moves so that caches and dat readers notice.
         yield (

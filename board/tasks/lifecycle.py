@@ -1,4 +1,4 @@
-"""Periodic jobs (CELERY_BEAT_SCHEDULE): rollup, snapshot, reconcile, and retiring old store generations.
+"""Periodic jobs (CELERY_BEAT_SCHEDULE): rollup, snapshot, purge sweeps, reconcile, retiring old store generations.
 
 Thin wrappers: the work is in board.lifecycle, where it is tested directly.
 Each job is idempotent and safe to run twice at once, which is what acks_late
@@ -12,6 +12,7 @@ import logging
 from celery import shared_task
 
 from board.lifecycle.jobs import snapshot_and_bundle
+from board.lifecycle.purge import Busy, sweep_exclusive
 from board.lifecycle.reconcile import reconcile
 from board.lifecycle.rollup import rollup
 from board.log import LogUnavailable, get_log
@@ -45,6 +46,23 @@ def snapshot() -> None:
     made, bundles = snapshot_and_bundle(get_log())
     for line in made.lines() + bundles.lines():
         logger.info("%s", line)
+
+
+@shared_task(name="utakata.lifecycle.purge", **RETRY)
+def purge_sweep() -> None:
+    """Rewrite purged text out of the log's objects; hourly, and at once after each purge request.
+
+    Idempotent and resumable: each object's steps are found done by a re-run
+    (board/lifecycle/purge.py). A sweep already running does this one's work:
+    this one is dropped, not retried.
+    """
+    try:
+        report = sweep_exclusive(get_log())
+    except Busy as exc:
+        logger.info("purge sweep skipped: %s", exc)
+        return
+    for line in report.lines():
+        (logger.warning if line.startswith(("pending", "error")) else logger.info)("purge: %s", line)
 
 
 @shared_task(name="utakata.lifecycle.reconcile", **RETRY)

@@ -1,0 +1,116 @@
+"""Asking for a purge: the moderation site (superusers only), manage.py purge, and the Celery task."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from board.events import EventType
+from board.lifecycle import purgelist
+from board.lifecycle.purge import LOCK
+from board.log import get_log
+from board.moderation import accounts
+from board.moderation.audit import actions
+from board.readmodel.moderation import JST
+from board.tasks.lifecycle import purge_sweep
+from tests.purge_helpers import holders, published_and_deleted
+from tests.test_admin import PASSWORD, account, post, signed_in
+
+
+@pytest.fixture
+def site():
+    """A post with SECRET in the log's bundle and older snapshot, a moderator of /test/ and a superuser."""
+    _, thread = published_and_deleted()
+    account("mod", boards=("test",))
+    account("root", superuser=True)
+    return thread
+
+
+def purge_form(client: Client, thread: str, **fields):
+    page = f"/admin/threads/test/{thread}/"
+    return post(client, "/admin/act/", page, board="test", thread=thread, number="3", action="purge", **fields)
+
+
+def dat(thread: str) -> str:
+    return Client().get(f"/test/dat/{thread}.dat").content.decode("cp932")
+
+
+def test_a_superuser_purges_a_post_from_its_thread_page(site):
+    response = purge_form(signed_in("root"), site, reason="個人情報のため")
+    assert response.status_code == 302
+    assert "あぼーん" in dat(site).splitlines()[2] and [e.label for e in purgelist.entries(get_log())] == [
+        f"posts/test/{site}/0003"
+    ]
+    purge_sweep()  # what the worker does with the task the request queued
+    assert holders() == []
+
+
+def test_a_purge_is_in_the_audit_with_who_and_why(site):
+    from datetime import datetime
+
+    purge_form(signed_in("root"), site, reason="個人情報のため")
+    [found] = [a for a in actions(datetime.now(JST).date()) if a["type"] == EventType.POST_PURGED]
+    assert (found["by"], found["reason"], found["number"]) == ("root", "個人情報のため", 3)
+
+
+def test_a_moderator_who_is_not_a_superuser_cannot_purge(site):
+    response = purge_form(signed_in("mod"), site, reason="個人情報")
+    assert response.status_code == 403
+    assert list(get_log().list(purgelist.PREFIX)) == []
+
+
+def test_a_purge_without_a_reason_is_refused_and_records_nothing(site):
+    purge_form(signed_in("root"), site, reason="")
+    assert list(get_log().list(purgelist.PREFIX)) == [] and holders() != []
+
+
+def test_a_superuser_purges_an_account_which_can_no_longer_sign_in(site):
+    client = signed_in("root")
+    page = "/admin/moderators/mod/"
+    response = post(client, "/admin/moderators/mod/purge/", page, reason="退任")
+    assert response.status_code == 302
+    assert not accounts.get("mod").is_active and accounts.get("mod").password == ""
+    assert Client().post("/admin/login/", {"username": "mod", "password": PASSWORD}).status_code == 200  # refused
+
+
+def test_the_purge_command_records_deletes_and_rewrites(site):
+    out = StringIO()
+    call_command("purge", "post", "test", site, "3", "--reason", "個人情報", stdout=out)
+    assert f"purge of posts/test/{site}/0003 recorded" in out.getvalue()
+    assert "2 object(s) rewritten" in out.getvalue() and holders() == []
+
+
+def test_the_purge_command_needs_a_reason(site):
+    with pytest.raises(CommandError, match="--reason is required"):
+        call_command("purge", "post", "test", site, "3", stdout=StringIO())
+
+
+def test_a_dry_run_lists_what_would_be_rewritten_and_writes_nothing(site):
+    before = holders()
+    out = StringIO()
+    call_command("purge", "post", "test", site, "3", "--dry-run", stdout=out)
+    assert [line for line in out.getvalue().splitlines() if line.startswith("would rewrite")] == [
+        f"would rewrite {key}" for key in before
+    ]
+    assert holders() == before and list(get_log().list(purgelist.PREFIX)) == []
+
+
+def test_purge_status_lists_the_purges_and_what_is_left(site):
+    call_command("purge", "post", "test", site, "3", "--reason", "個人情報", stdout=StringIO())
+    out = StringIO()
+    call_command("purge", "status", stdout=out)
+    assert f"posts/test/{site}/0003: recorded " in out.getvalue() and ", open" in out.getvalue()
+
+
+def test_the_task_sweeps_and_a_second_one_at_once_is_skipped(site):
+    purgelist.record_post(get_log(), "test", site, 3, 0, 2**62)
+    cache.add(LOCK, "another worker", 60)
+    purge_sweep()
+    assert holders() != []  # another sweep holds the lock: this one did nothing
+    cache.delete(LOCK)
+    purge_sweep()
+    assert holders() == []
