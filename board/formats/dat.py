@@ -26,6 +26,8 @@ ENCODING = "cp932"
 SEPARATOR = "<>"
 LINE_END = "\n"
 ABONE = "あぼーん"
+# The title of a thread whose first post was purged: deleting keeps a title, as on 2ch; purging does not.
+PURGED_TITLE = ABONE
 TRIP_MARK = "◆"
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})

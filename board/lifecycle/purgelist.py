@@ -15,9 +15,10 @@ bounds of it) and what it has done; only the sweep reads them.
 
 What a purge takes out of an event: a post's name, mail (``sage`` stays: the
 thread's order depends on it), body and daily ID, as a snapshot does for a
-deleted post (the subject of a thread's first post stays, it is the thread's
-title), marked ``purged`` so that the post is あぼーん in every restore; an
-account's password hash and cap key hashes.
+deleted post, marked ``purged`` so that the post is あぼーん in every restore;
+for a thread's first post its subject too, which becomes あぼーん (a deletion
+keeps the title, as 2ch does, but purged text is gone wherever it was typed);
+an account's password hash and cap key hashes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from board.events import Event, EventType
+from board.formats.dat import PURGED_TITLE
 from board.log import AlreadyExists, BaseLog, NotFound
 
 PREFIX = "purges/"
@@ -49,7 +51,7 @@ def redacted_post(event: Event, purged: bool = False) -> Event:
     mail = "sage" if "sage" in str(event.payload.get("mail", "")).lower() else ""
     payload: dict[str, Any] = {"name": "", "mail": mail, "body": "", "id": "", "redacted": True}
     if event.type == EventType.THREAD_CREATED:
-        payload["subject"] = event.payload.get("subject", "")
+        payload["subject"] = PURGED_TITLE if purged else event.payload.get("subject", "")
     if purged:
         payload["purged"] = True
     return dataclasses.replace(event, payload=payload)
@@ -87,7 +89,10 @@ class PurgeList:
         if not self.hits(event):
             return False
         if event.type in NUMBERED:
-            # A deleted post compacted by a snapshot has no text left, only the mark that it had.
+            # A deleted post compacted by a snapshot has no text left, only the mark that it had;
+            # a first post keeps its subject through that, so it may still hold the title.
+            if event.type == EventType.THREAD_CREATED and event.payload.get("subject") != PURGED_TITLE:
+                return True
             return not event.payload.get("redacted")
         return any(event.payload.get(k) for k in SECRETS)
 

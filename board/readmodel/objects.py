@@ -41,6 +41,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from board.formats.dat import PURGED_TITLE
 from board.formats.dates import JST
 
 POSTS_PER_PAGE = 25  # with the dat lines and HTML of its posts, under 1 MB at the limits' bounds
@@ -124,16 +125,28 @@ def thread_entry(
     state_event: str = "",
     stopped: bool | None = None,
     stop_event: str = "",
+    title_purged: bool = False,
 ) -> State:
     """A thread's entry. ``state`` (live or archived) and ``stopped`` are each set by the
     latest moderation event that set them (``state_event``, ``stop_event``), so a thread can
-    go to the archive and come back; posts leave both alone."""
+    go to the archive and come back; posts leave both alone. ``title_purged`` marks a thread
+    whose first post was purged: its title is PURGED_TITLE whatever order the events come in."""
     entry = {"title": title, "created": created, "count": count, "bumped": bumped, "updated": updated, "state": state}
     if state_event:
         entry["state_event"] = state_event
     if stop_event:
         entry["stop_event"], entry["stopped"] = stop_event, bool(stopped)
+    if title_purged:
+        entry["title"], entry["title_purged"] = PURGED_TITLE, True
     return entry
+
+
+def _title(a: State, b: State) -> tuple[str, bool]:
+    """The joined title, and whether it was purged (a purge wins over the title it takes out)."""
+    if a.get("title_purged") or b.get("title_purged"):
+        return PURGED_TITLE, True
+    # Only ThreadCreated sets a title, so there is one; max() keeps the join commutative anyway.
+    return max(a.get("title", ""), b.get("title", "")), False
 
 
 def join_thread_entry(a: State, b: State) -> State:
@@ -142,8 +155,9 @@ def join_thread_entry(a: State, b: State) -> State:
         state = a if state_a > state_b else b
     else:  # equal events (or none): the same state, or the archived one, whichever came first
         state = a if STATE_RANK[a["state"]] >= STATE_RANK[b["state"]] else b
+    title, purged = _title(a, b)
     joined = {
-        "title": a["title"] or b["title"],
+        "title": title,
         "created": max(a["created"], b["created"]),
         "count": max(a["count"], b["count"]),
         "bumped": max(a["bumped"], b["bumped"]),
@@ -155,6 +169,8 @@ def join_thread_entry(a: State, b: State) -> State:
     stop = a if a.get("stop_event", "") >= b.get("stop_event", "") else b
     if stop.get("stop_event"):
         joined["stop_event"], joined["stopped"] = stop["stop_event"], stop["stopped"]
+    if purged:
+        joined["title_purged"] = True
     return joined
 
 
@@ -215,12 +231,16 @@ def join_threads(a: State, b: State) -> State:
     newest = max((e["updated"] for e in threads.values()), default=0)
     horizon = newest - TOMBSTONE_MS
     # A fallen thread is only a mark here (its title is in the archive), so the marks stay small.
-    kept = {k: e if e["state"] == "live" else {**e, "title": ""} for k, e in threads.items()}
+    kept = {k: e if e["state"] == "live" else _mark(e) for k, e in threads.items()}
     joined: State = {"threads": {k: e for k, e in kept.items() if e["state"] == "live" or e["updated"] >= horizon}}
     settings = [s for s in (a.get("settings"), b.get("settings")) if s]
     if settings:
         joined["settings"] = max(settings, key=lambda s: s["event"])
     return joined
+
+
+def _mark(entry: State) -> State:
+    return {**{k: v for k, v in entry.items() if k != "title_purged"}, "title": ""}
 
 
 def _join_recent(a: dict, b: dict) -> dict:
@@ -252,10 +272,11 @@ def join_thread(a: State, b: State) -> State:
 def join_posts(a: State, b: State) -> State:
     """Posts merge number by number; the title (page 0) rides along."""
     joined: State = {"posts": _join_map(a["posts"], b["posts"], join_post)}
-    # Only ThreadCreated sets a title, so there is one; max() keeps the join commutative anyway.
-    title = max(a.get("title", ""), b.get("title", ""))
+    title, purged = _title(a, b)
     if title:
         joined["title"] = title
+    if purged:
+        joined["title_purged"] = True
     return joined
 
 

@@ -101,6 +101,8 @@ def deltas(event: Event) -> Iterator[Delta]:
             entry.update(title=event.payload["subject"], created=int(thread), bumped=event.id)
             # The dat's first line carries the title; the page keeps it even if post 1 is deleted.
             page["title"] = event.payload["subject"]
+            if event.payload.get("purged"):
+                entry["title_purged"] = page["title_purged"] = True
         yield o.POSTS, o.posts_key(board, thread, o.page_of(event.number)), page
         yield o.THREAD, o.thread_key(board, thread), _thread_delta(event.number, post, entry)
     elif event.type in (EventType.THREAD_ARCHIVED, EventType.THREAD_RESTORED):
@@ -121,13 +123,13 @@ def deltas(event: Event) -> Iterator[Delta]:
     elif event.type in (EventType.POST_DELETED, EventType.POST_PURGED):
         assert thread is not None and event.number is not None
         tombstone = _tombstone(event, event.payload.get("reason", ""))
-        yield o.POSTS, o.posts_key(board, thread, o.page_of(event.number)), {"posts": {str(event.number): tombstone}}
+        # Purging the first post takes the thread's title with it, wherever the title is kept.
+        title_purged = event.type == EventType.POST_PURGED and event.number == 1
+        page = {"posts": {str(event.number): tombstone}} | ({"title_purged": True} if title_purged else {})
+        yield o.POSTS, o.posts_key(board, thread, o.page_of(event.number)), page
         # The thread's "updated" moves so that caches and dat readers notice.
-        yield (
-            o.THREAD,
-            o.thread_key(board, thread),
-            _thread_delta(event.number, tombstone, o.thread_entry(updated=event.time)),
-        )
+        entry = o.thread_entry(updated=event.time, title_purged=title_purged)
+        yield o.THREAD, o.thread_key(board, thread), _thread_delta(event.number, tombstone, entry)
 
     yield from moderation.deltas(event)
 
