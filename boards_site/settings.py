@@ -241,10 +241,21 @@ if ROLLUP_GRACE_SECONDS < 2 * KEY_WINDOW:
         f"UTAKATA_ROLLUP_GRACE_SECONDS={ROLLUP_GRACE_SECONDS} must be at least {2 * KEY_WINDOW}: twice the "
         f"{KEY_WINDOW} seconds thread keys may run ahead of the clock, or a rolled-up thread key could be reused"
     )
-# The minute past each hour the rollup runs; after the grace, so the last hour is closed.
-ROLLUP_MINUTE = envint("UTAKATA_ROLLUP_MINUTE", 10)
-# How often a snapshot folds the new hourly segments into the all-time log.
+# How often a snapshot folds the new hourly segments into the all-time log: one is started
+# once LATEST is this old and segments wait that it does not hold (board/lifecycle/due.py).
 SNAPSHOT_INTERVAL_HOURS = envint("UTAKATA_SNAPSHOT_INTERVAL_HOURS", 24)
+# Beat ticks this often: each tick looks at the log and starts the jobs it says are due.
+JOB_TICK_SECONDS = envint("UTAKATA_JOB_TICK_SECONDS", 60)
+# A job's lease (board/lib/lease.py) lapses this long after its last sign of progress, so
+# a job whose worker died is started again by a later tick.
+JOB_LEASE_SECONDS = envint("UTAKATA_JOB_LEASE_SECONDS", 900)
+# A job that failed is started again after this pause, not on every tick.
+JOB_RETRY_SECONDS = envint("UTAKATA_JOB_RETRY_SECONDS", 600)
+# Readiness and the log-health page say "rollup late" once an event waited in incoming/ its
+# hour, the grace and this long; "snapshot late" once an hourly segment waited for a snapshot
+# the interval and this many hours (board/lifecycle/health.py).
+ROLLUP_LATE_SECONDS = envint("UTAKATA_ROLLUP_LATE_SECONDS", 900)
+SNAPSHOT_LATE_HOURS = envint("UTAKATA_SNAPSHOT_LATE_HOURS", 6)
 # Older snapshots are kept this long for point-in-time restore (LATEST always is).
 SNAPSHOT_RETENTION_DAYS = envint("UTAKATA_SNAPSHOT_RETENTION_DAYS", 30)
 # Daily bundles move to cold storage after this many days. Keep it at least
@@ -264,21 +275,30 @@ ARCHIVE_RETENTION_DAYS = envint("UTAKATA_ARCHIVE_RETENTION_DAYS", 0)
 # seconds, once an event is older than the min age (its fan-out had its chance).
 RECONCILE_INTERVAL_SECONDS = envint("UTAKATA_RECONCILE_INTERVAL_SECONDS", 300)
 RECONCILE_MIN_AGE_SECONDS = envint("UTAKATA_RECONCILE_MIN_AGE_SECONDS", 60)
-for _name in ("ROLLUP_GRACE_SECONDS", "SNAPSHOT_INTERVAL_HOURS", "GLACIER_DAYS", "RECONCILE_INTERVAL_SECONDS"):
+for _name in (
+    "ROLLUP_GRACE_SECONDS",
+    "SNAPSHOT_INTERVAL_HOURS",
+    "GLACIER_DAYS",
+    "RECONCILE_INTERVAL_SECONDS",
+    "JOB_TICK_SECONDS",
+    "JOB_LEASE_SECONDS",
+    "JOB_RETRY_SECONDS",
+    "ROLLUP_LATE_SECONDS",
+    "SNAPSHOT_LATE_HOURS",
+):
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"UTAKATA_{_name}={globals()[_name]} must be positive")
-if not 0 <= ROLLUP_MINUTE <= 59:
-    raise ImproperlyConfigured(f"UTAKATA_ROLLUP_MINUTE={ROLLUP_MINUTE} must be 0..59")
 
 from celery.schedules import crontab  # noqa: E402
 
-# Celery beat: the lifecycle's periodic tasks (board/tasks/lifecycle.py).
+# Celery beat: the lifecycle's periodic tasks (board/tasks/lifecycle.py). Rollup and snapshot are
+# not on a clock: the tick starts them when the log says they are due, so a beat that was just
+# started (it also ticks once at start) or replaced loses nothing it kept in memory.
 CELERY_BEAT_SCHEDULE = {
-    "rollup-hourly": {"task": "utakata.lifecycle.rollup", "schedule": crontab(minute=ROLLUP_MINUTE)},
-    "snapshot": {"task": "utakata.lifecycle.snapshot", "schedule": timedelta(hours=SNAPSHOT_INTERVAL_HOURS)},
+    "due-jobs": {"task": "utakata.lifecycle.due", "schedule": timedelta(seconds=JOB_TICK_SECONDS)},
     "reconcile": {"task": "utakata.lifecycle.reconcile", "schedule": timedelta(seconds=RECONCILE_INTERVAL_SECONDS)},
     "retire-generations": {"task": "utakata.store.retire", "schedule": timedelta(hours=1)},
     # Open purges only (nothing is read once every purge is done): archived bundles a restore made
     # readable, and the second look at what was written since a purge (board/lifecycle/purge.py).
-    "purge-sweep": {"task": "utakata.lifecycle.purge", "schedule": crontab(minute=(ROLLUP_MINUTE + 30) % 60)},
+    "purge-sweep": {"task": "utakata.lifecycle.purge", "schedule": crontab(minute=40)},
 }

@@ -1,8 +1,10 @@
-"""Periodic jobs (CELERY_BEAT_SCHEDULE): rollup, snapshot, purge sweeps, reconcile, retiring old store generations.
+"""Background jobs: the tick that starts what the log says is due (rollup, snapshot), and the
+periodic ones on beat's clock (purge sweeps, reconcile, retiring old store generations).
 
 Thin wrappers: the work is in board.lifecycle, where it is tested directly.
 Each job is idempotent and safe to run twice at once, which is what acks_late
-and a redelivery after a lost worker need.
+and a redelivery after a lost worker need; rollup and snapshot also hold a
+lease (board/lifecycle/due.py), so that two at once is rare, not the rule.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 
 from celery import shared_task
 
+from board.lifecycle import due, health
 from board.lifecycle.jobs import snapshot_and_bundle
 from board.lifecycle.purge import Busy, sweep_exclusive
 from board.lifecycle.reconcile import reconcile
@@ -30,22 +33,43 @@ RETRY = {
 }
 
 
+@shared_task(name="utakata.lifecycle.due", ignore_result=True)
+def run_due() -> None:
+    """Look at the log, record what it saw for the probes, start the jobs it says are due."""
+    state = health.look(get_log())
+    health.record(state)
+    due.start_due(state, send=lambda job, token: JOBS[job].apply_async(kwargs={"lease": token}))
+
+
 @shared_task(name="utakata.lifecycle.rollup", **RETRY)
-def rollup_closed_hours() -> None:
-    """Roll up every closed hour; a failed hour is logged and tried again on the next run."""
-    report = rollup(get_log(), get_store())
-    for result in report.hours:
-        (logger.error if result.error else logger.info)("rollup %s", result.line())
-    for key, problem in report.skipped:
-        logger.error("rollup skipped %s: %s", key, problem)
+def rollup_closed_hours(lease: str | None = None) -> None:
+    """Roll up every closed hour; a failed hour is logged and tried again after the retry pause."""
+    with due.holding(due.ROLLUP, lease) as held:
+        if held is None:
+            logger.info("rollup skipped: another run holds its lease")
+            return
+        report = rollup(get_log(), get_store())
+        for result in report.hours:
+            (logger.error if result.error else logger.info)("rollup %s", result.line())
+        for key, problem in report.skipped:
+            logger.error("rollup skipped %s: %s", key, problem)
+        if report.failed or report.skipped:
+            held.failed()
 
 
 @shared_task(name="utakata.lifecycle.snapshot", **RETRY)
-def snapshot() -> None:
+def snapshot(lease: str | None = None) -> None:
     """Make the next snapshot, move LATEST, prune, bundle the held days."""
-    made, bundles = snapshot_and_bundle(get_log())
-    for line in made.lines() + bundles.lines():
-        logger.info("%s", line)
+    with due.holding(due.SNAPSHOT, lease) as held:
+        if held is None:
+            logger.info("snapshot skipped: another run holds its lease")
+            return
+        made, bundles = snapshot_and_bundle(get_log())
+        for line in made.lines() + bundles.lines():
+            logger.info("%s", line)
+
+
+JOBS = {due.ROLLUP: rollup_closed_hours, due.SNAPSHOT: snapshot}
 
 
 @shared_task(name="utakata.lifecycle.purge", **RETRY)
