@@ -15,6 +15,7 @@ from celery import shared_task
 
 from board.lifecycle import due, health
 from board.lifecycle.jobs import snapshot_and_bundle
+from board.lifecycle.progress import Progress
 from board.lifecycle.purge import Busy, sweep_exclusive
 from board.lifecycle.reconcile import reconcile
 from board.lifecycle.rollup import rollup
@@ -48,11 +49,12 @@ def rollup_closed_hours(lease: str | None = None) -> None:
         if held is None:
             logger.info("rollup skipped: another run holds its lease")
             return
-        report = rollup(get_log(), get_store())
+        report = rollup(get_log(), get_store(), progress=watched("rollup", held))
         for result in report.hours:
             (logger.error if result.error else logger.info)("rollup %s", result.line())
         for key, problem in report.skipped:
             logger.error("rollup skipped %s: %s", key, problem)
+        logger.info("%s", report.summary())
         if report.failed or report.skipped:
             held.failed()
 
@@ -64,9 +66,14 @@ def snapshot(lease: str | None = None) -> None:
         if held is None:
             logger.info("snapshot skipped: another run holds its lease")
             return
-        made, bundles = snapshot_and_bundle(get_log())
+        made, bundles = snapshot_and_bundle(get_log(), progress=watched("snapshot", held))
         for line in made.lines() + bundles.lines():
             logger.info("%s", line)
+
+
+def watched(job: str, held: due.Held | None = None) -> Progress:
+    """Progress said in the worker's log every few seconds, renewing the job's lease each time."""
+    return Progress(job, beat=(lambda _: held.renew()) if held is not None else None)
 
 
 JOBS = {due.ROLLUP: rollup_closed_hours, due.SNAPSHOT: snapshot}
@@ -92,7 +99,7 @@ def purge_sweep() -> None:
 @shared_task(name="utakata.lifecycle.reconcile", **RETRY)
 def reconcile_fanout() -> None:
     """Apply committed events whose fan-out was lost."""
-    report = reconcile(get_log(), get_store())
+    report = reconcile(get_log(), get_store(), progress=watched("reconcile"))
     (logger.warning if report.repaired else logger.info)("%s", report.line())
 
 
