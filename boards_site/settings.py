@@ -200,9 +200,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-# Redis redelivers an unacknowledged task after this many seconds; it must
-# exceed the longest task (a snapshot), or the task would run twice at once.
+# Redis redelivers an unacknowledged task after this many seconds. It need not exceed the
+# longest job: every job is safe to run twice at once, and a redelivered copy of a running
+# rollup or snapshot finds its lease held and skips (board/lifecycle/due.py). Fan-out tasks
+# take milliseconds; a shorter timeout only redelivers sooner what a lost worker held.
 CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", envint("UTAKATA_VISIBILITY_TIMEOUT", 3600))
+# Two queues, each with workers of its own (deploy/entrypoint.sh, scripts/run-local): fan-out
+# alone on "fanout", so that a long snapshot or rollup never delays a post reaching the
+# store; every other task on "jobs".
+CELERY_TASK_DEFAULT_QUEUE = "jobs"
+CELERY_TASK_ROUTES = {"utakata.fanout.*": {"queue": "fanout"}}
 
 # --- the board --------------------------------------------------------------
 

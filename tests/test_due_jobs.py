@@ -97,8 +97,14 @@ def test_two_ticks_at_once_start_one_job(redis_cache):
 def test_the_run_a_tick_started_holds_the_lease_and_gives_it_up_when_done(redis_cache):
     token = due.lease(due.ROLLUP).take()
     with due.holding(due.ROLLUP, token) as held:
-        assert held is not None and due.lease(due.ROLLUP).holder() == token
+        assert held is not None and due.lease(due.ROLLUP).holder() == held.token
     assert due.lease(due.ROLLUP).holder() is None
+
+
+def test_a_redelivered_copy_of_a_running_job_is_skipped(redis_cache):
+    token = due.lease(due.ROLLUP).take()
+    with due.holding(due.ROLLUP, token) as first, due.holding(due.ROLLUP, token) as copy:
+        assert first is not None and copy is None
 
 
 def test_a_second_run_while_one_holds_the_lease_is_skipped(redis_cache):
@@ -109,7 +115,7 @@ def test_a_second_run_while_one_holds_the_lease_is_skipped(redis_cache):
 
 def test_a_run_whose_queued_lease_lapsed_takes_it_again(redis_cache):
     with due.holding(due.SNAPSHOT, "token-of-a-tick-long-ago") as held:
-        assert held is not None and due.lease(due.SNAPSHOT).holder() == "token-of-a-tick-long-ago"
+        assert held is not None and due.lease(due.SNAPSHOT).holder() == held.token
 
 
 def test_a_failed_run_rests_so_that_the_next_tick_does_not_start_it_again(redis_cache):
@@ -119,7 +125,7 @@ def test_a_failed_run_rests_so_that_the_next_tick_does_not_start_it_again(redis_
     with due.holding(due.ROLLUP, token) as held:
         held.failed()
     assert due.start_due(state, send=lambda job, token: None) == {}
-    assert due.lease(due.ROLLUP).holder() == token
+    assert due.lease(due.ROLLUP).holder() == held.token
 
 
 def test_a_run_that_raises_rests_too(redis_cache):

@@ -56,6 +56,13 @@ class Lease:
                 return True
         return False
 
+    def hand_over(self, token: str, new: str) -> bool:
+        """Hold the lease under new if token holds it now (read-then-write, as renew); False otherwise."""
+        if cache.get(self.key) != token:
+            return False
+        cache.set(self.key, new, self.seconds)
+        return True
+
     def release(self, token: str, hold: int = 0) -> None:
         """Give the lease up (or keep it for hold more seconds, so that nobody takes it sooner)."""
         with contextlib.suppress(Exception):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -105,25 +106,28 @@ class Held:
 
 @contextlib.contextmanager
 def holding(job: str, token: str | None) -> Iterator[Held | None]:
-    """Hold job's lease for a run: the tick's token, or a new one (a run started by hand or by an old beat).
+    """Hold job's lease for one run; yields None when another run holds it (the caller skips).
 
-    Yields None when another run holds the lease: the caller skips. A run whose
-    tick's lease lapsed while the task waited in the queue takes it again.
+    token is the tick's (None for a run started by hand or by an older beat).
+    The run takes the lease over under a token of its own, so a second copy
+    of the same task (redelivered while the first still runs) finds it held
+    and skips. A run whose tick's lease lapsed while it waited in the queue
+    takes the lease anew.
     """
     owner = lease(job)
-    if token is None or owner.holder() != token:
-        try:
-            token = owner.take(token)
-        except Exception as exc:  # the cache is down: run unguarded, the jobs are safe to run twice
-            logger.warning("%s: the lease cannot be taken (%s); running without it", job, exc)
-            token = token or "unguarded"
-        if token is None:
-            yield None
-            return
-    held = Held(job, token)
+    run = uuid.uuid4().hex
+    try:
+        ours = (token is not None and owner.hand_over(token, run)) or owner.take(run) is not None
+    except Exception as exc:  # the cache is down: run unguarded, the jobs are safe to run twice
+        logger.warning("%s: the lease cannot be taken (%s); running without it", job, exc)
+        ours = True
+    if not ours:
+        yield None
+        return
+    held = Held(job, run)
     try:
         yield held
     except BaseException:
-        owner.release(token, hold=settings.JOB_RETRY_SECONDS)
+        owner.release(run, hold=settings.JOB_RETRY_SECONDS)
         raise
-    owner.release(token, hold=0 if held.ok else settings.JOB_RETRY_SECONDS)
+    owner.release(run, hold=0 if held.ok else settings.JOB_RETRY_SECONDS)
