@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from board.lib.backends import parse_url
 from board.lib.env import envbool, envint
 from board.log import SCHEMES as LOG_SCHEMES
+from board.ops.multiproc import prepare as prepare_metrics
 from board.posting.numbers import KEY_WINDOW
 from board.readmodel import MODEL_VERSION
 from board.store import SCHEMES as STORE_SCHEMES
@@ -25,6 +26,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = envbool("UTAKATA_DEBUG")
 DATA_DIR = Path(os.environ.get("UTAKATA_DATA_DIR", BASE_DIR / "var")).resolve()
+
+# Prometheus metrics on a port of their own, kept private by the operator (board/ops/metrics.py);
+# empty serves none. Set up before anything imports prometheus-client (board/ops/multiproc.py).
+METRICS_ADDR = os.environ.get("UTAKATA_METRICS_ADDR", "")
+prepare_metrics(METRICS_ADDR, DATA_DIR / "metrics")
 
 SECRET_KEY = os.environ.get("UTAKATA_SECRET_KEY", "")
 if not SECRET_KEY:
@@ -85,6 +91,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes answer before the host check and any HTTPS redirect (board/ops/probes.py).
+    "board.ops.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

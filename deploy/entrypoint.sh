@@ -4,6 +4,11 @@
 # worker consumes both, for a host that runs one worker container.
 set -eu
 role=${1:-web}
+if [ -n "${UTAKATA_METRICS_ADDR:-}" ]; then
+  # The processes' metric files of an earlier run of this container would be added to this one's.
+  export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/utakata-metrics}"
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
 case "$role" in
   web)
     python manage.py rehydrate --if-empty

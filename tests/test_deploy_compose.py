@@ -171,3 +171,8 @@ def test_fan_out_and_the_jobs_each_have_a_worker_of_their_own():
     assert route({}, "utakata.fanout.apply")["queue"].name == "fanout"
     for task in ("utakata.lifecycle.due", "utakata.lifecycle.snapshot", "utakata.lifecycle.rollup"):
         assert route({}, task)["queue"].name == "jobs"
+
+
+def test_the_web_containers_are_healthy_while_they_can_read_their_store(services):
+    for web in ("web1", "web2"):
+        assert "http://127.0.0.1:8000/readyz" in services[web]["healthcheck"]["test"][-1]

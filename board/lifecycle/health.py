@@ -166,10 +166,21 @@ def recorded() -> LogState | None:
     return LogState.from_dict(raw) if raw else None
 
 
+_noted = [0.0]
+
+
 def record_fanout_lag(seconds: float, now: float | None = None) -> None:
-    """Note how long the latest applied event took from its commit to the store (best effort)."""
+    """Note how long the latest applied event took from its commit to the store (best effort).
+
+    At most once a second per process: one cache write per post would be a
+    write the fan-out does not need.
+    """
+    now = now or time.time()
+    if now - _noted[0] < 1.0:
+        return
+    _noted[0] = now
     with contextlib.suppress(Exception):  # a lost note must never fail a fan-out
-        cache.set(FANOUT_KEY, {"seconds": seconds, "at": now or time.time()}, None)
+        cache.set(FANOUT_KEY, {"seconds": seconds, "at": now}, None)
 
 
 def fanout_lag() -> tuple[float, float] | None:

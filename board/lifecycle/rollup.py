@@ -98,6 +98,7 @@ class HourResult:
     kept: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str = ""
+    bytes: int = 0  # of the parts written
 
     def line(self) -> str:
         label = f"{self.hour:%Y-%m-%dT%H}"
@@ -238,6 +239,7 @@ def roll_hour(
                 covered |= _ids(log, manifest)
                 continue
             result.written.append(manifest.key)
+            result.bytes += manifest.stats.size
             break
         result.already = sum(1 for entry in spool.entries(hour) if entry[0] in covered)
         with BatchApplier(store) as applier:

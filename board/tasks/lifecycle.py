@@ -9,7 +9,10 @@ lease (board/lifecycle/due.py), so that two at once is rare, not the rule.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections.abc import Iterator
 
 from celery import shared_task
 
@@ -20,6 +23,7 @@ from board.lifecycle.purge import Busy, sweep_exclusive
 from board.lifecycle.reconcile import reconcile
 from board.lifecycle.rollup import rollup
 from board.log import LogUnavailable, get_log
+from board.ops import metrics
 from board.store import StoreUnavailable, get_store
 
 logger = logging.getLogger(__name__)
@@ -39,6 +43,7 @@ def run_due() -> None:
     """Look at the log, record what it saw for the probes, start the jobs it says are due."""
     state = health.look(get_log())
     health.record(state)
+    metrics.backlog_seen(state.backlog, state.backlog_age(state.looked_at))
     due.start_due(state, send=lambda job, token: JOBS[job].apply_async(kwargs={"lease": token}))
 
 
@@ -49,14 +54,17 @@ def rollup_closed_hours(lease: str | None = None) -> None:
         if held is None:
             logger.info("rollup skipped: another run holds its lease")
             return
-        report = rollup(get_log(), get_store(), progress=watched("rollup", held))
-        for result in report.hours:
-            (logger.error if result.error else logger.info)("rollup %s", result.line())
-        for key, problem in report.skipped:
-            logger.error("rollup skipped %s: %s", key, problem)
-        logger.info("%s", report.summary())
-        if report.failed or report.skipped:
-            held.failed()
+        with measured("rollup") as outcome:
+            report = rollup(get_log(), get_store(), progress=watched("rollup", held))
+            for result in report.hours:
+                (logger.error if result.error else logger.info)("rollup %s", result.line())
+            for key, problem in report.skipped:
+                logger.error("rollup skipped %s: %s", key, problem)
+            logger.info("%s", report.summary())
+            outcome["bytes"] = sum(result.bytes for result in report.hours)
+            if report.failed or report.skipped:
+                held.failed()
+                outcome["ok"] = False
 
 
 @shared_task(name="utakata.lifecycle.snapshot", **RETRY)
@@ -66,9 +74,26 @@ def snapshot(lease: str | None = None) -> None:
         if held is None:
             logger.info("snapshot skipped: another run holds its lease")
             return
-        made, bundles = snapshot_and_bundle(get_log(), progress=watched("snapshot", held))
-        for line in made.lines() + bundles.lines():
-            logger.info("%s", line)
+        with measured("snapshot") as outcome:
+            made, bundles = snapshot_and_bundle(get_log(), progress=watched("snapshot", held))
+            for line in made.lines() + bundles.lines():
+                logger.info("%s", line)
+            if made.outcome == "written":
+                outcome["bytes"] = made.size
+
+
+@contextlib.contextmanager
+def measured(job: str) -> Iterator[dict]:
+    """Publish a run's duration, outcome and output size (set "ok" and "bytes" in the dict yielded)."""
+    started = time.monotonic()
+    outcome: dict = {"ok": True, "bytes": None}
+    try:
+        yield outcome
+    except Exception as exc:
+        metrics.count_error("store" if isinstance(exc, StoreUnavailable) else "log", exc)
+        metrics.job_done(job, time.monotonic() - started, ok=False)
+        raise
+    metrics.job_done(job, time.monotonic() - started, outcome["ok"], outcome["bytes"])
 
 
 def watched(job: str, held: due.Held | None = None) -> Progress:
@@ -99,7 +124,9 @@ def purge_sweep() -> None:
 @shared_task(name="utakata.lifecycle.reconcile", **RETRY)
 def reconcile_fanout() -> None:
     """Apply committed events whose fan-out was lost."""
-    report = reconcile(get_log(), get_store(), progress=watched("reconcile"))
+    with measured("reconcile"):
+        report = reconcile(get_log(), get_store(), progress=watched("reconcile"))
+    metrics.RECONCILE_REAPPLIED.inc(len(report.repaired))
     (logger.warning if report.repaired else logger.info)("%s", report.line())
 
 
