@@ -16,6 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from board.lib.backends import parse_url
 from board.lib.env import envbool, envint
 from board.log import SCHEMES as LOG_SCHEMES
+from board.ops.logformat import FORMATS as LOG_FORMATS
+from board.ops.logformat import logging_config
 from board.ops.multiproc import prepare as prepare_metrics
 from board.posting.numbers import KEY_WINDOW
 from board.readmodel import MODEL_VERSION
@@ -234,12 +236,13 @@ if COMMIT_DEADLINE <= 0:
 FANOUT_MAX_RETRIES = envint("UTAKATA_FANOUT_MAX_RETRIES", 10)
 CELERY_TASK_ANNOTATIONS = {"utakata.fanout.apply": {"max_retries": FANOUT_MAX_RETRIES}}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("UTAKATA_LOG_LEVEL", "INFO")},
-}
+# JSON lines in containers (the image sets json), text in a terminal (board/ops/logformat.py).
+LOG_FORMAT = os.environ.get("UTAKATA_LOG_FORMAT", "text")
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"UTAKATA_LOG_FORMAT={LOG_FORMAT!r}: use json or text")
+LOGGING = logging_config(LOG_FORMAT, os.environ.get("UTAKATA_LOG_LEVEL", "INFO"))
+# Celery logs through the same configuration instead of replacing it with its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- the log's lifecycle (board/lifecycle) ------------------------------------
 

@@ -28,6 +28,21 @@ if envbool("UTAKATA_ACCESS_LOG_ADDRESSES", "0"):
     access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
 else:
     access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+# gunicorn's own lines (its errors, the access log) as the board's: JSON lines in containers.
+if os.environ.get("UTAKATA_LOG_FORMAT", "text") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "board.ops.logformat.JsonFormatter"}},
+        "handlers": {
+            "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+            "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+        },
+        "loggers": {
+            "gunicorn.error": {"handlers": ["error_console"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        },
+    }
 # Each forked worker opens its own log and store clients (see BackendHandler):
 # sockets and SQLite handles must not be shared across fork.
 preload_app = False

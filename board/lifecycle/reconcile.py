@@ -111,7 +111,8 @@ def reconcile(
         report.checked += 1
         if apply_counting(store, item.event):
             report.repaired.append(item.key)
-            logger.warning("reconcile: applied %s (%s), its fan-out was lost", item.key, item.event.id)
+            extra = {"event_id": item.event.id, "board": item.event.board}
+            logger.warning("reconcile: applied %s (%s), its fan-out was lost", item.key, item.event.id, extra=extra)
         checked.append(item.key)
     if checked:
         cache.set_many({MARK_PREFIX + key: 1 for key in checked}, timeout=mark_ttl())

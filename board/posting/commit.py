@@ -17,7 +17,7 @@ from board.events import Event, EventType, encode, new_event
 from board.log import AlreadyExists, LogError, LogUnavailable, get_log
 from board.log.layout import incoming_key, post_key
 from board.moderation import caps
-from board.ops import metrics
+from board.ops import logformat, metrics
 from board.posting import confirm, cooldown, numbers, once, ranges, spam
 from board.posting import refusals as r
 from board.posting.poster_id import jst_day, poster_id
@@ -269,7 +269,8 @@ def fan_out(event: Event) -> None:
     try:
         apply_logged.delay(incoming_key(event))
     except Exception:  # the broker is down: the event is durable, reconcile will apply it
-        logger.exception("fan-out of %s not queued; reconcile will apply it", event.id)
+        with logformat.about(event):
+            logger.exception("fan-out of %s not queued; reconcile will apply it", event.id)
 
 
 def archive_overflow(board: dict, new_key: str) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from celery import shared_task
 from board.events import decode
 from board.lifecycle import health
 from board.log import LogUnavailable, NotFound, get_log
-from board.ops import metrics
+from board.ops import logformat, metrics
 from board.readmodel import projection
 from board.store import StoreUnavailable, get_store
 
@@ -30,7 +30,8 @@ def apply_key(key: str, missing_ok: bool = False) -> bool:
             logger.warning("fan-out: %s is gone from the log (rolled up); skipped", key)
         return False
     event = decode(data)
-    projection.apply(get_store(), event)
+    with logformat.about(event):
+        projection.apply(get_store(), event)
     lag = max(0.0, time.time() - event.time / 1000)
     metrics.FANOUT_LAG.observe(lag)
     health.record_fanout_lag(lag)
