@@ -17,7 +17,7 @@ case "$role" in
     exec celery -A boards_site worker --loglevel INFO --queues fanout --hostname "fanout@%h" ;;
   jobs)
     exec celery -A boards_site worker --loglevel INFO --queues jobs --hostname "jobs@%h" \
-      --concurrency "${UTAKATA_JOBS_CONCURRENCY:-2}" ;;
+      --concurrency "${UTAKATA_JOBS_CONCURRENCY:-4}" ;;
   worker)
     exec celery -A boards_site worker --loglevel INFO --queues fanout,jobs ;;
   beat)

@@ -132,3 +132,9 @@ def test_a_run_that_raises_rests_too(redis_cache):
     with pytest.raises(RuntimeError), due.holding(due.ROLLUP, None):
         raise RuntimeError("the log is down")
     assert due.lease(due.ROLLUP).holder() is not None
+
+
+def test_a_run_that_found_nothing_to_do_rests_too(redis_cache):
+    with due.holding(due.SNAPSHOT, None) as held:
+        held.rest()
+    assert due.lease(due.SNAPSHOT).holder() == held.token

@@ -21,7 +21,8 @@ while it runs and renews it as it reports progress. Two beats, two ticks or a
 redelivered task at once therefore start one run. A run that fails keeps the
 lease for UTAKATA_JOB_RETRY_SECONDS, so a job that cannot succeed (a log that
 is down, an object it cannot read) is tried again at that pace, not every
-tick.
+tick; so does a run that found nothing to do, should the tick's judgement and
+the job's ever disagree.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class Held:
         self.lease = lease(job)
         self.token = token
         self.ok = True
+        self.resting = False
 
     def renew(self) -> None:
         self.lease.renew(self.token)
@@ -102,6 +104,12 @@ class Held:
     def failed(self) -> None:
         """The run ended without doing all its work: keep the lease for the retry pause."""
         self.ok = False
+
+    def rest(self) -> None:
+        """The run found nothing to do although the tick judged it due: keep the lease for the
+        retry pause too, so that a judgement the job does not share starts it at that pace,
+        not on every tick."""
+        self.resting = True
 
 
 @contextlib.contextmanager
@@ -130,4 +138,4 @@ def holding(job: str, token: str | None) -> Iterator[Held | None]:
     except BaseException:
         owner.release(run, hold=settings.JOB_RETRY_SECONDS)
         raise
-    owner.release(run, hold=0 if held.ok else settings.JOB_RETRY_SECONDS)
+    owner.release(run, hold=0 if held.ok and not held.resting else settings.JOB_RETRY_SECONDS)

@@ -33,7 +33,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 from board.lifecycle import keys as k
+from board.lifecycle.errors import LifecycleError
 from board.lifecycle.rollup import closed_before, grace
+from board.lifecycle.segments import read_manifest
 from board.lifecycle.snapshot import latest
 from board.lifecycle.tail import pending
 from board.log import BaseLog
@@ -48,12 +50,14 @@ MISSED_TICKS = 5
 
 @dataclass(frozen=True)
 class Made:
-    """The newest object of a kind: its key, when it was written, its size in bytes and events."""
+    """The newest object of a kind: its key, when it was written, its size in bytes and events, and the
+    sha256 its manifest records (checked against the data when it was written and read back)."""
 
     key: str
     at: datetime
     size: int
     count: int | None = None
+    sha256: str | None = None
 
     def age(self, now: datetime) -> float:
         return max(0.0, (now - self.at).total_seconds())
@@ -131,11 +135,17 @@ def look(log: BaseLog, now: datetime | None = None) -> LogState:
 
     def made(name: str) -> Made | None:
         info = newest.get(name)
-        return Made(info.key, info.modified, info.size) if info is not None else None
+        if info is None:
+            return None
+        try:
+            manifest = read_manifest(log, k.manifest_key(info.key))
+        except LifecycleError:  # written a moment ago, its manifest not yet: the next look has it
+            return Made(info.key, info.modified, info.size)
+        return Made(info.key, info.modified, info.size, manifest.count, manifest.sha256)
 
     snapshot = None
     if head is not None:
-        snapshot = Made(head.key, made_at or now, head.stats.size, head.count)
+        snapshot = Made(head.key, made_at or now, head.stats.size, head.count, head.sha256)
     return LogState(
         looked_at=now,
         seconds=time.monotonic() - started,

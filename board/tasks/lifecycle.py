@@ -65,6 +65,8 @@ def rollup_closed_hours(lease: str | None = None) -> None:
             if report.failed or report.skipped:
                 held.failed()
                 outcome["ok"] = False
+            elif not report.hours:
+                held.rest()
 
 
 @shared_task(name="utakata.lifecycle.snapshot", **RETRY)
@@ -80,6 +82,8 @@ def snapshot(lease: str | None = None) -> None:
                 logger.info("%s", line)
             if made.outcome == "written":
                 outcome["bytes"] = made.size
+            elif not bundles.written and not bundles.removed:
+                held.rest()
 
 
 @contextlib.contextmanager
