@@ -236,6 +236,12 @@ if COMMIT_DEADLINE <= 0:
 FANOUT_MAX_RETRIES = envint("UTAKATA_FANOUT_MAX_RETRIES", 10)
 CELERY_TASK_ANNOTATIONS = {"utakata.fanout.apply": {"max_retries": FANOUT_MAX_RETRIES}}
 
+# /readyz reports a shared part (log, Redis) that has not answered within this many seconds as
+# failing, rather than letting the probe itself time out (board/ops/probes.py).
+PROBE_TIMEOUT_SECONDS = float(os.environ.get("UTAKATA_PROBE_TIMEOUT_SECONDS", "2"))
+if PROBE_TIMEOUT_SECONDS <= 0:
+    raise ImproperlyConfigured(f"UTAKATA_PROBE_TIMEOUT_SECONDS={PROBE_TIMEOUT_SECONDS} must be positive")
+
 # JSON lines in containers (the image sets json), text in a terminal (board/ops/logformat.py).
 LOG_FORMAT = os.environ.get("UTAKATA_LOG_FORMAT", "text")
 if LOG_FORMAT not in LOG_FORMATS:

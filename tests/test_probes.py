@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -148,3 +149,31 @@ def test_probes_answer_whatever_the_host_a_kubelet_sends(client, looked, setting
     assert client.get("/healthz", HTTP_HOST="10.1.2.3:8000").status_code == 200
     assert client.get("/readyz", HTTP_HOST="10.1.2.3:8000").status_code == 200
     assert client.get("/", HTTP_HOST="10.1.2.3:8000").status_code == 400
+
+
+@pytest.fixture
+def cache_silent(settings):
+    """Redis that takes the connection and never answers (a host that swallows packets)."""
+    import socket
+    import threading
+
+    from django.core.cache import caches
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    location = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}}
+    caches._connections = threading.local()
+    yield
+    silent.close()
+    caches._connections = threading.local()
+
+
+def test_a_part_that_never_answers_is_failing_within_the_probes_own_time(client, settings, cache_silent):
+    settings.PROBE_TIMEOUT_SECONDS = 0.5
+    started = time.monotonic()
+    status, body = ready(client)
+    assert time.monotonic() - started < 2
+    assert (status, body["status"]) == (200, "degraded")
+    assert body["checks"]["cache"] == {"state": "failing", "error": "Timeout", "latency_ms": 500.0}

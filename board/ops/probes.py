@@ -19,6 +19,13 @@ Nothing private is in the answer: no address, endpoint, bucket, key or
 exception message (they can name hosts), only states, kinds of error,
 counts and ages.
 
+The shared parts are asked at once, each in a thread of a small pool, and
+whatever has not answered within UTAKATA_PROBE_TIMEOUT_SECONDS is reported
+failing ("Timeout"): a log or Redis that swallows packets must not make the
+probe itself time out, which would take the node out of service. The store is
+read in the request's own thread (its client has its own timeouts): a node
+whose store does not answer is rightly not ready.
+
 The probes are answered by a middleware placed first, before the host check
 (ALLOWED_HOSTS; a kubelet probes by the pod's address) and any HTTPS redirect
 (a probe speaks plain HTTP to the container).
@@ -29,9 +36,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
@@ -92,14 +102,20 @@ def check_jobs() -> dict[str, Any]:
     return out
 
 
+_pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="utakata-probe")
+
+
 def readiness() -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) of /readyz: 503 only when the store cannot be read."""
-    checks = {
-        "store": timed(check_store),
-        "log": timed(check_log),
-        "cache": timed(check_cache),
-        "jobs": timed(check_jobs),
-    }
+    deadline = time.monotonic() + settings.PROBE_TIMEOUT_SECONDS
+    shared = {"log": check_log, "cache": check_cache, "jobs": check_jobs}
+    asked = {name: _pool.submit(timed, check) for name, check in shared.items()}
+    checks = {"store": timed(check_store)}
+    for name, future in asked.items():
+        try:
+            checks[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            checks[name] = {"state": FAILING, "error": "Timeout", "latency_ms": settings.PROBE_TIMEOUT_SECONDS * 1000}
     if checks["store"]["state"] != OK:
         status = "unready"
     elif any(check["state"] != OK for check in checks.values()):
