@@ -8,6 +8,7 @@ the scrapes say.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import requests
@@ -19,6 +20,7 @@ from board.ops.multiproc import prepare
 from board.posting import refusals as r
 from tests import processes, services
 from tests.helpers import new_thread, refused
+from tests.lifecycle_helpers import history
 from tests.processes import eventually
 
 
@@ -55,6 +57,17 @@ def test_an_accepted_post_and_its_commit_are_counted(board):
     assert REGISTRY.get_sample_value("utakata_commit_seconds_count") == commits + 1
 
 
+def test_a_rollup_publishes_its_duration_size_and_last_success(board):
+    from board.tasks.lifecycle import rollup_closed_hours
+
+    history(hours=1)
+    before = time.time()
+    rollup_closed_hours()
+    assert REGISTRY.get_sample_value("utakata_job_last_success_timestamp_seconds", {"job": "rollup"}) >= before
+    assert REGISTRY.get_sample_value("utakata_job_duration_seconds", {"job": "rollup"}) > 0
+    assert REGISTRY.get_sample_value("utakata_job_output_bytes", {"job": "rollup"}) > 0
+
+
 def test_a_metrics_address_that_is_not_host_and_port_stops_the_start(tmp_path):
     with pytest.raises(ImproperlyConfigured, match="UTAKATA_METRICS_ADDR"):
         prepare("localhost", tmp_path)
@@ -88,11 +101,13 @@ def test_the_web_and_the_worker_serve_their_processes_metrics_after_a_real_post(
         client.new_thread("test", "計測", "本文")
         client.open_form("test")
         client.post("test", subject="件名", MESSAGE="")  # refused: no body
+        processes.manage(env, "shell", "-c", "from board.tasks.lifecycle import run_due; run_due.delay()")
 
         def counted() -> bool:
             return (sample(scrape(worker_port), "utakata_fanout_lag_seconds_count") or 0) >= 1
 
         eventually(counted, 15, "the fan-out's lag in the worker's metrics")
+        eventually(lambda: sample(scrape(worker_port), "utakata_incoming_backlog_events") == 2, 15, "the backlog")
         text = scrape(web_port)
     assert sample(text, "utakata_posts_accepted_total", 'kind="thread"') == 1.0
     assert sample(text, "utakata_posts_refused_total", 'reason="no_body"') == 1.0
