@@ -104,6 +104,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Counts a request that failed on the store or the log, by kind (board/ops/metrics.py).
+    "board.ops.metrics.CountErrors",
 ]
 
 # Moderators' sessions are signed cookies: nothing to keep on a node (web nodes come and go).

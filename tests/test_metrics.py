@@ -112,3 +112,19 @@ def test_the_web_and_the_worker_serve_their_processes_metrics_after_a_real_post(
     assert sample(text, "utakata_posts_accepted_total", 'kind="thread"') == 1.0
     assert sample(text, "utakata_posts_refused_total", 'reason="no_body"') == 1.0
     assert sample(text, "utakata_commit_seconds_count") == 1.0
+
+
+def test_a_page_that_fails_on_the_store_is_counted_by_kind(board, settings, tmp_path):
+    from django.test import Client
+
+    from board import store as store_module
+
+    (tmp_path / "store").mkdir()
+    settings.UTAKATA_STORE = {"BACKEND": "board.store.sqlite.SQLiteStore", "LOCATION": str(tmp_path / "store")}
+    store_module.handler.reset()
+    labels = {"part": "store", "kind": "StoreUnavailable"}
+    before = REGISTRY.get_sample_value("utakata_errors_total", labels) or 0
+    response = Client(raise_request_exception=False).get("/test/")
+    store_module.handler.reset()
+    assert response.status_code == 500
+    assert REGISTRY.get_sample_value("utakata_errors_total", labels) == before + 1

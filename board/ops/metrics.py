@@ -133,3 +133,22 @@ def process_exited(pid: int) -> None:
     """Drop a dead process's live gauges (gunicorn child_exit, Celery pool process shutdown)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(pid)
+
+
+class CountErrors:
+    """Middleware: a request that failed on the store or the log counts in utakata_errors_total."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exc: Exception) -> None:
+        from board.log import LogError
+        from board.store import StoreError
+
+        if isinstance(exc, StoreError):
+            count_error("store", exc)
+        elif isinstance(exc, LogError):
+            count_error("log", exc)
