@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+import requests
+
 from tests import processes, services
 
 SAY = (
@@ -60,3 +63,15 @@ def test_an_unknown_format_stops_the_start(tmp_path):
 def test_the_image_logs_json_and_make_run_text():
     assert "UTAKATA_LOG_FORMAT=json" in (processes.ROOT / "Dockerfile").read_text()
     assert "UTAKATA_LOG_FORMAT" not in (processes.ROOT / "scripts" / "run-local").read_text()
+
+
+@pytest.mark.slow
+def test_gunicorn_writes_its_own_lines_as_json_too(tmp_path):
+    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path), UTAKATA_LOG_FORMAT="json")
+    with processes.gunicorn(env, workers=1, access_log=True, ready_path="/healthz", log_dir=tmp_path) as web:
+        requests.get(web.url + "/healthz", timeout=10)
+        processes.eventually(lambda: '"gunicorn.access"' in web.output(), 10, "the access log line")
+        output = web.output()
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert {"gunicorn.error", "gunicorn.access"} <= {line["logger"] for line in lines}
+    assert any("GET /healthz" in line["message"] for line in lines if line["logger"] == "gunicorn.access")
