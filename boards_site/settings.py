@@ -277,11 +277,12 @@ JOB_TICK_SECONDS = envint("UTAKATA_JOB_TICK_SECONDS", 60)
 JOB_LEASE_SECONDS = envint("UTAKATA_JOB_LEASE_SECONDS", 900)
 # A job that failed is started again after this pause, not on every tick.
 JOB_RETRY_SECONDS = envint("UTAKATA_JOB_RETRY_SECONDS", 600)
-# Readiness and the log-health page say "rollup late" once an event waited in incoming/ its
-# hour, the grace and this long; "snapshot late" once an hourly segment waited for a snapshot
-# the interval and this many hours (board/lifecycle/health.py).
-ROLLUP_LATE_SECONDS = envint("UTAKATA_ROLLUP_LATE_SECONDS", 900)
-SNAPSHOT_LATE_HOURS = envint("UTAKATA_SNAPSHOT_LATE_HOURS", 6)
+# Readiness and the log-health page say "rollup late" once the oldest event waiting in incoming/
+# belongs to an hour that ended this long ago (one missed hourly run by default); "snapshot late"
+# once segments wait that LATEST lacks and LATEST is this old (one missed snapshot by default)
+# (board/lifecycle/state.py).
+ROLLUP_LATE_SECONDS = envint("UTAKATA_ROLLUP_LATE_SECONDS", 3600)
+SNAPSHOT_LATE_SECONDS = envint("UTAKATA_SNAPSHOT_LATE_SECONDS", 2 * SNAPSHOT_INTERVAL_HOURS * 3600)
 # Older snapshots are kept this long for point-in-time restore (LATEST always is).
 SNAPSHOT_RETENTION_DAYS = envint("UTAKATA_SNAPSHOT_RETENTION_DAYS", 30)
 # Daily bundles move to cold storage after this many days. Keep it at least
@@ -310,7 +311,7 @@ for _name in (
     "JOB_LEASE_SECONDS",
     "JOB_RETRY_SECONDS",
     "ROLLUP_LATE_SECONDS",
-    "SNAPSHOT_LATE_HOURS",
+    "SNAPSHOT_LATE_SECONDS",
 ):
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"UTAKATA_{_name}={globals()[_name]} must be positive")

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from board.lifecycle import due, health
+from board.lifecycle import due
+from board.lifecycle import state as logstate
 from board.lifecycle.rollup import rollup
 from board.lifecycle.snapshot import make_snapshot
 from board.log import get_log
@@ -40,18 +41,18 @@ def an_hour_rolled_up() -> datetime:
 
 def test_the_rollup_is_due_once_an_event_of_a_closed_hour_waits():
     board_at("test", now())
-    state = health.look(get_log(), now() + timedelta(hours=2))
+    state = logstate.look(get_log(), now() + timedelta(hours=2))
     assert due.ROLLUP in due.due(state)
 
 
 def test_the_rollup_is_not_due_while_every_waiting_event_is_in_an_open_hour():
     board_at("test", now())
-    assert due.ROLLUP not in due.due(health.look(get_log(), now()))
+    assert due.ROLLUP not in due.due(logstate.look(get_log(), now()))
 
 
 def test_a_first_snapshot_is_due_once_an_hour_is_rolled_up():
     later = an_hour_rolled_up()
-    assert due.due(health.look(get_log(), later)) == {due.SNAPSHOT: "no snapshot yet, 1 hourly segment(s)"}
+    assert due.due(logstate.look(get_log(), later)) == {due.SNAPSHOT: "no snapshot yet, 1 hourly segment(s)"}
 
 
 def test_a_snapshot_is_due_when_latest_is_older_than_the_interval_and_new_segments_wait(settings):
@@ -59,7 +60,7 @@ def test_a_snapshot_is_due_when_latest_is_older_than_the_interval_and_new_segmen
     make_snapshot(get_log(), now=later - timedelta(hours=settings.SNAPSHOT_INTERVAL_HOURS))
     post_at("test", "1", 2, now())
     rollup(get_log(), get_store(), now=later)
-    assert due.SNAPSHOT in due.due(health.look(get_log(), later))
+    assert due.SNAPSHOT in due.due(logstate.look(get_log(), later))
 
 
 def test_a_snapshot_is_not_due_while_latest_is_younger_than_the_interval():
@@ -67,18 +68,18 @@ def test_a_snapshot_is_not_due_while_latest_is_younger_than_the_interval():
     make_snapshot(get_log(), now=later - timedelta(hours=1))
     post_at("test", "1", 2, now())
     rollup(get_log(), get_store(), now=later)
-    assert due.due(health.look(get_log(), later)) == {}
+    assert due.due(logstate.look(get_log(), later)) == {}
 
 
 def test_nothing_is_due_once_latest_holds_every_segment():
     later = an_hour_rolled_up()
     make_snapshot(get_log(), now=later - timedelta(days=3))
-    assert due.due(health.look(get_log(), later + timedelta(days=2))) == {}
+    assert due.due(logstate.look(get_log(), later + timedelta(days=2))) == {}
 
 
 def test_two_ticks_at_once_start_one_job(redis_cache):
     board_at("test", now())
-    state = health.look(get_log(), now() + timedelta(hours=2))
+    state = logstate.look(get_log(), now() + timedelta(hours=2))
     sent: list[tuple[str, str]] = []
     barrier = threading.Barrier(8)
 
@@ -120,7 +121,7 @@ def test_a_run_whose_queued_lease_lapsed_takes_it_again(redis_cache):
 
 def test_a_failed_run_rests_so_that_the_next_tick_does_not_start_it_again(redis_cache):
     board_at("test", now())
-    state = health.look(get_log(), now() + timedelta(hours=2))
+    state = logstate.look(get_log(), now() + timedelta(hours=2))
     token = due.lease(due.ROLLUP).take()
     with due.holding(due.ROLLUP, token) as held:
         held.failed()

@@ -1,7 +1,7 @@
 """Which jobs are due, decided from the log itself, and started at most once at a time.
 
 Beat only ticks (every UTAKATA_JOB_TICK_SECONDS, and once as it starts); the
-tick looks at the log (health.look) and starts what the log says is due:
+tick looks at the log (logstate.look) and starts what the log says is due:
 
 * the rollup, when an incoming event was committed before the first hour
   still open (closed hour plus the grace period);
@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 
 from board.lib.lease import Lease
-from board.lifecycle.health import LogState
+from board.lifecycle.state import LogState
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ what the store holds.
 * log: one cheap read (a HEAD of ``snapshots/LATEST``), never a write, plus
   how this process's latest commits went (board/ops/metrics.py);
 * cache: one read from Redis (or the local cache);
-* jobs: the lifecycle tick's last look at the log, judged (board/lifecycle/health.py):
+* jobs: the lifecycle tick's last look at the log, judged (board/lifecycle/state.py):
   "rollup late", "snapshot late", or the tick itself late.
 
 Nothing private is in the answer: no address, endpoint, bucket, key or
@@ -45,8 +45,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
-from board.lifecycle import health
 from board.lifecycle import keys as k
+from board.lifecycle import state as logstate
 from board.log import get_log
 from board.ops import metrics
 from board.readmodel import queries
@@ -93,7 +93,7 @@ def check_cache() -> None:
 
 
 def check_jobs() -> dict[str, Any]:
-    findings = health.judge(health.recorded(), datetime.now(UTC))
+    findings = logstate.judge(logstate.recorded(), datetime.now(UTC))
     late = [f.name for f in findings if f.late]
     out: dict[str, Any] = {f.name: {"late": f.late, "detail": f.detail} for f in findings}
     if late:

@@ -8,7 +8,7 @@ import time
 from celery import shared_task
 
 from board.events import decode
-from board.lifecycle import health
+from board.lifecycle import state as logstate
 from board.log import LogUnavailable, NotFound, get_log
 from board.ops import logformat, metrics
 from board.readmodel import projection
@@ -34,7 +34,7 @@ def apply_key(key: str, missing_ok: bool = False) -> bool:
         projection.apply(get_store(), event)
     lag = max(0.0, time.time() - event.time / 1000)
     metrics.FANOUT_LAG.observe(lag)
-    health.record_fanout_lag(lag)
+    logstate.record_fanout_lag(lag)
     return True
 
 

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 
 from celery import shared_task
 
-from board.lifecycle import due, health
+from board.lifecycle import due
+from board.lifecycle import state as logstate
 from board.lifecycle.jobs import snapshot_and_bundle
 from board.lifecycle.progress import Progress
 from board.lifecycle.purge import Busy, sweep_exclusive
@@ -41,8 +42,8 @@ RETRY = {
 @shared_task(name="utakata.lifecycle.due", ignore_result=True)
 def run_due() -> None:
     """Look at the log, record what it saw for the probes, start the jobs it says are due."""
-    state = health.look(get_log())
-    health.record(state)
+    state = logstate.look(get_log())
+    logstate.record(state)
     metrics.backlog_seen(state.backlog, state.backlog_age(state.looked_at))
     due.start_due(state, send=lambda job, token: JOBS[job].apply_async(kwargs={"lease": token}))
 

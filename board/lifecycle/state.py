@@ -1,4 +1,4 @@
-"""The log's health, read from the log itself: what waits, what was made last, what is late.
+"""The log's state as the jobs' tick sees it, read from the log itself: what waits, what was made last, what is late.
 
 One look (``look``) lists what the lifecycle leaves bounded and reads two
 small objects:
@@ -17,8 +17,14 @@ from the look which jobs are due, and records it in the shared cache
 ``judge``. A record that is itself old means the tick stopped (no beat, or no
 worker for the jobs queue), which ``judge`` reports too.
 
-Thresholds are settings: UTAKATA_ROLLUP_LATE_SECONDS, UTAKATA_SNAPSHOT_LATE_HOURS
-and UTAKATA_JOB_TICK_SECONDS (README, Configuration).
+Late means (thresholds are settings, README "Configuration"):
+
+* rollup: the oldest event waiting in incoming/ belongs to an hour that ended
+  more than UTAKATA_ROLLUP_LATE_SECONDS ago;
+* snapshot: hourly segments wait that LATEST lacks, and LATEST is older than
+  UTAKATA_SNAPSHOT_LATE_SECONDS (or there is none, and such a segment is that
+  old): a quiet board whose LATEST holds everything is never "late";
+* tick: no look recorded for UTAKATA_JOB_TICK_SECONDS x 5.
 """
 
 from __future__ import annotations
@@ -211,14 +217,20 @@ class Finding:
     detail: str
 
 
-def rollup_allowance() -> timedelta:
-    """How long an event may wait in incoming/ before its rollup is late: its hour, the grace, the threshold."""
-    return k.HOUR + grace() + timedelta(seconds=settings.ROLLUP_LATE_SECONDS)
+def rollup_late(oldest_pending: datetime | None, now: datetime) -> bool:
+    """The oldest waiting event's hour ended more than UTAKATA_ROLLUP_LATE_SECONDS ago."""
+    if oldest_pending is None:
+        return False
+    hour_end = oldest_pending.replace(minute=0, second=0, microsecond=0) + k.HOUR
+    return (now - hour_end).total_seconds() > settings.ROLLUP_LATE_SECONDS
 
 
-def snapshot_allowance() -> timedelta:
-    """How long an hourly segment may wait for a snapshot before the snapshot is late."""
-    return timedelta(hours=settings.SNAPSHOT_INTERVAL_HOURS + settings.SNAPSHOT_LATE_HOURS)
+def snapshot_late(state: LogState, now: datetime) -> bool:
+    """Segments wait that LATEST lacks, and LATEST (or, without one, the oldest of them) is older than the threshold."""
+    if state.oldest_unsnapshotted is None:
+        return False
+    since = state.snapshot.at if state.snapshot is not None else state.oldest_unsnapshotted
+    return (now - since).total_seconds() > settings.SNAPSHOT_LATE_SECONDS
 
 
 def tick_allowance() -> timedelta:
@@ -239,7 +251,7 @@ def judge(state: LogState | None, now: datetime | None = None) -> list[Finding]:
     if age is None:
         findings.append(Finding("rollup", False, "nothing waits in incoming/"))
     else:
-        late = age > rollup_allowance().total_seconds()
+        late = rollup_late(state.oldest_pending, now)
         findings.append(
             Finding("rollup", late, f"{state.backlog} event(s) wait in incoming/, the oldest for {age:.0f}s")
         )
@@ -247,7 +259,7 @@ def judge(state: LogState | None, now: datetime | None = None) -> list[Finding]:
         findings.append(Finding("snapshot", False, f"LATEST ({state.snapshot_seq}) holds every hourly segment"))
     else:
         waited = (now - state.oldest_unsnapshotted).total_seconds()
-        late = waited > snapshot_allowance().total_seconds()
+        late = snapshot_late(state, now)
         findings.append(
             Finding(
                 "snapshot",
