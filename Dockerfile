@@ -8,7 +8,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
 FROM python:3.11-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=boards_site.settings \
-    UTAKATA_DATA_DIR=/var/lib/utakata
+    UTAKATA_DATA_DIR=/var/lib/utakata \
+    UTAKATA_LOG_FORMAT=json
 RUN useradd --system --uid 10001 --home-dir /app utakata \
  && mkdir -p /var/lib/utakata/store && chown -R utakata /var/lib/utakata
 COPY --from=build /wheels /wheels

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import beat_init, worker_init, worker_process_shutdown, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "boards_site.settings")
 
@@ -22,3 +22,27 @@ def refuse_an_unsafe_log(**_: object) -> None:
     except UnsafeLog as exc:
         # Celery logs and swallows a receiver's exception; SystemExit is not one.
         raise SystemExit(f"refusing to start: {exc}") from exc
+
+
+@beat_init.connect
+def tick_at_start(sender: object = None, **_: object) -> None:
+    """A beat that just started looks at the log at once, not one tick later: an overdue job starts now."""
+    app.send_task("utakata.lifecycle.due")
+
+
+@worker_ready.connect
+def serve_metrics(**_: object) -> None:
+    """The worker's main process serves its pool's metrics on UTAKATA_METRICS_ADDR (board/ops/metrics.py)."""
+    from django.conf import settings
+
+    if settings.METRICS_ADDR:
+        from board.ops.metrics import serve
+
+        serve(settings.METRICS_ADDR)
+
+
+@worker_process_shutdown.connect
+def forget_pool_process(pid: int | None = None, **_: object) -> None:
+    from board.ops.metrics import process_exited
+
+    process_exited(pid or os.getpid())

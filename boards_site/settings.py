@@ -16,6 +16,9 @@ from django.core.exceptions import ImproperlyConfigured
 from board.lib.backends import parse_url
 from board.lib.env import envbool, envint
 from board.log import SCHEMES as LOG_SCHEMES
+from board.ops.logformat import FORMATS as LOG_FORMATS
+from board.ops.logformat import logging_config
+from board.ops.multiproc import prepare as prepare_metrics
 from board.posting.numbers import KEY_WINDOW
 from board.readmodel import MODEL_VERSION
 from board.store import SCHEMES as STORE_SCHEMES
@@ -25,6 +28,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = envbool("UTAKATA_DEBUG")
 DATA_DIR = Path(os.environ.get("UTAKATA_DATA_DIR", BASE_DIR / "var")).resolve()
+
+# Prometheus metrics on a port of their own, kept private by the operator (board/ops/metrics.py);
+# empty serves none. Set up before anything imports prometheus-client (board/ops/multiproc.py).
+METRICS_ADDR = os.environ.get("UTAKATA_METRICS_ADDR", "")
+prepare_metrics(METRICS_ADDR, DATA_DIR / "metrics")
 
 SECRET_KEY = os.environ.get("UTAKATA_SECRET_KEY", "")
 if not SECRET_KEY:
@@ -85,6 +93,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes answer before the host check and any HTTPS redirect (board/ops/probes.py).
+    "board.ops.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -94,6 +104,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Counts a request that failed on the store or the log, by kind (board/ops/metrics.py).
+    "board.ops.metrics.CountErrors",
 ]
 
 # Moderators' sessions are signed cookies: nothing to keep on a node (web nodes come and go).
@@ -200,9 +212,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-# Redis redelivers an unacknowledged task after this many seconds; it must
-# exceed the longest task (a snapshot), or the task would run twice at once.
+# Redis redelivers an unacknowledged task after this many seconds. It need not exceed the
+# longest job: every job is safe to run twice at once, and a redelivered copy of a running
+# rollup or snapshot finds its lease held and skips (board/lifecycle/due.py). Fan-out tasks
+# take milliseconds; a shorter timeout only redelivers sooner what a lost worker held.
 CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", envint("UTAKATA_VISIBILITY_TIMEOUT", 3600))
+# Two queues, each with workers of its own (deploy/entrypoint.sh, scripts/run-local): fan-out
+# alone on "fanout", so that a long snapshot or rollup never delays a post reaching the
+# store; every other task on "jobs".
+CELERY_TASK_DEFAULT_QUEUE = "jobs"
+CELERY_TASK_ROUTES = {"utakata.fanout.*": {"queue": "fanout"}}
 
 # --- the board --------------------------------------------------------------
 
@@ -219,12 +238,19 @@ if COMMIT_DEADLINE <= 0:
 FANOUT_MAX_RETRIES = envint("UTAKATA_FANOUT_MAX_RETRIES", 10)
 CELERY_TASK_ANNOTATIONS = {"utakata.fanout.apply": {"max_retries": FANOUT_MAX_RETRIES}}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("UTAKATA_LOG_LEVEL", "INFO")},
-}
+# /readyz reports a shared part (log, Redis) that has not answered within this many seconds as
+# failing, rather than letting the probe itself time out (board/ops/probes.py).
+PROBE_TIMEOUT_SECONDS = float(os.environ.get("UTAKATA_PROBE_TIMEOUT_SECONDS", "2"))
+if PROBE_TIMEOUT_SECONDS <= 0:
+    raise ImproperlyConfigured(f"UTAKATA_PROBE_TIMEOUT_SECONDS={PROBE_TIMEOUT_SECONDS} must be positive")
+
+# JSON lines in containers (the image sets json), text in a terminal (board/ops/logformat.py).
+LOG_FORMAT = os.environ.get("UTAKATA_LOG_FORMAT", "text")
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"UTAKATA_LOG_FORMAT={LOG_FORMAT!r}: use json or text")
+LOGGING = logging_config(LOG_FORMAT, os.environ.get("UTAKATA_LOG_LEVEL", "INFO"))
+# Celery logs through the same configuration instead of replacing it with its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- the log's lifecycle (board/lifecycle) ------------------------------------
 
@@ -241,10 +267,22 @@ if ROLLUP_GRACE_SECONDS < 2 * KEY_WINDOW:
         f"UTAKATA_ROLLUP_GRACE_SECONDS={ROLLUP_GRACE_SECONDS} must be at least {2 * KEY_WINDOW}: twice the "
         f"{KEY_WINDOW} seconds thread keys may run ahead of the clock, or a rolled-up thread key could be reused"
     )
-# The minute past each hour the rollup runs; after the grace, so the last hour is closed.
-ROLLUP_MINUTE = envint("UTAKATA_ROLLUP_MINUTE", 10)
-# How often a snapshot folds the new hourly segments into the all-time log.
+# How often a snapshot folds the new hourly segments into the all-time log: one is started
+# once LATEST is this old and segments wait that it does not hold (board/lifecycle/due.py).
 SNAPSHOT_INTERVAL_HOURS = envint("UTAKATA_SNAPSHOT_INTERVAL_HOURS", 24)
+# Beat ticks this often: each tick looks at the log and starts the jobs it says are due.
+JOB_TICK_SECONDS = envint("UTAKATA_JOB_TICK_SECONDS", 60)
+# A job's lease (board/lib/lease.py) lapses this long after its last sign of progress, so
+# a job whose worker died is started again by a later tick.
+JOB_LEASE_SECONDS = envint("UTAKATA_JOB_LEASE_SECONDS", 900)
+# A job that failed is started again after this pause, not on every tick.
+JOB_RETRY_SECONDS = envint("UTAKATA_JOB_RETRY_SECONDS", 600)
+# Readiness and the log-health page say "rollup late" once the oldest event waiting in incoming/
+# belongs to an hour that ended this long ago (one missed hourly run by default); "snapshot late"
+# once segments wait that LATEST lacks and LATEST is this old (one missed snapshot by default)
+# (board/lifecycle/state.py).
+ROLLUP_LATE_SECONDS = envint("UTAKATA_ROLLUP_LATE_SECONDS", 3600)
+SNAPSHOT_LATE_SECONDS = envint("UTAKATA_SNAPSHOT_LATE_SECONDS", 2 * SNAPSHOT_INTERVAL_HOURS * 3600)
 # Older snapshots are kept this long for point-in-time restore (LATEST always is).
 SNAPSHOT_RETENTION_DAYS = envint("UTAKATA_SNAPSHOT_RETENTION_DAYS", 30)
 # Daily bundles move to cold storage after this many days. Keep it at least
@@ -264,21 +302,30 @@ ARCHIVE_RETENTION_DAYS = envint("UTAKATA_ARCHIVE_RETENTION_DAYS", 0)
 # seconds, once an event is older than the min age (its fan-out had its chance).
 RECONCILE_INTERVAL_SECONDS = envint("UTAKATA_RECONCILE_INTERVAL_SECONDS", 300)
 RECONCILE_MIN_AGE_SECONDS = envint("UTAKATA_RECONCILE_MIN_AGE_SECONDS", 60)
-for _name in ("ROLLUP_GRACE_SECONDS", "SNAPSHOT_INTERVAL_HOURS", "GLACIER_DAYS", "RECONCILE_INTERVAL_SECONDS"):
+for _name in (
+    "ROLLUP_GRACE_SECONDS",
+    "SNAPSHOT_INTERVAL_HOURS",
+    "GLACIER_DAYS",
+    "RECONCILE_INTERVAL_SECONDS",
+    "JOB_TICK_SECONDS",
+    "JOB_LEASE_SECONDS",
+    "JOB_RETRY_SECONDS",
+    "ROLLUP_LATE_SECONDS",
+    "SNAPSHOT_LATE_SECONDS",
+):
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"UTAKATA_{_name}={globals()[_name]} must be positive")
-if not 0 <= ROLLUP_MINUTE <= 59:
-    raise ImproperlyConfigured(f"UTAKATA_ROLLUP_MINUTE={ROLLUP_MINUTE} must be 0..59")
 
 from celery.schedules import crontab  # noqa: E402
 
-# Celery beat: the lifecycle's periodic tasks (board/tasks/lifecycle.py).
+# Celery beat: the lifecycle's periodic tasks (board/tasks/lifecycle.py). Rollup and snapshot are
+# not on a clock: the tick starts them when the log says they are due, so a beat that was just
+# started (it also ticks once at start) or replaced loses nothing it kept in memory.
 CELERY_BEAT_SCHEDULE = {
-    "rollup-hourly": {"task": "utakata.lifecycle.rollup", "schedule": crontab(minute=ROLLUP_MINUTE)},
-    "snapshot": {"task": "utakata.lifecycle.snapshot", "schedule": timedelta(hours=SNAPSHOT_INTERVAL_HOURS)},
+    "due-jobs": {"task": "utakata.lifecycle.due", "schedule": timedelta(seconds=JOB_TICK_SECONDS)},
     "reconcile": {"task": "utakata.lifecycle.reconcile", "schedule": timedelta(seconds=RECONCILE_INTERVAL_SECONDS)},
     "retire-generations": {"task": "utakata.store.retire", "schedule": timedelta(hours=1)},
     # Open purges only (nothing is read once every purge is done): archived bundles a restore made
     # readable, and the second look at what was written since a purge (board/lifecycle/purge.py).
-    "purge-sweep": {"task": "utakata.lifecycle.purge", "schedule": crontab(minute=(ROLLUP_MINUTE + 30) % 60)},
+    "purge-sweep": {"task": "utakata.lifecycle.purge", "schedule": crontab(minute=40)},
 }

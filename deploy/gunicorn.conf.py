@@ -1,8 +1,17 @@
 """gunicorn settings; every value can be overridden from the environment."""
 
 import os
+from pathlib import Path
 
 from board.lib.env import envbool, envint
+from board.ops.multiproc import prepare
+
+# Prometheus metrics (board/ops/metrics.py): the workers write to a shared folder, set up
+# here before they fork, and the master serves them on a port of their own.
+METRICS_ADDR = os.environ.get("UTAKATA_METRICS_ADDR", "")
+prepare(
+    METRICS_ADDR, Path(os.environ.get("UTAKATA_DATA_DIR", Path(__file__).resolve().parent.parent / "var")) / "metrics"
+)
 
 bind = os.environ.get("UTAKATA_BIND", "0.0.0.0:8000")
 workers = envint("UTAKATA_WEB_WORKERS", 2)
@@ -19,9 +28,37 @@ if envbool("UTAKATA_ACCESS_LOG_ADDRESSES", "0"):
     access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
 else:
     access_log_format = '%(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+# gunicorn's own lines (its errors, the access log) as the board's: JSON lines in containers.
+if os.environ.get("UTAKATA_LOG_FORMAT", "text") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "board.ops.logformat.JsonFormatter"}},
+        "handlers": {
+            "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+            "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+        },
+        "loggers": {
+            "gunicorn.error": {"handlers": ["error_console"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        },
+    }
 # Each forked worker opens its own log and store clients (see BackendHandler):
 # sockets and SQLite handles must not be shared across fork.
 preload_app = False
 # gunicorn's runtime control socket defaults to one path per user, shared by
 # every gunicorn on the machine; nothing here uses it.
 control_socket_disable = True
+
+
+def when_ready(server) -> None:
+    if METRICS_ADDR:
+        from board.ops.metrics import serve
+
+        serve(METRICS_ADDR)
+
+
+def child_exit(server, worker) -> None:
+    from board.ops.metrics import process_exited
+
+    process_exited(worker.pid)

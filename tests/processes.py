@@ -218,8 +218,9 @@ def start_celery_worker(
     pool: str = "prefork",
     log_dir: str | Path | None = None,
     timeout: float = 30.0,
+    queues: str = "fanout,jobs",
 ) -> Service:
-    """Start ``celery -A boards_site worker`` and wait for its "ready." line; the caller stops it.
+    """Start ``celery -A boards_site worker`` on queues and wait for its "ready." line; the caller stops it.
 
     Gossip, mingle and heartbeats are off: a test worker has no peers, and
     mingle alone costs a second at start.
@@ -235,6 +236,8 @@ def start_celery_worker(
         pool,
         "--concurrency",
         str(concurrency),
+        "--queues",
+        queues,
         "--hostname",
         f"test-{uuid.uuid4().hex[:8]}@%h",
         "--without-gossip",

@@ -21,7 +21,7 @@ DEPLOY = REPO / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 STORE_URL = "riak://riak1:8098,riak2:8098,riak3:8098?type=utakata"
 RIAKS = ("riak1", "riak2", "riak3")
-BOARD_ROLES = {"web1": "web", "web2": "web", "worker": "worker", "beat": "beat"}
+BOARD_ROLES = {"web1": "web", "web2": "web", "fanout": "fanout", "jobs": "jobs", "beat": "beat"}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_the_web_containers_read_the_client_address_from_the_proxy(services):
         assert e["UTAKATA_TRUSTED_PROXY_HOPS"] == "${UTAKATA_TRUSTED_PROXY_HOPS:-1}"
         assert e["UTAKATA_TRUSTED_PROXIES"] == "${UTAKATA_TRUSTED_PROXIES:-172.28.0.10/32}"
     assert services["proxy"]["networks"]["default"]["ipv4_address"] == "172.28.0.10"
-    for other in ("worker", "beat"):
+    for other in ("fanout", "jobs", "beat"):
         assert "UTAKATA_CLIENT_ADDR_HEADER" not in env(services[other])
 
 
@@ -159,3 +159,20 @@ def test_every_riak_node_variable_is_documented_in_the_runbook():
     assert variables
     missing = sorted(v for v in variables if f"`{v}`" not in readme)
     assert not missing, f"not in deploy/README.md: {missing}"
+
+
+def test_fan_out_and_the_jobs_each_have_a_worker_of_their_own():
+    from boards_site.celery import app
+
+    entrypoint = (DEPLOY / "entrypoint.sh").read_text()
+    assert re.search(r"^  fanout\)\n.*--queues fanout ", entrypoint, re.MULTILINE)
+    assert re.search(r"^  jobs\)\n.*--queues jobs ", entrypoint, re.MULTILINE)
+    route = app.amqp.router.route
+    assert route({}, "utakata.fanout.apply")["queue"].name == "fanout"
+    for task in ("utakata.lifecycle.due", "utakata.lifecycle.snapshot", "utakata.lifecycle.rollup"):
+        assert route({}, task)["queue"].name == "jobs"
+
+
+def test_the_web_containers_are_healthy_while_they_can_read_their_store(services):
+    for web in ("web1", "web2"):
+        assert "http://127.0.0.1:8000/readyz" in services[web]["healthcheck"]["test"][-1]

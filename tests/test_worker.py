@@ -125,3 +125,11 @@ def test_a_task_of_a_worker_sigkilled_whole_is_redelivered_after_the_visibility_
         eventually(lambda: numbers_in_store(store, key) == [1, 2], 10, "the reply in the store")
         assert received(replacement) == [task]
         assert queries.thread(store, "test", key).count == 2
+
+
+def test_posts_reach_the_store_through_the_fanout_worker_while_jobs_wait_on_their_own_queue(web, env, store, tmp_path):
+    processes.manage(env, "shell", "-c", "from board.tasks.lifecycle import run_due; run_due.delay()")
+    with processes.celery_worker(env, log_dir=tmp_path, queues="fanout") as worker:
+        thread_applied(web, store)
+        assert "Task utakata.fanout.apply[" in worker.output()
+        assert "Task utakata.lifecycle.due[" not in worker.output()

@@ -16,12 +16,14 @@ LATEST. Only a point-in-time restore from an older snapshot may need bundles
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from board.lifecycle import keys as k
 from board.lifecycle.errors import LifecycleError
+from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.rollup import grace
 from board.lifecycle.segments import Manifest, SegmentWriter, events, merged, read_manifest, upload
 from board.log import AlreadyExists, BaseLog
@@ -35,16 +37,20 @@ ATTEMPTS = 10
 class BundleReport:
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
     def lines(self) -> list[str]:
         out = [f"bundled {key}" for key in self.written]
         if self.removed:
             out.append(f"removed {len(self.removed)} bundled hourly object(s)")
+        out.append(f"bundling: {len(self.written)} daily part(s) written in {self.seconds:.1f}s")
         return out
 
 
-def bundle_days(log: BaseLog, head: Manifest | None) -> BundleReport:
+def bundle_days(log: BaseLog, head: Manifest | None, progress: Progress | None = None) -> BundleReport:
     """Bundle every day whose hourly segments head (LATEST) holds and that had ended when head was built."""
+    started = time.monotonic()
+    progress = progress or quiet("bundling")
     report = BundleReport()
     if head is None or head.created is None:
         return report
@@ -59,6 +65,7 @@ def bundle_days(log: BaseLog, head: Manifest | None) -> BundleReport:
         end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
         if end > complete_before:
             continue
+        progress.phase(f"bundling {day}")
         manifests = [read_manifest(log, key) for key in found["manifest"]]
         parts = [m for m in manifests if m.ident in held and m.key in found["data"]]
         leftovers = [m for m in manifests if m.ident in held and m.key not in found["data"]]
@@ -71,6 +78,8 @@ def bundle_days(log: BaseLog, head: Manifest | None) -> BundleReport:
         doomed = [m.key for m in parts] + replaced + [k.manifest_key(m.key) for m in parts + leftovers]
         log.delete(doomed)
         report.removed += doomed
+        progress.add("day(s) bundled")
+    report.seconds = time.monotonic() - started
     return report
 
 

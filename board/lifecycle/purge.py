@@ -58,15 +58,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.core.cache import cache
-
 from board.events import EventType, decode, encode
+from board.lib.lease import Lease
 from board.lifecycle import keys as k
 from board.lifecycle import purgelist
 from board.lifecycle.errors import LifecycleError
@@ -81,7 +79,6 @@ logger = logging.getLogger(__name__)
 SETTLE = timedelta(hours=2)  # longer than any job that reads the log before it writes (a snapshot build)
 CLOCKS = timedelta(minutes=10)  # the log's clock against ours, when "written since" is asked
 COLD = frozenset({"GLACIER", "DEEP_ARCHIVE"})
-LOCK = "utakata:purge:sweep"
 LOCK_SECONDS = 3600  # renewed after each object; a killed sweep's lock lapses within the hour
 ACCOUNT_TYPES = (EventType.MODERATOR_CREATED, EventType.MODERATOR_CHANGED)
 
@@ -338,24 +335,17 @@ def _incoming(log: BaseLog, purges: PurgeList, todo: list[Entry], dry_run: bool)
 @contextlib.contextmanager
 def exclusive() -> Iterator:
     """Hold the sweep lock (Busy if another sweep has it); yields a function that renews it."""
-    token = uuid.uuid4().hex
+    lease = Lease("purge-sweep", LOCK_SECONDS)
     try:
-        taken = cache.add(LOCK, token, LOCK_SECONDS)
+        token = lease.take()
     except Exception as exc:  # a sweep without the lock could remove another's fresh data
         raise Busy(f"the cache holding the purge lock cannot be reached: {exc}") from exc
-    if not taken:
+    if token is None:
         raise Busy("another purge sweep is running; it will do this purge's work too")
-
-    def renew() -> None:
-        with contextlib.suppress(Exception):
-            cache.set(LOCK, token, LOCK_SECONDS)
-
     try:
-        yield renew
+        yield lambda: lease.renew(token)
     finally:
-        with contextlib.suppress(Exception):
-            if cache.get(LOCK) == token:
-                cache.delete(LOCK)
+        lease.release(token)
 
 
 def sweep_exclusive(log: BaseLog, dry_run: bool = False, now: datetime | None = None) -> SweepReport:

@@ -14,6 +14,7 @@ and the rollup applies what it rolls up.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from board.events import Event
+from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.tail import pending, read_objects
 from board.log import BaseLog
 from board.log.layout import INCOMING
@@ -40,11 +42,12 @@ class ReconcileReport:
     checked: int = 0
     repaired: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
 
     def line(self) -> str:
         return (
             f"reconcile: {self.listed} incoming object(s), {self.young} too young, {self.known} checked before, "
-            f"{self.checked} checked, {len(self.repaired)} applied that fan-out had missed"
+            f"{self.checked} checked, {len(self.repaired)} applied that fan-out had missed, in {self.seconds:.1f}s"
         )
 
 
@@ -75,9 +78,15 @@ def apply_counting(store: BaseStore, event: Event) -> bool:
 
 
 def reconcile(
-    log: BaseLog, store: BaseStore, now: datetime | None = None, min_age: timedelta | None = None
+    log: BaseLog,
+    store: BaseStore,
+    now: datetime | None = None,
+    min_age: timedelta | None = None,
+    progress: Progress | None = None,
 ) -> ReconcileReport:
     """Check every incoming event older than min_age; apply the ones the store lacks."""
+    started = time.monotonic()
+    progress = progress or quiet("reconcile")
     now = now or datetime.now(UTC)
     min_age = timedelta(seconds=settings.RECONCILE_MIN_AGE_SECONDS) if min_age is None else min_age
     report = ReconcileReport()
@@ -92,7 +101,9 @@ def reconcile(
     todo = [info for info in old if MARK_PREFIX + info.key not in marks]
     report.known = len(old) - len(todo)
     checked = []
+    progress.phase(f"checking {len(todo)} of {report.listed} incoming object(s)")
     for item in read_objects(log, todo):
+        progress.add("event(s) checked")
         if item.event is None:
             if item.problem != "gone":
                 report.skipped.append((item.key, item.problem))
@@ -100,10 +111,12 @@ def reconcile(
         report.checked += 1
         if apply_counting(store, item.event):
             report.repaired.append(item.key)
-            logger.warning("reconcile: applied %s (%s), its fan-out was lost", item.key, item.event.id)
+            extra = {"event_id": item.event.id, "board": item.event.board}
+            logger.warning("reconcile: applied %s (%s), its fan-out was lost", item.key, item.event.id, extra=extra)
         checked.append(item.key)
     if checked:
         cache.set_many({MARK_PREFIX + key: 1 for key in checked}, timeout=mark_ttl())
+    report.seconds = time.monotonic() - started
     return report
 
 

@@ -70,6 +70,7 @@ from django.conf import settings
 from board.events import Event, EventType, decode
 from board.lifecycle import keys as k
 from board.lifecycle.errors import LifecycleError
+from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.segments import Manifest, SegmentWriter, describe, events, read_manifest, upload
 from board.lifecycle.tail import read_tail
 from board.log import AlreadyExists, BaseLog, ObjectInfo
@@ -97,6 +98,7 @@ class HourResult:
     kept: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str = ""
+    bytes: int = 0  # of the parts written
 
     def line(self) -> str:
         label = f"{self.hour:%Y-%m-%dT%H}"
@@ -117,10 +119,20 @@ class RollupReport:
     open_events: int = 0
     closed_before: datetime | None = None
     tidied: int = 0
+    seconds: float = 0.0
 
     @property
     def failed(self) -> list[HourResult]:
         return [h for h in self.hours if h.error]
+
+    def summary(self) -> str:
+        """The run in one line: what the operator reads last."""
+        written = sum(h.events - h.already for h in self.hours if not h.error)
+        return (
+            f"rollup: {len(self.hours) - len(self.failed)} hour(s) rolled up, {len(self.failed)} failed, "
+            f"{written} event(s) written, {len(self.skipped)} object(s) skipped, {self.open_events} left in "
+            f"open hours, {self.tidied} kept claim(s) tidied, in {self.seconds:.1f}s"
+        )
 
 
 def grace() -> timedelta:
@@ -138,8 +150,11 @@ def rollup(
     now: datetime | None = None,
     hour: datetime | None = None,
     grace_period: timedelta | None = None,
+    progress: Progress | None = None,
 ) -> RollupReport:
-    """Roll up every closed hour found in incoming/ (or just ``hour``)."""
+    """Roll up every closed hour found in incoming/ (or just ``hour``), saying how far it is to progress."""
+    started = time.monotonic()
+    progress = progress or quiet("rollup")
     now = now or datetime.now(UTC)
     limit = closed_before(now, grace() if grace_period is None else grace_period)
     if hour is not None and hour >= limit:
@@ -152,7 +167,9 @@ def rollup(
     archiving: dict[tuple[str, str], datetime] = {}
     latest_fall: dict[tuple[str, str], tuple[str, str]] = {}  # a thread's latest archival or restore
     with _Spool() as spool:
+        progress.phase("reading incoming/")
         for item in read_tail(log, observe=claims.see):
+            progress.add("incoming object(s) read")
             if item.event is None:
                 if item.problem != "gone":
                     report.skipped.append((item.key, item.problem))
@@ -175,8 +192,11 @@ def rollup(
             if kind != EventType.THREAD_ARCHIVED:
                 archiving.pop(slot, None)
         keep = claims.highest(exclude=archiving.keys())
-        for event_hour in spool.hours():
+        hours = spool.hours()
+        for done, event_hour in enumerate(hours):
+            progress.phase(f"rolling up {event_hour:%Y-%m-%dT%H} ({done + 1} of {len(hours)} hours)")
             report.hours.append(roll_hour(log, store, event_hour, spool, keep))
+            progress.add("event(s) rolled up", report.hours[-1].events)
     rolled = {result.hour for result in report.hours if not result.error}
     for result in report.hours:
         claims.marked_now(result.kept)
@@ -185,6 +205,7 @@ def rollup(
         report.tidied = tidy_claims(log, claims, archived)
     except Exception:  # the hours are rolled up; what is left to tidy is tidied by the next run
         logger.exception("rollup: tidying kept claims failed")
+    report.seconds = time.monotonic() - started
     return report
 
 
@@ -218,6 +239,7 @@ def roll_hour(
                 covered |= _ids(log, manifest)
                 continue
             result.written.append(manifest.key)
+            result.bytes += manifest.stats.size
             break
         result.already = sum(1 for entry in spool.entries(hour) if entry[0] in covered)
         with BatchApplier(store) as applier:

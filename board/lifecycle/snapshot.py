@@ -44,6 +44,7 @@ from django.conf import settings
 from board.events import Event, EventType
 from board.lifecycle import keys as k
 from board.lifecycle.errors import MissingObject
+from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.purgelist import redacted_post
 from board.lifecycle.segments import Manifest, SegmentWriter, events, merged, raw_lines, read_manifest, verify
 from board.log import AlreadyExists, BaseLog, NotFound
@@ -197,12 +198,22 @@ def compacted(stream: Iterable[Event], deleted: set[tuple[str, str, int]], count
         yield event
 
 
+def counted(stream: Iterable[Event], progress: Progress) -> Iterator[Event]:
+    for event in stream:
+        progress.add("event(s) written")
+        yield event
+
+
 # --- building --------------------------------------------------------------------
 
 
-def make_snapshot(log: BaseLog, now: datetime | None = None, retention: timedelta | None = None) -> SnapshotReport:
+def make_snapshot(
+    log: BaseLog, now: datetime | None = None, retention: timedelta | None = None, progress: Progress | None = None
+) -> SnapshotReport:
     """Fold LATEST and the hourly segments it lacks into the next snapshot; move LATEST; prune."""
     started = time.monotonic()
+    progress = progress or quiet("snapshot")
+    progress.phase("looking at LATEST and hourly/")
     now = now or datetime.now(UTC)
     head = advance(log)
     dataless: list[Manifest] = []
@@ -224,12 +235,15 @@ def make_snapshot(log: BaseLog, now: datetime | None = None, retention: timedelt
         return report
 
     seq = (head.seq or 0) + 1 if head is not None else 1
+    progress.phase(f"finding deletions in {len(inputs)} input(s)")
     deleted = deleted_posts(log, inputs)
     redacted = [0]
+    progress.phase(f"writing snapshot {seq} from {len(inputs)} input(s)")
     with SegmentWriter() as writer:
-        writer.write_all(compacted(merged(events(log, m) for m in inputs), deleted, redacted))
+        writer.write_all(counted(compacted(merged(events(log, m) for m in inputs), deleted, redacted), progress))
         stats = writer.finish()
         data_key = k.snapshot_data_key(seq, stats.sha256)
+        progress.phase(f"uploading {stats.size} bytes")
         log.create_from_file(data_key, writer.file)
     manifest = Manifest(
         kind="snapshot",
@@ -242,6 +256,7 @@ def make_snapshot(log: BaseLog, now: datetime | None = None, retention: timedelt
         redacted=redacted[0],
         duplicates=sum(m.count for m in inputs) - stats.count,
     )
+    progress.phase("reading it back")
     verify(log, manifest)
     try:
         log.create(k.snapshot_manifest_key(seq), manifest.to_bytes())

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from board.lifecycle.plan import plan_restore
+from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.rehydrate import Follower, default_workers, restore
 from board.log import BaseLog
 from board.readmodel import encoding as e
@@ -70,20 +71,28 @@ class VerifyReport:
         return out
 
 
-def verify_store(log: BaseLog, store: BaseStore, repair: bool = False) -> VerifyReport:
+def verify_store(
+    log: BaseLog, store: BaseStore, repair: bool = False, progress: Progress | None = None
+) -> VerifyReport:
     """Rebuild the expected state from the log, compare the store with it, and repair if asked."""
     started = time.monotonic()
+    progress = progress or quiet("verifylog")
     report = VerifyReport()
     with tempfile.TemporaryDirectory(prefix="utakata-verify-") as scratch:
         path = str(Path(scratch) / "expected.sqlite3")
         expected = SQLiteStore(path)
         plan = plan_restore(log)
-        replayed = restore(log, expected, plan, workers=default_workers())
+        progress.phase("replaying the log into a scratch store")
+        replayed = restore(
+            log, expected, plan, progress=lambda n: progress.add("event(s) replayed", n), workers=default_workers()
+        )
+        progress.phase("comparing the store with it")
         report.events = replayed.applied
         for bucket, key, (value,) in expected.items():
             if bucket not in o.JOINS:  # bookkeeping (the restore mark), not board state
                 continue
             report.objects += 1
+            progress.add("object(s) compared")
             current = store.get(bucket, key, merger(bucket, key))
             found = compare(bucket, key, value, current)
             if not found:

@@ -17,6 +17,7 @@ from board.events import Event, EventType, encode, new_event
 from board.log import AlreadyExists, LogError, LogUnavailable, get_log
 from board.log.layout import incoming_key, post_key
 from board.moderation import caps
+from board.ops import logformat, metrics
 from board.posting import confirm, cooldown, numbers, once, ranges, spam
 from board.posting import refusals as r
 from board.posting.poster_id import jst_day, poster_id
@@ -62,12 +63,17 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
     board/posting/once.py).
     """
     try:
-        return _submit(board_name, thread_key, sub, address)
-    except Refused:
+        posted = _submit(board_name, thread_key, sub, address)
+    except Refused as exc:
+        metrics.POSTS_REFUSED.labels(r.reason(exc.message)).inc()
         raise
     except StoreError as exc:  # before the commit (after it, nothing raises): nothing was written
         logger.error("post refused, the store failed: %s", exc)
+        metrics.count_error("store", exc)
+        metrics.POSTS_REFUSED.labels("store_down").inc()
         raise Refused(r.LOG_DOWN, status=503) from exc
+    metrics.POSTS_ACCEPTED.labels("reply" if thread_key else "thread").inc()
+    return posted
 
 
 def _submit(board_name: str, thread_key: str | None, sub: Submission, address: str) -> Posted:
@@ -217,7 +223,15 @@ def _confirming_put(log, key: str | None):
         if key is not None:
             once.remember(key, "pending", log_key)
         settle = (lambda state: once.remember(key, state, log_key)) if key is not None else None
-        confirm.create(log, log_key, data, until, settle)
+        started = time.monotonic()
+        try:
+            confirm.create(log, log_key, data, until, settle)
+        except AlreadyExists:
+            raise  # a number another post took: numbering tries the next, the log is fine
+        except Exception as exc:
+            metrics.commit_failed(exc)
+            raise
+        metrics.commit_done(time.monotonic() - started)
 
     return put
 
@@ -237,7 +251,13 @@ def _just_created(board_name: str, thread_key: str) -> queries.Thread | None:
 
 def commit(event: Event) -> Event:
     """Commit a non-numbered event (board, moderation, archival) and fan it out."""
-    get_log().create(incoming_key(event), encode(event))
+    started = time.monotonic()
+    try:
+        get_log().create(incoming_key(event), encode(event))
+    except Exception as exc:
+        metrics.commit_failed(exc)
+        raise
+    metrics.commit_done(time.monotonic() - started)
     fan_out(event)
     return event
 
@@ -249,7 +269,8 @@ def fan_out(event: Event) -> None:
     try:
         apply_logged.delay(incoming_key(event))
     except Exception:  # the broker is down: the event is durable, reconcile will apply it
-        logger.exception("fan-out of %s not queued; reconcile will apply it", event.id)
+        with logformat.about(event):
+            logger.exception("fan-out of %s not queued; reconcile will apply it", event.id)
 
 
 def archive_overflow(board: dict, new_key: str) -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class Refused(Exception):
     """The post was not written; ``message`` says why in the board's language.
@@ -19,6 +21,25 @@ class Refused(Exception):
         self.status = status
         self.maybe_written = maybe_written
 
+
+def reason(message: str) -> str:
+    """The name of the rule a refusal message comes from ("cooldown", "log_down"), for metrics; "other" if none."""
+    for name, pattern in _patterns():
+        if pattern.fullmatch(message):
+            return name
+    return "other"
+
+
+def _patterns() -> list[tuple[str, re.Pattern[str]]]:
+    if not _PATTERNS:
+        for name, template in globals().items():
+            if name.isupper() and isinstance(template, str):
+                parts = re.split(r"\{\w+\}", template)
+                _PATTERNS.append((name.lower(), re.compile("(?s)" + ".*".join(map(re.escape, parts)))))
+    return _PATTERNS
+
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = []
 
 NO_BOARD = "該当する板は存在しません。"
 NO_THREAD = "該当するスレッドは存在しません。"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 
 from board.events import decode
+from board.lifecycle import state as logstate
 from board.log import LogUnavailable, NotFound, get_log
+from board.ops import logformat, metrics
 from board.readmodel import projection
 from board.store import StoreUnavailable, get_store
 
@@ -26,7 +29,12 @@ def apply_key(key: str, missing_ok: bool = False) -> bool:
         if not missing_ok:
             logger.warning("fan-out: %s is gone from the log (rolled up); skipped", key)
         return False
-    projection.apply(get_store(), decode(data))
+    event = decode(data)
+    with logformat.about(event):
+        projection.apply(get_store(), event)
+    lag = max(0.0, time.time() - event.time / 1000)
+    metrics.FANOUT_LAG.observe(lag)
+    logstate.record_fanout_lag(lag)
     return True
 
 
@@ -40,4 +48,8 @@ def apply_key(key: str, missing_ok: bool = False) -> bool:
 )
 def apply_logged(key: str) -> None:
     """Apply the committed event stored at key. Idempotent, so redelivery is harmless."""
-    apply_key(key)
+    try:
+        apply_key(key)
+    except (LogUnavailable, StoreUnavailable) as exc:
+        metrics.count_error("store" if isinstance(exc, StoreUnavailable) else "log", exc)
+        raise

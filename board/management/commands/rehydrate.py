@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -15,6 +16,7 @@ from board.lifecycle.keys import parse_time
 from board.lifecycle.plan import Plan, check_archived, plan_restore
 from board.lifecycle.rehydrate import Follower, RestoreReport, default_workers, restore, was_restored
 from board.log import LogError, get_log
+from board.ops import metrics
 from board.store import StoreError, get_store
 
 PARTIAL = "the store now holds part of the restore; fix the cause and run `manage.py rehydrate --replace`"
@@ -74,6 +76,8 @@ class Command(BaseCommand):
         if follow and (until or dry_run):
             raise CommandError("--follow keeps a store current; it cannot be combined with --until or --dry-run")
         log, store = get_log(), get_store()
+        if settings.METRICS_ADDR:
+            metrics.serve(settings.METRICS_ADDR)  # a long restore's progress, before gunicorn serves them
         self.fed = 0
         self.was_empty = False
         try:
@@ -157,6 +161,7 @@ class Command(BaseCommand):
 
             def progress(count: int) -> None:
                 self.fed += count
+                metrics.REHYDRATE_APPLIED.inc(count)
                 if bar.n + count > (bar.total or 0):
                     bar.total = bar.n + count  # the incoming tail was not counted up front
                 bar.update(count)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from board.lifecycle.keys import parse_hour
+from board.lifecycle.progress import Progress
 from board.lifecycle.rollup import NotClosed, rollup
 from board.log import LogError, get_log
 from board.store import StoreError, get_store
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, hour, **options):
         try:
-            report = rollup(get_log(), get_store(), hour=hour)
+            report = rollup(get_log(), get_store(), hour=hour, progress=Progress("rollup", say=self.stdout.write))
         except NotClosed as exc:
             raise CommandError(str(exc)) from exc
         except (LogError, StoreError) as exc:
@@ -36,6 +37,7 @@ class Command(BaseCommand):
             self.stdout.write("nothing to roll up")
         if report.open_events:
             self.stdout.write(f"{report.open_events} event(s) of hours not closed yet left for a later run")
+        self.stdout.write(report.summary())
         if report.failed:
             raise CommandError(f"{len(report.failed)} hour(s) failed; their incoming objects are untouched")
         self.stdout.write(self.style.SUCCESS("rollup done"))

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from board.lifecycle.errors import LifecycleError
 from board.lifecycle.jobs import snapshot_and_bundle
+from board.lifecycle.progress import Progress
 from board.log import LogError, get_log
 
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            snapshot, bundles = snapshot_and_bundle(get_log())
+            snapshot, bundles = snapshot_and_bundle(get_log(), progress=Progress("snapshot", say=self.stdout.write))
         except (LifecycleError, LogError) as exc:
             raise CommandError(f"snapshot failed, LATEST was not moved: {exc}") from exc
         for line in snapshot.lines() + bundles.lines():

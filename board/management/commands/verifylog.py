@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from board.lifecycle.errors import LifecycleError
+from board.lifecycle.progress import Progress
 from board.lifecycle.verify import verify_store
 from board.log import LogError, get_log
 from board.store import StoreError, get_store
@@ -22,7 +23,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, repair, **options):
         try:
-            report = verify_store(get_log(), get_store(), repair=repair)
+            progress = Progress("verifylog", say=self.stdout.write)
+            report = verify_store(get_log(), get_store(), repair=repair, progress=progress)
         except (LifecycleError, LogError, StoreError) as exc:
             raise CommandError(f"verifylog failed: {exc}") from exc
         for line in report.lines():

@@ -1,0 +1,1 @@
+"""Running the board as infrastructure: probes (/healthz, /readyz), Prometheus metrics, log format."""
