@@ -314,6 +314,19 @@ for _name in ("ROLLUP_GRACE_SECONDS", "SNAPSHOT_INTERVAL_HOURS", "GLACIER_DAYS",
 if not 0 <= ROLLUP_MINUTE <= 59:
     raise ImproperlyConfigured(f"UTAKATA_ROLLUP_MINUTE={ROLLUP_MINUTE} must be 0..59")
 
+# The log-health page (board/lifecycle/health.py): "rollup late" once the oldest event waiting in
+# incoming/ belongs to an hour that ended this long ago (one missed hourly run by default);
+# "snapshot late" once LATEST is this old (one missed snapshot by default).
+ROLLUP_LATE_SECONDS = envint("UTAKATA_ROLLUP_LATE_SECONDS", 3600)
+SNAPSHOT_LATE_SECONDS = envint("UTAKATA_SNAPSHOT_LATE_SECONDS", 2 * SNAPSHOT_INTERVAL_HOURS * 3600)
+# How often a job lists the whole log to count storage by class, the tail, the fan-out lag and posts
+# per hour (kept in the store; the page never lists the bucket), and how many days the charts show.
+HEALTH_CENSUS_SECONDS = envint("UTAKATA_HEALTH_CENSUS_SECONDS", 300)
+HEALTH_DAYS = envint("UTAKATA_HEALTH_DAYS", 7)
+for _name in ("ROLLUP_LATE_SECONDS", "SNAPSHOT_LATE_SECONDS", "HEALTH_CENSUS_SECONDS", "HEALTH_DAYS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"UTAKATA_{_name}={globals()[_name]} must be positive")
+
 from celery.schedules import crontab  # noqa: E402
 
 # Celery beat: the lifecycle's periodic tasks (board/tasks/lifecycle.py).
@@ -325,4 +338,6 @@ CELERY_BEAT_SCHEDULE = {
     # Open purges only (nothing is read once every purge is done): archived bundles a restore made
     # readable, and the second look at what was written since a purge (board/lifecycle/purge.py).
     "purge-sweep": {"task": "utakata.lifecycle.purge", "schedule": crontab(minute=(ROLLUP_MINUTE + 30) % 60)},
+    # The log-health page's figures that need a listing of the whole log (board/lifecycle/health.py).
+    "health-census": {"task": "utakata.health.census", "schedule": timedelta(seconds=HEALTH_CENSUS_SECONDS)},
 }
