@@ -7,6 +7,7 @@ classes (colours are in ``static/moderation/loghealth.css``), never a style attr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
@@ -86,7 +87,7 @@ def _frame(chart: Chart, start: datetime, end: datetime, top: int, zone: tzinfo)
 def hourly_bars(title: str, counts: dict[datetime, int], start: datetime, end: datetime, zone: tzinfo) -> Chart:
     """One bar per hour from start (on the hour) to end; hours missing from counts are zero."""
     chart = Chart(title)
-    hours = max(1, int((end - start).total_seconds() // 3600))
+    hours = max(1, math.ceil((end - start).total_seconds() / 3600))  # the hour under way too
     peak = max(counts.values(), default=0)
     top = _scale(max(peak, 1))
     plot = chart.height - TOP - BOTTOM
