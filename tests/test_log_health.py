@@ -20,9 +20,11 @@ from board.log.base import BaseLog
 from board.moderation import charts
 from board.moderation.loghealth import age_text
 from board.store import get_store
+from tests import services
 from tests.helpers import apply_pending
 from tests.lifecycle_helpers import board_at, commit_at, post_at, thread_at
 from tests.test_admin import account, signed_in
+from tests.test_tiering import archive, use_s3_log
 
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 
@@ -136,6 +138,23 @@ def test_backlog_samples_older_than_the_charted_days_are_dropped(clock, settings
     health.census(get_log(), get_store(), NOW - timedelta(hours=1))
     backlog = health.census(get_log(), get_store(), NOW)["backlog"]
     assert [sample[0] for sample in backlog] == [(NOW - timedelta(hours=1)).isoformat(), NOW.isoformat()]
+
+
+@pytest.mark.slow
+def test_on_s3_the_census_counts_an_archived_segment_as_cold_and_the_page_still_finds_it(
+    settings, s3_endpoint, s3_bucket
+) -> None:
+    use_s3_log(settings, s3_endpoint, s3_bucket)
+    now = datetime.now(UTC)
+    posts_at(now - timedelta(hours=3), 3)
+    rolled(now)
+    segment = next(info for info in get_log().list(k.HOURLY) if info.key.endswith(k.DATA))
+    archive(services.s3_client(s3_endpoint), s3_bucket, segment.key)
+    classes = health.census(get_log(), get_store(), now)["classes"]
+    assert classes["GLACIER"] == {"objects": 1, "bytes": segment.size}
+    assert classes["STANDARD"]["objects"] == sum(1 for info in get_log().list("")) - 1
+    found = health.summary(get_log(), get_store(), now)
+    assert found.rollup is not None and found.rollup.key == segment.key and found.rollup.present
 
 
 # --- the summary: read live, cheaply ---------------------------------------------------------------
@@ -274,6 +293,7 @@ def test_a_time_line_passes_through_every_sample_in_the_window() -> None:
     samples = [(start - timedelta(hours=1), 5), (start + timedelta(hours=1), 2), (NOW, 4)]
     chart = charts.time_line("backlog", samples, start, NOW, UTC)
     assert len(chart.points.split()) == 2
+    assert chart.last is not None and chart.points.endswith(f"{chart.last.x},{chart.last.y}")
 
 
 def test_ages_read_as_people_say_them() -> None:

@@ -38,6 +38,7 @@ class Chart:
     height: int = HEIGHT
     bars: list[Bar] = field(default_factory=list)
     points: str = ""  # an SVG polyline's points, for a line chart
+    last: Tick | None = None  # the line's newest sample, marked (a single sample draws no line)
     y_ticks: list[Tick] = field(default_factory=list)
     x_ticks: list[Tick] = field(default_factory=list)
     total: int = 0
@@ -71,9 +72,9 @@ def _scale(peak: int) -> int:
 
 
 def _frame(chart: Chart, start: datetime, end: datetime, top: int, zone: tzinfo) -> None:
-    """Grid lines at 0, half and top, and a label at each local midnight between start and end."""
+    """Grid lines at 0, half (when a whole number) and top, and a label at each local midnight between start and end."""
     plot = chart.height - TOP - BOTTOM
-    for value in (0, top // 2, top) if top > 1 else (0, top):
+    for value in (0, top // 2, top) if top % 2 == 0 else (0, top):
         y = chart.height - BOTTOM - plot * value / top
         chart.y_ticks.append(Tick(_n(LEFT - 4), _n(y), str(value)))
     span = (end - start).total_seconds()
@@ -116,10 +117,15 @@ def time_line(title: str, samples: list[tuple[datetime, int]], start: datetime, 
     top = _scale(max(chart.peak, 1))
     plot = chart.height - TOP - BOTTOM
     span = (end - start).total_seconds()
-    chart.points = " ".join(
-        f"{_n(LEFT + (chart.right - LEFT) * (at - start).total_seconds() / span)},"
-        f"{_n(chart.height - BOTTOM - plot * value / top)}"
-        for at, value in shown
-    )
+    xy = [
+        (
+            _n(LEFT + (chart.right - LEFT) * (at - start).total_seconds() / span),
+            _n(chart.height - BOTTOM - plot * v / top),
+        )
+        for at, v in shown
+    ]
+    chart.points = " ".join(f"{x},{y}" for x, y in xy)
+    if shown:
+        chart.last = Tick(*xy[-1], f"{shown[-1][0].astimezone(zone):%m/%d %H:%M}: {shown[-1][1]}")
     _frame(chart, start, end, top, zone)
     return chart
