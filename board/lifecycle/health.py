@@ -33,7 +33,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -46,6 +46,9 @@ from board.log import BaseLog, ObjectInfo
 from board.log.layout import INCOMING, parse_post_key
 from board.readmodel import queries
 from board.store import BaseStore
+
+if TYPE_CHECKING:  # verify.py pulls in the whole restore machinery; only its report's shape is needed here
+    from board.lifecycle.verify import VerifyReport
 
 CENSUS = ("meta", "health.census")
 VERIFIED = ("meta", "health.verify")
@@ -82,8 +85,8 @@ def _kept(store: BaseStore, where: tuple[str, str]) -> dict[str, Any] | None:
     return json.loads(_newest(list(fetched.values))) if fetched is not None and fetched.values else None
 
 
-def record_verification(store: BaseStore, report: Any, repaired: bool, now: datetime | None = None) -> None:
-    """Keep what a verifylog found (a VerifyReport): the drift count and its first lines, for the page."""
+def record_verification(store: BaseStore, report: VerifyReport, repaired: bool, now: datetime | None = None) -> None:
+    """Keep what a verifylog found: the drift count and its first lines, for the page."""
     lines = [f"{d.where}: {d.what}" for d in report.drift[:DRIFT_LINES]]
     record = {
         "at": _iso(now or datetime.now(UTC)),
