@@ -1,0 +1,85 @@
+"""The log-health page of the moderation site: is the log healthy, at a glance (superusers only).
+
+The figures come from board/lifecycle/health.py (a kept census and a few live reads, never a
+listing of the bucket); this module only shapes them for the template: ages and sizes in words,
+and the two charts as SVG geometry (board/moderation/charts.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from board.formats.dates import JST
+from board.lifecycle import health
+from board.lifecycle.errors import LifecycleError
+from board.log import LogError, get_log
+from board.moderation import charts
+from board.moderation.views import _page, _superuser
+from board.store import StoreError, get_store
+
+
+def age_text(age: timedelta | None) -> str:
+    """An age as people say it: 「3分」, 「2時間5分」, 「1日3時間」."""
+    if age is None:
+        return "—"
+    seconds = max(0, int(age.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}日{hours}時間" if hours else f"{days}日"
+    if hours:
+        return f"{hours}時間{minutes}分" if minutes else f"{hours}時間"
+    return f"{minutes}分" if minutes else f"{seconds}秒"
+
+
+def _charts(census: dict, now: datetime) -> list[charts.Chart]:
+    start = (now - timedelta(days=settings.HEALTH_DAYS)).replace(minute=0, second=0, microsecond=0)
+    posts = {datetime.fromisoformat(hour): n for hour, n in census.get("posts", {}).items()}
+    backlog = [(datetime.fromisoformat(at), waiting) for at, waiting, _ in census.get("backlog", [])]
+    return [
+        charts.hourly_bars("1時間ごとの書き込み数", posts, start, now, JST),
+        charts.time_line("ロールアップ待ちのイベント数 (incoming/)", backlog, start, now, JST),
+    ]
+
+
+def _classes(census: dict) -> list[tuple[str, dict]]:
+    return list(census.get("classes", {}).items())
+
+
+def log_health(request: HttpRequest) -> HttpResponse:
+    _superuser(request)
+    try:
+        found = health.summary(get_log(), get_store())
+    except (LogError, StoreError, LifecycleError) as exc:
+        return _page(request, "moderation/loghealth.html", "ログの状態", error=str(exc))
+    census = found.census or {}
+    segments = [
+        (label, segment, age_text(segment.age(found.now)) if segment else "—")
+        for label, segment in (
+            ("ロールアップ (hourly/)", found.rollup),
+            ("スナップショット (LATEST)", found.snapshot),
+            ("日次バンドル (daily/)", found.bundle),
+        )
+    ]
+    return _page(
+        request,
+        "moderation/loghealth.html",
+        "ログの状態",
+        summary=found,
+        census=census,
+        segments=segments,
+        oldest_waiting=age_text(found.oldest_waiting),
+        lag=age_text(timedelta(seconds=census["lag"]["seconds"])) if census else "—",
+        counted=age_text(found.now - datetime.fromisoformat(census["at"])) if census else "—",
+        verified=age_text(found.now - datetime.fromisoformat(found.verification["at"])) if found.verification else "—",
+        classes=[(name, c["objects"], c["bytes"], name in health.COLD) for name, c in _classes(census)],
+        charts=_charts(census, found.now) if census else [],
+        thresholds={
+            "rollup": age_text(timedelta(seconds=settings.ROLLUP_LATE_SECONDS)),
+            "snapshot": age_text(timedelta(seconds=settings.SNAPSHOT_LATE_SECONDS)),
+        },
+    )
