@@ -118,10 +118,11 @@ SESSION_COOKIE_AGE = envint("UTAKATA_ADMIN_SESSION_SECONDS", 8 * 3600)
 # --- HTTPS: the site behind a proxy that terminates TLS -------------------------
 
 # UTAKATA_TLS=1 says every page is served over HTTPS: plain HTTP is redirected, HSTS is sent,
-# cookies are Secure. Health probes reach gunicorn directly over plain HTTP and are never redirected.
+# cookies are Secure. Health probes reach gunicorn directly over plain HTTP: /healthz and /readyz are
+# answered by the first middleware, before this redirect (and the CSP), and the Prometheus metrics
+# are served on a port of their own (UTAKATA_METRICS_ADDR), outside Django.
 TLS = envbool("UTAKATA_TLS")
 SECURE_SSL_REDIRECT = TLS
-SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)/?$"]
 SECURE_HSTS_SECONDS = envint("UTAKATA_HSTS_SECONDS", 365 * 24 * 3600 if TLS else 0)
 if SECURE_HSTS_SECONDS < 0:
     raise ImproperlyConfigured(f"UTAKATA_HSTS_SECONDS={SECURE_HSTS_SECONDS} must not be negative")

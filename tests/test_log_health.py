@@ -1,4 +1,8 @@
-"""The log's health in figures (board/lifecycle/health.py), the admin's "Log health" page and manage.py loghealth."""
+"""The log's health in figures (board/lifecycle/health.py), the admin's "Log health" page and manage.py loghealth.
+
+Lateness itself is judged by board/lifecycle/state.py (tests/test_log_state.py); here, that the page
+and the command show the tick's look and judgement, beside the census they keep.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from django.core.management.base import CommandError
 from board.events import EventType
 from board.lifecycle import health
 from board.lifecycle import keys as k
+from board.lifecycle import state as logstate
 from board.lifecycle.jobs import snapshot_and_bundle
 from board.lifecycle.rollup import rollup
 from board.log import get_log
@@ -55,6 +60,13 @@ def rolled(now: datetime) -> None:
     rollup(get_log(), get_store(), now=now)
 
 
+def looked(now: datetime | None = None) -> logstate.LogState:
+    """What the jobs' tick does every minute: look at the log and record it."""
+    state = logstate.look(get_log(), now)
+    logstate.record(state)
+    return state
+
+
 # --- the census: counted by a job and kept ---------------------------------------------------------
 
 
@@ -70,21 +82,21 @@ def test_the_census_counts_objects_and_bytes_per_storage_class(clock) -> None:
     assert found["STANDARD"]["bytes"] == sum(info.size for info in listed) - segment.size
 
 
-def test_the_census_counts_the_events_waiting_in_the_tail_and_the_oldest(clock) -> None:
+def test_the_census_samples_the_events_waiting_in_the_tail_and_the_oldest_ones_age(clock) -> None:
     clock.at = NOW - timedelta(minutes=20)
     posts_at(NOW - timedelta(minutes=20), 2)
     clock.at = NOW - timedelta(minutes=5)
     commit_at(EventType.POST_CREATED, "test", NOW, "1", 9, body="x")
     found = health.census(get_log(), get_store(), NOW)
-    assert found["waiting"] == 4  # the board, the thread, a reply, and one more post
-    assert found["oldest"] == (NOW - timedelta(minutes=20)).isoformat()
+    # The board, the thread, a reply, and one more post; the oldest waited 20 minutes.
+    assert found["backlog"] == [[NOW.isoformat(), 4, 1200]]
 
 
-def test_a_kept_claim_already_rolled_up_is_not_waiting(clock) -> None:
+def test_a_kept_claim_already_rolled_up_is_not_sampled_as_waiting(clock) -> None:
     posts_at(NOW - timedelta(hours=3), 2)
     rolled(NOW)
     assert any(info.key.endswith(".rolled") for info in get_log().list("incoming/"))
-    assert health.census(get_log(), get_store(), NOW)["waiting"] == 0
+    assert health.census(get_log(), get_store(), NOW)["backlog"][-1][1] == 0
 
 
 def test_the_fanout_lag_is_the_oldest_post_committed_but_not_in_the_store(clock) -> None:
@@ -153,11 +165,12 @@ def test_on_s3_the_census_counts_an_archived_segment_as_cold_and_the_page_still_
     classes = health.census(get_log(), get_store(), now)["classes"]
     assert classes["GLACIER"] == {"objects": 1, "bytes": segment.size}
     assert classes["STANDARD"]["objects"] == sum(1 for info in get_log().list("")) - 1
-    found = health.summary(get_log(), get_store(), now)
-    assert found.rollup is not None and found.rollup.key == segment.key and found.rollup.present
+    looked(now)
+    found = health.summary(get_log(), get_store(), now).segments["rollup"]
+    assert found is not None and found.made.key == segment.key and found.present
 
 
-# --- the summary: read live, cheaply ---------------------------------------------------------------
+# --- the summary: the tick's look and judgement, the kept census ----------------------------------
 
 
 class CountingLog(BaseLog):
@@ -187,30 +200,35 @@ def test_the_summary_reads_the_census_the_job_kept(clock) -> None:
     assert health.summary(get_log(), get_store(), NOW).census == kept
 
 
-def test_the_summary_never_lists_the_whole_log(clock) -> None:
-    posts_at(NOW - timedelta(hours=3), 2)
+def test_the_summary_lists_only_the_newest_segments_own_keys(clock) -> None:
+    posts_at(NOW - timedelta(days=2), 2)
     rolled(NOW)
     snapshot_and_bundle(get_log(), NOW)
+    posts_at(NOW - timedelta(hours=3), 2, first=False)
+    rolled(NOW)
+    state = looked(NOW)
     counting = CountingLog(get_log())
     health.summary(counting, get_store(), NOW)
-    # A day's hourly/, a month's daily/, or one segment's own key (is its data there?): nothing wider.
-    narrow = re.compile(r"hourly/\d{4}/\d\d/\d\d/|daily/\d{4}/\d\d/|.+\.jsonl\.gz")
-    assert counting.listed and all(narrow.fullmatch(prefix) for prefix in counting.listed), counting.listed
+    # The backlog and the newest objects are the tick's record: a view lists each one's key (is its data
+    # still there?), no prefix.
+    made = [state.last_rollup.key, state.snapshot.key, state.last_bundle.key]
+    assert sorted(counting.listed) == sorted(made)
 
 
-def test_the_summary_shows_the_newest_rollup_and_snapshot_with_size_count_and_checksum(clock) -> None:
+def test_the_summary_shows_the_ticks_look_at_the_newest_rollup_and_snapshot(clock) -> None:
     posts_at(NOW - timedelta(hours=3), 3)
     clock.at = NOW - timedelta(minutes=20)
     rolled(NOW)
     snapshot_and_bundle(get_log(), NOW - timedelta(minutes=10))
+    state = looked(NOW)
     found = health.summary(get_log(), get_store(), NOW)
-    manifest = next(info for info in get_log().list(k.HOURLY) if k.is_manifest(info.key))
-    assert found.rollup is not None and found.rollup.key == manifest.key.replace(k.MANIFEST, k.DATA)
-    assert found.rollup.count == 4 and found.rollup.present
-    assert found.rollup.age(NOW) == timedelta(minutes=20)
-    assert found.snapshot is not None and found.snapshot.count == 4 and found.snapshot.present
-    assert found.snapshot.age(NOW) == timedelta(minutes=10)
-    assert re.fullmatch(r"[0-9a-f]{64}", found.snapshot.sha256)
+    assert found.look == state
+    rollup_, snapshot = found.segments["rollup"], found.segments["snapshot"]
+    assert rollup_ is not None and rollup_.made == state.last_rollup and rollup_.present
+    assert rollup_.made.count == 4 and rollup_.made.age(NOW) == 20 * 60
+    assert snapshot is not None and snapshot.made == state.snapshot and snapshot.present
+    assert snapshot.made.count == 4 and snapshot.made.age(NOW) == 10 * 60
+    assert re.fullmatch(r"[0-9a-f]{64}", snapshot.made.sha256)
 
 
 def test_the_summary_shows_the_newest_daily_bundle(clock) -> None:
@@ -218,47 +236,43 @@ def test_the_summary_shows_the_newest_daily_bundle(clock) -> None:
     posts_at(day, 2)
     rolled(NOW)
     snapshot_and_bundle(get_log(), NOW)
-    found = health.summary(get_log(), get_store(), NOW)
-    assert found.bundle is not None and found.bundle.key.startswith(f"daily/{day:%Y/%m/%d}")
-    assert found.bundle.count == 3 and found.bundle.present
+    looked(NOW)
+    found = health.summary(get_log(), get_store(), NOW).segments["bundle"]
+    assert found is not None and found.made.key.startswith(f"daily/{day:%Y/%m/%d}")
+    assert found.made.count == 3 and found.present
 
 
-def test_a_segment_whose_data_is_gone_is_shown_as_not_present(clock) -> None:
+def test_a_segment_whose_data_is_gone_since_the_look_is_shown_as_not_present(clock) -> None:
     posts_at(NOW - timedelta(hours=3), 2)
     rolled(NOW)
+    looked(NOW)
     data = next(info.key for info in get_log().list(k.HOURLY) if info.key.endswith(k.DATA))
     get_log().delete([data])
-    assert health.summary(get_log(), get_store(), NOW).rollup.present is False
+    assert health.summary(get_log(), get_store(), NOW).segments["rollup"].present is False
 
 
-def test_the_rollup_is_late_once_the_oldest_waiting_events_hour_ended_past_the_threshold(clock, settings) -> None:
-    settings.ROLLUP_LATE_SECONDS = 3600
-    hour = (NOW - timedelta(hours=3)).replace(minute=0)
-    clock.at = hour + timedelta(minutes=59)
-    posts_at(hour + timedelta(minutes=59), 1)
-    health.census(get_log(), get_store(), NOW)
-    assert not health.summary(get_log(), get_store(), hour + timedelta(hours=2)).rollup_late
-    found = health.summary(get_log(), get_store(), hour + timedelta(hours=2, seconds=1))
-    assert found.rollup_late and "rollup late" in found.alerts
+def test_the_summarys_lateness_is_the_judgement_of_the_ticks_recorded_look(clock) -> None:
+    clock.at = NOW - timedelta(hours=5)
+    posts_at(NOW - timedelta(hours=5), 2)
+    state = looked(NOW)
+    found = health.summary(get_log(), get_store(), NOW)
+    assert found.findings == logstate.judge(state, NOW)
+    assert found.late == ["rollup"] and "rollup late" in found.alerts
 
 
-def test_the_snapshot_is_late_once_latest_is_older_than_the_threshold(clock, settings) -> None:
-    settings.SNAPSHOT_LATE_SECONDS = 3600
-    posts_at(NOW - timedelta(hours=3), 2)
-    rolled(NOW)
-    snapshot_and_bundle(get_log(), NOW)
-    assert not health.summary(get_log(), get_store(), NOW + timedelta(minutes=59)).snapshot_late
-    found = health.summary(get_log(), get_store(), NOW + timedelta(minutes=61))
-    assert found.snapshot_late and "snapshot late" in found.alerts
+def test_without_a_recorded_look_the_summary_says_the_tick_is_late(clock) -> None:
+    found = health.summary(get_log(), get_store(), NOW)
+    assert found.look is None and found.late == ["tick"]
+    assert all(segment is None for segment in found.segments.values())
 
 
-def test_without_any_snapshot_it_is_late_once_an_hourly_segment_is_older_than_the_threshold(clock, settings) -> None:
-    settings.SNAPSHOT_LATE_SECONDS = 3600
-    posts_at(NOW - timedelta(hours=3), 2)
-    rolled(NOW)
-    health.census(get_log(), get_store(), NOW)
-    assert not health.summary(get_log(), get_store(), NOW + timedelta(minutes=59)).snapshot_late
-    assert health.summary(get_log(), get_store(), NOW + timedelta(minutes=61)).snapshot_late
+def test_a_look_made_for_the_summary_is_judged_but_the_tick_is_judged_from_its_record(clock) -> None:
+    looked(NOW - timedelta(hours=1))  # the tick's last look, an hour ago
+    clock.at = NOW - timedelta(hours=5)
+    posts_at(NOW - timedelta(hours=5), 2)
+    found = health.summary(get_log(), get_store(), NOW, look=logstate.look(get_log(), NOW))
+    assert found.look is not None and found.look.looked_at == NOW
+    assert sorted(found.late) == ["rollup", "tick"]
 
 
 def test_a_census_older_than_three_intervals_is_reported_stale(clock, settings) -> None:
@@ -320,11 +334,12 @@ def test_the_log_health_page_shows_the_figures_and_two_svg_charts(root, clock) -
     rolled(NOW)
     snapshot_and_bundle(get_log(), NOW)
     posts_at(NOW, 2, board="news")
+    looked()
     health.census(get_log(), get_store())
     page = root.get("/admin/log/").content.decode()
     assert "ログの状態" in page and "スナップショット (LATEST)" in page
     assert "ロールアップ待ち (incoming/)" in page and "2 件" in page
-    assert "STANDARD" in page
+    assert "STANDARD" in page and "ログは健全です" in page
     assert page.count('<svg class="chart"') == 2 and '<rect class="bar"' in page
     assert "style=" not in page and "<script>" not in page
 
@@ -332,13 +347,15 @@ def test_the_log_health_page_shows_the_figures_and_two_svg_charts(root, clock) -
 def test_the_log_health_page_says_rollup_late(root, clock) -> None:
     clock.at = NOW - timedelta(hours=5)
     posts_at(NOW - timedelta(hours=5), 2)
+    looked()
     health.census(get_log(), get_store())
     page = root.get("/admin/log/").content.decode()
-    assert "<strong>rollup late</strong>" in page and "snapshot late" not in page
+    assert "<strong>rollup late</strong>" in page and "snapshot late" not in page and "tick late" not in page
 
 
-def test_the_log_health_page_says_so_when_nothing_was_counted_yet(root) -> None:
+def test_the_log_health_page_says_so_when_nothing_was_looked_at_or_counted_yet(root) -> None:
     page = root.get("/admin/log/").content.decode()
+    assert "<strong>tick late</strong>" in page and "まだ見ていません" in page
     assert "census stale" in page and "まだ集計されていません" in page
 
 
@@ -346,17 +363,25 @@ def test_the_log_health_page_says_so_when_nothing_was_counted_yet(root) -> None:
 
 
 def test_loghealth_count_prints_the_figures_and_keeps_the_census(clock) -> None:
+    looked()
     posts_at(NOW - timedelta(minutes=5), 2)
     out = io.StringIO()
     call_command("loghealth", "--count", stdout=out)
-    assert "incoming: 3 event(s) waiting" in out.getvalue()
+    assert "incoming: 3 event(s) waiting" in out.getvalue()  # its own look: the tick's saw none
+    assert "rollup: on time" in out.getvalue() and "the log is healthy" in out.getvalue()
     assert health.summary(get_log(), get_store()).census is not None
 
 
 def test_loghealth_exits_1_when_the_rollup_is_late(clock) -> None:
+    looked()
     clock.at = NOW - timedelta(hours=5)
     posts_at(NOW - timedelta(hours=5), 2)
-    with pytest.raises(CommandError, match="rollup late"):
+    with pytest.raises(CommandError, match="^rollup late$"):
+        call_command("loghealth", "--count", stdout=io.StringIO())
+
+
+def test_loghealth_exits_1_when_no_tick_looked_at_the_log(clock) -> None:
+    with pytest.raises(CommandError, match="^tick late$"):
         call_command("loghealth", "--count", stdout=io.StringIO())
 
 

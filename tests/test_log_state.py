@@ -92,3 +92,19 @@ def test_an_old_latest_with_segments_waiting_is_snapshot_late(settings):
         looked_at=now(), snapshot=logstate.Made("snapshots/x", old, 10), unsnapshotted=3, oldest_unsnapshotted=now()
     )
     assert {f.name: f.late for f in logstate.judge(state)}["snapshot"] is True
+
+
+def test_the_rollup_is_late_once_the_oldest_waiting_events_hour_ended_past_the_threshold(settings):
+    settings.ROLLUP_LATE_SECONDS = 3600
+    hour = now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    oldest = hour + timedelta(minutes=59)
+    assert not logstate.rollup_late(oldest, hour + timedelta(hours=2))
+    assert logstate.rollup_late(oldest, hour + timedelta(hours=2, seconds=1))
+
+
+def test_without_a_snapshot_it_is_late_once_a_segment_waited_past_the_threshold(settings):
+    settings.SNAPSHOT_LATE_SECONDS = 3600
+    first = now() - timedelta(hours=3)
+    state = logstate.LogState(looked_at=now(), unsnapshotted=2, oldest_unsnapshotted=first)
+    assert not logstate.snapshot_late(state, first + timedelta(minutes=59))
+    assert logstate.snapshot_late(state, first + timedelta(minutes=61))

@@ -54,11 +54,32 @@ def test_the_web_may_not_write_or_delete_the_rolled_up_log() -> None:
         assert not covers(allowed(web, "s3:DeleteObject"), key)
 
 
-def test_the_web_may_read_what_the_log_health_page_shows() -> None:
+def listable(policy: dict) -> list[str]:
+    """The prefixes an Allow statement's condition lets ListBucket list, as resources under the bucket."""
+    out: list[str] = []
+    for statement in policy["Statement"]:
+        if statement["Effect"] == "Allow" and statement["Action"] == "s3:ListBucket":
+            out += [f"{BUCKET}/{p}" for p in statement["Condition"]["StringLike"]["s3:prefix"]]
+    return out
+
+
+def test_the_web_may_head_latest_for_readyz() -> None:
+    assert covers(allowed(policies()["web"], "s3:GetObject"), keys.LATEST)
+
+
+def test_the_web_may_list_the_newest_segments_the_log_health_page_checks() -> None:
+    prefixes = listable(policies()["web"])
+    assert covers(prefixes, keys.HOURLY + "2026/12/01/08.jsonl.gz")
+    assert covers(prefixes, keys.SNAPSHOTS + "00000001-0123456789abcdef.jsonl.gz")
+    assert covers(prefixes, keys.DAILY + "2026/12/01.jsonl.gz")
+
+
+def test_the_web_may_read_what_rehydrate_if_empty_restores_at_its_start() -> None:
     gets = allowed(policies()["web"], "s3:GetObject")
-    assert covers(gets, keys.LATEST)
-    assert covers(gets, keys.HOURLY + "2026/12/01/08.manifest.json")
-    assert covers(gets, keys.DAILY + "2026/12/01.manifest.json")
+    for key in ("00000001.manifest.json", "00000001-0123456789abcdef.jsonl.gz"):
+        assert covers(gets, keys.SNAPSHOTS + key)
+    assert covers(gets, keys.HOURLY + "2026/12/01/08.jsonl.gz")
+    assert covers(gets, keys.DAILY + "2026/12/01.jsonl.gz")
 
 
 def test_rehydrate_reads_and_writes_nothing() -> None:

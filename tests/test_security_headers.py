@@ -94,7 +94,8 @@ def keep(name, response):
     }
 keep("https", client.get("/news/", **https))
 keep("plain", client.get("/news/", **plain))
-keep("probe", client.get("/healthz", **plain))
+keep("healthz", client.get("/healthz", **plain))
+keep("readyz", client.get("/readyz", **plain))
 form = "bbs=news&time=1700000000&subject=s&FROM=&mail=&MESSAGE=hello&submit=x"
 keep("posted", client.generic("POST", "/test/bbs.cgi", form.encode(), "application/x-www-form-urlencoded", **https))
 json.dump(answers, sys.stdout)
@@ -126,9 +127,12 @@ def test_plain_http_is_redirected_to_https(answers) -> None:
     assert answers["plain"]["headers"]["Location"] == "https://board.example/news/"
 
 
-def test_health_probes_over_plain_http_are_not_redirected(answers) -> None:
-    # (Before the probes' views exist, CommonMiddleware may still add a slash: over plain HTTP.)
-    assert not answers["probe"]["headers"].get("Location", "").startswith("https://")
+@pytest.mark.parametrize("probe", ["healthz", "readyz"])
+def test_health_probes_over_plain_http_are_answered_as_json_not_redirected(answers, probe) -> None:
+    answer = answers[probe]
+    assert answer["status"] == 200 and "Location" not in answer["headers"]
+    assert answer["headers"]["Content-Type"] == "application/json"
+    assert json.loads(answer["body"])["status"] in ("alive", "ready", "degraded")
 
 
 def test_pages_carry_a_content_security_policy_without_inline_script_or_style(answers) -> None:

@@ -1,29 +1,25 @@
 """The log's health in figures for people: what the log-health page and ``manage.py loghealth`` show.
 
-Two kinds of figure, so that a page view stays cheap whatever the size of the bucket:
+The newest rollup, snapshot and bundle, the backlog in incoming/ and every "late" judgement are
+the lifecycle tick's: its look at the log (board/lifecycle/state.py, recorded once a minute), judged
+by ``state.judge``, the same look and judgement /readyz reports. This module adds what the tick does
+not keep:
 
-* **Counted by a job and kept** (``census``, the Celery task ``utakata.health.census`` every
-  ``UTAKATA_HEALTH_CENSUS_SECONDS``): one listing of the whole log gives the bytes and objects per
-  storage class, the incoming tail (events waiting for the rollup, the oldest one's age), the fan-out
-  lag (the oldest post committed but not in the store yet: one store read per thread with posts
-  waiting), posts per hour (from the hourly manifests, each read once, and the tail's claims) and a
-  sample of the backlog. The result is one small object in the store (``meta/health.census``),
-  rebuilt from the log by the next run if the store loses it.
-* **Read live** (``summary``): the kept census and the last verifylog's result (two store reads),
-  ``snapshots/LATEST`` and its manifest, and the newest hourly and daily manifests, found by listing
-  today's (then the previous days') ``hourly/YYYY/MM/DD/`` and this (then last) month's
-  ``daily/YYYY/MM/`` only: a handful of requests, never a listing of the bucket.
+* **the census**, counted by a job and kept (``census``, the Celery task ``utakata.health.census``
+  every ``UTAKATA_HEALTH_CENSUS_SECONDS``): one listing of the whole log gives the bytes and
+  objects per storage class, the fan-out lag as a count (posts committed but not in the store yet,
+  the oldest one's age: one store read per thread with posts waiting), posts per hour (from the
+  hourly manifests, each read once, and the tail's claims) and a sample of the backlog, for the
+  charts. The result is one small object in the store (``meta/health.census``), rebuilt from the
+  log by the next run if the store loses it;
+* **what the last verifylog found** (``record_verification``), kept beside it;
+* **a check on each view** that the newest segments' data is still listed with the size the look
+  saw (one listing of each key, never of a prefix).
 
 "Verified" means what the writers guarantee: a manifest is written only after its data was read back
 whole and matched its sha256, size and count (segments.upload, snapshot.make_snapshot); the page adds
-that the data is still there with the manifest's size (one listing of its key), not a fresh read of
-gigabytes per view.
-
-Late: the rollup is late when the oldest event waiting in incoming/ belongs to an hour that ended
-more than ``UTAKATA_ROLLUP_LATE_SECONDS`` ago; the snapshot is late when LATEST is older than
-``UTAKATA_SNAPSHOT_LATE_SECONDS`` (or there is none while hourly segments older than that exist).
-A census older than three intervals is itself reported as stale: a stalled counter never shows
-old figures as current.
+the listing above, not a fresh read of gigabytes per view. A census older than three intervals is
+reported as stale: a stalled counter never shows old figures as current.
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +35,8 @@ from django.conf import settings
 
 from board.events import EventType
 from board.lifecycle import keys as k
-from board.lifecycle.segments import Manifest, read_manifest
-from board.lifecycle.snapshot import latest
+from board.lifecycle import state as logstate
+from board.lifecycle.segments import read_manifest
 from board.lifecycle.tail import pending
 from board.log import BaseLog, ObjectInfo
 from board.log.layout import INCOMING, parse_post_key
@@ -54,17 +50,11 @@ CENSUS = ("meta", "health.census")
 VERIFIED = ("meta", "health.verify")
 COLD = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 POSTS = (EventType.THREAD_CREATED, EventType.POST_CREATED)
-HOURLY_LOOKBACK_DAYS = 3
-DAILY_LOOKBACK_MONTHS = 2
 DRIFT_LINES = 20
 
 
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _at(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 # --- kept records ----------------------------------------------------------------------------------
@@ -125,10 +115,7 @@ def census(log: BaseLog, store: BaseStore, now: datetime | None = None) -> dict[
     record = {
         "at": _iso(now),
         "classes": {name: {"objects": n, "bytes": size} for name, (n, size) in sorted(classes.items())},
-        "waiting": len(waiting),
-        "oldest": _iso(oldest) if oldest else None,
         "lag": _fanout_lag(store, waiting, now),
-        "oldest_hourly": _iso(min(info.modified for info in hourly)) if hourly else None,
         "parts": parts,
         "posts": _posts_per_hour(before.get("posts", {}), parts, waiting, now - days),
         "backlog": _backlog(before.get("backlog", []), now, len(waiting), oldest, now - days),
@@ -204,117 +191,77 @@ def _fanout_lag(store: BaseStore, waiting: list[ObjectInfo], now: datetime) -> d
     }
 
 
-# --- the summary: read live, cheaply -----------------------------------------------------------------
+# --- the summary: the tick's look and judgement, the kept census, a check of the newest data ---------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Segment:
-    """The newest segment of a kind (rollup, snapshot, bundle), as its manifest and listing say."""
+    """One of the newest objects the tick's look found (rollup, snapshot, bundle), and whether its data
+    is still listed now with the size the look saw."""
 
     kind: str
-    key: str
-    written: datetime | None
-    size: int
-    count: int
-    sha256: str
-    present: bool  # the data is listed with the manifest's size
-
-    def age(self, now: datetime) -> timedelta | None:
-        return now - self.written if self.written else None
+    made: logstate.Made
+    present: bool
 
 
 @dataclass
 class Summary:
     now: datetime
-    rollup: Segment | None
-    snapshot: Segment | None
-    bundle: Segment | None
+    look: logstate.LogState | None  # the tick's recorded look, or one made for this summary
+    findings: list[logstate.Finding]  # state.judge's: rollup, snapshot, the tick itself
+    segments: dict[str, Segment | None]  # "rollup", "snapshot", "bundle"
     census: dict[str, Any] | None
     verification: dict[str, Any] | None
-    rollup_late: bool
-    snapshot_late: bool
     census_stale: bool
-    alerts: list[str] = field(default_factory=list)
 
     @property
-    def oldest_waiting(self) -> timedelta | None:
-        oldest = _at((self.census or {}).get("oldest"))
-        return self.now - oldest if oldest else None
+    def late(self) -> list[str]:
+        """The names of what is late ("rollup", "snapshot", "tick")."""
+        return [finding.name for finding in self.findings if finding.late]
+
+    @property
+    def alerts(self) -> list[str]:
+        return [f"{name} late" for name in self.late] + (["census stale"] if self.census_stale else [])
 
 
-def summary(log: BaseLog, store: BaseStore, now: datetime | None = None) -> Summary:
-    """Every figure of the log-health page: the kept census and verification, the newest segments read live."""
+def summary(
+    log: BaseLog, store: BaseStore, now: datetime | None = None, look: logstate.LogState | None = None
+) -> Summary:
+    """Every figure of the log-health page.
+
+    The segments, backlog and lateness are the tick's recorded look judged by state.judge, or look,
+    a look made just now (``manage.py loghealth --count``); the tick itself is judged from its record
+    either way, so a look made by hand never hides a tick that stopped.
+    """
     now = now or datetime.now(UTC)
+    recorded = logstate.recorded()
+    shown = look or recorded
+    findings = logstate.judge(shown, now)
+    if look is not None:
+        tick = [finding for finding in logstate.judge(recorded, now) if finding.name == "tick"]
+        findings = [finding for finding in findings if finding.name != "tick"] + tick
     kept = _kept(store, CENSUS)
-    head = latest(log)
-    snapshot = _segment(log, "snapshot", head, _at(head.created) if head else None) if head else None
-    rollup = _newest_hourly(log, now)
-    bundle = _newest_daily(log, now)
-    found = Summary(
+    return Summary(
         now=now,
-        rollup=rollup,
-        snapshot=snapshot,
-        bundle=bundle,
+        look=shown,
+        findings=findings,
+        segments={
+            "rollup": _checked(log, "rollup", shown.last_rollup if shown else None),
+            "snapshot": _checked(log, "snapshot", shown.snapshot if shown else None),
+            "bundle": _checked(log, "bundle", shown.last_bundle if shown else None),
+        },
         census=kept,
         verification=_kept(store, VERIFIED),
-        rollup_late=_rollup_late(kept, now),
-        snapshot_late=_snapshot_late(snapshot, kept, now),
         census_stale=kept is None or now - datetime.fromisoformat(kept["at"]) > stale_after(),
     )
-    if found.rollup_late:
-        found.alerts.append("rollup late")
-    if found.snapshot_late:
-        found.alerts.append("snapshot late")
-    if found.census_stale:
-        found.alerts.append("census stale")
-    return found
 
 
 def stale_after() -> timedelta:
     return timedelta(seconds=3 * settings.HEALTH_CENSUS_SECONDS)
 
 
-def _rollup_late(kept: dict[str, Any] | None, now: datetime) -> bool:
-    oldest = _at((kept or {}).get("oldest"))
-    if oldest is None:
-        return False
-    hour_end = oldest.replace(minute=0, second=0, microsecond=0) + k.HOUR
-    return (now - hour_end).total_seconds() > settings.ROLLUP_LATE_SECONDS
-
-
-def _snapshot_late(snapshot: Segment | None, kept: dict[str, Any] | None, now: datetime) -> bool:
-    limit = timedelta(seconds=settings.SNAPSHOT_LATE_SECONDS)
-    if snapshot is not None and snapshot.written is not None:
-        return now - snapshot.written > limit
-    first = _at((kept or {}).get("oldest_hourly"))
-    return first is not None and now - first > limit
-
-
-def _segment(log: BaseLog, kind: str, manifest: Manifest, written: datetime | None) -> Segment:
-    listed = next(iter(log.list(manifest.key)), None)
-    present = listed is not None and listed.key == manifest.key and listed.size == manifest.stats.size
-    return Segment(kind, manifest.key, written, manifest.stats.size, manifest.count, manifest.sha256, present)
-
-
-def _newest_manifest(log: BaseLog, prefixes: list[str]) -> ObjectInfo | None:
-    """The last written manifest under the first of prefixes (newest first) that holds any."""
-    for prefix in prefixes:
-        manifests = [info for info in log.list(prefix) if k.is_manifest(info.key)]
-        if manifests:
-            return max(manifests, key=lambda info: (info.modified, info.key))
-    return None
-
-
-def _newest_hourly(log: BaseLog, now: datetime) -> Segment | None:
-    days = [(now - timedelta(days=n)).date() for n in range(HOURLY_LOOKBACK_DAYS)]
-    info = _newest_manifest(log, [f"{k.HOURLY}{day:%Y/%m/%d}/" for day in days])
-    return _segment(log, "rollup", read_manifest(log, info.key), info.modified) if info else None
-
-
-def _newest_daily(log: BaseLog, now: datetime) -> Segment | None:
-    months, first = [], now.date().replace(day=1)
-    for _ in range(DAILY_LOOKBACK_MONTHS):
-        months.append(first)
-        first = (first - timedelta(days=1)).replace(day=1)
-    info = _newest_manifest(log, [f"{k.DAILY}{month:%Y/%m}/" for month in months])
-    return _segment(log, "bundle", read_manifest(log, info.key), info.modified) if info else None
+def _checked(log: BaseLog, kind: str, made: logstate.Made | None) -> Segment | None:
+    if made is None:
+        return None
+    listed = next(iter(log.list(made.key)), None)
+    return Segment(kind, made, listed is not None and listed.key == made.key and listed.size == made.size)

@@ -1,7 +1,8 @@
 """The log-health page of the moderation site: is the log healthy, at a glance (superusers only).
 
-The figures come from board/lifecycle/health.py (a kept census and a few live reads, never a
-listing of the bucket); this module only shapes them for the template: ages and sizes in words,
+The figures come from board/lifecycle/health.py (the tick's recorded look at the log and its
+judgements, board/lifecycle/state.py, with the kept census and a listing of each newest segment's
+key, never of the bucket); this module only shapes them for the template: ages and sizes in words,
 and the two charts as SVG geometry (board/moderation/charts.py).
 """
 
@@ -14,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 
 from board.formats.dates import JST
 from board.lifecycle import health
+from board.lifecycle import state as logstate
 from board.lifecycle.errors import LifecycleError
 from board.log import LogError, get_log
 from board.moderation import charts
@@ -57,22 +59,26 @@ def log_health(request: HttpRequest) -> HttpResponse:
     except (LogError, StoreError, LifecycleError) as exc:
         return _page(request, "moderation/loghealth.html", "ログの状態", error=str(exc))
     census = found.census or {}
+    look = found.look
     segments = [
-        (label, segment, age_text(segment.age(found.now)) if segment else "—")
+        (label, segment, age_text(timedelta(seconds=segment.made.age(found.now))) if segment else "—")
         for label, segment in (
-            ("ロールアップ (hourly/)", found.rollup),
-            ("スナップショット (LATEST)", found.snapshot),
-            ("日次バンドル (daily/)", found.bundle),
+            ("ロールアップ (hourly/)", found.segments["rollup"]),
+            ("スナップショット (LATEST)", found.segments["snapshot"]),
+            ("日次バンドル (daily/)", found.segments["bundle"]),
         )
     ]
+    backlog_age = look.backlog_age(found.now) if look else None
     return _page(
         request,
         "moderation/loghealth.html",
         "ログの状態",
         summary=found,
+        look=look,
         census=census,
         segments=segments,
-        oldest_waiting=age_text(found.oldest_waiting),
+        oldest_waiting=age_text(timedelta(seconds=backlog_age) if backlog_age is not None else None),
+        looked=age_text(found.now - look.looked_at) if look else "—",
         lag=age_text(timedelta(seconds=census["lag"]["seconds"])) if census else "—",
         counted=age_text(found.now - datetime.fromisoformat(census["at"])) if census else "—",
         verified=age_text(found.now - datetime.fromisoformat(found.verification["at"])) if found.verification else "—",
@@ -81,5 +87,6 @@ def log_health(request: HttpRequest) -> HttpResponse:
         thresholds={
             "rollup": age_text(timedelta(seconds=settings.ROLLUP_LATE_SECONDS)),
             "snapshot": age_text(timedelta(seconds=settings.SNAPSHOT_LATE_SECONDS)),
+            "tick": age_text(logstate.tick_allowance()),
         },
     )

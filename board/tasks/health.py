@@ -16,15 +16,15 @@ logger = logging.getLogger(__name__)
 # No retries: the next run comes within UTAKATA_HEALTH_CENSUS_SECONDS, and the page says when a count is stale.
 @shared_task(name="utakata.health.census", acks_late=True, ignore_result=True)
 def count_log() -> None:
-    """Count storage by class, the incoming tail, fan-out lag and posts per hour; keep them in the store."""
+    """Count storage by class, fan-out lag, posts per hour and a backlog sample; keep them in the store."""
     try:
         record = census(get_log(), get_store())
     except (LogUnavailable, StoreUnavailable) as exc:
         logger.warning("health census skipped: %s", exc)
         return
     logger.info(
-        "health census: %d event(s) waiting, fan-out lag %ss, in %ss",
-        record["waiting"],
+        "health census: %d post(s) not in the store yet, the oldest for %ss, in %ss",
+        record["lag"]["posts"],
         record["lag"]["seconds"],
         record["seconds"],
     )
