@@ -344,6 +344,13 @@ def test_the_log_health_page_shows_the_figures_and_two_svg_charts(root, clock) -
     assert "style=" not in page and "<script>" not in page
 
 
+def test_the_log_health_page_shows_how_long_the_latest_fanout_took(root, monkeypatch) -> None:
+    monkeypatch.setattr(logstate, "_noted", [0.0])  # this process's earlier fan-outs noted theirs
+    logstate.record_fanout_lag(1.5)
+    page = root.get("/admin/log/").content.decode()
+    assert "最後に反映された書き込みはコミットから 1.5秒" in page
+
+
 def test_the_log_health_page_says_rollup_late(root, clock) -> None:
     clock.at = NOW - timedelta(hours=5)
     posts_at(NOW - timedelta(hours=5), 2)

@@ -115,7 +115,7 @@ def census(log: BaseLog, store: BaseStore, now: datetime | None = None) -> dict[
     record = {
         "at": _iso(now),
         "classes": {name: {"objects": n, "bytes": size} for name, (n, size) in sorted(classes.items())},
-        "lag": _fanout_lag(store, waiting, now),
+        "lag": _not_applied(store, waiting, now),
         "parts": parts,
         "posts": _posts_per_hour(before.get("posts", {}), parts, waiting, now - days),
         "backlog": _backlog(before.get("backlog", []), now, len(waiting), oldest, now - days),
@@ -167,8 +167,9 @@ def _backlog(before: list[list], now: datetime, waiting: int, oldest: datetime |
     return [*kept, [_iso(now), waiting, age]]
 
 
-def _fanout_lag(store: BaseStore, waiting: list[ObjectInfo], now: datetime) -> dict[str, Any]:
-    """How far the store is behind the log: posts committed but not shown, and the oldest one's age.
+def _not_applied(store: BaseStore, waiting: list[ObjectInfo], now: datetime) -> dict[str, Any]:
+    """How far the store is behind the log: posts committed but not shown, and the oldest one's age
+    (state.fanout_lag is the other half: how long the latest post that was applied took).
 
     A thread's count in the store is its highest applied number (numbers are gapless), so a waiting
     claim above it has not been fanned out yet. Other events (moderation, boards) are not counted.
@@ -213,6 +214,7 @@ class Summary:
     census: dict[str, Any] | None
     verification: dict[str, Any] | None
     census_stale: bool
+    last_fanout: tuple[float, float] | None = None  # state.fanout_lag(): (seconds, when applied)
 
     @property
     def late(self) -> list[str]:
@@ -253,6 +255,7 @@ def summary(
         census=kept,
         verification=_kept(store, VERIFIED),
         census_stale=kept is None or now - datetime.fromisoformat(kept["at"]) > stale_after(),
+        last_fanout=logstate.fanout_lag(),
     )
 
 

@@ -8,7 +8,7 @@ and the two charts as SVG geometry (board/moderation/charts.py).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -69,6 +69,11 @@ def log_health(request: HttpRequest) -> HttpResponse:
         )
     ]
     backlog_age = look.backlog_age(found.now) if look else None
+    if found.last_fanout is not None:
+        took, applied = found.last_fanout
+        last_fanout = (f"{took:.1f}秒", age_text(found.now - datetime.fromtimestamp(applied, UTC)))
+    else:
+        last_fanout = None
     return _page(
         request,
         "moderation/loghealth.html",
@@ -80,6 +85,7 @@ def log_health(request: HttpRequest) -> HttpResponse:
         oldest_waiting=age_text(timedelta(seconds=backlog_age) if backlog_age is not None else None),
         looked=age_text(found.now - look.looked_at) if look else "—",
         lag=age_text(timedelta(seconds=census["lag"]["seconds"])) if census else "—",
+        last_fanout=last_fanout,
         counted=age_text(found.now - datetime.fromisoformat(census["at"])) if census else "—",
         verified=age_text(found.now - datetime.fromisoformat(found.verification["at"])) if found.verification else "—",
         classes=[(name, c["objects"], c["bytes"], name in health.COLD) for name, c in _classes(census)],

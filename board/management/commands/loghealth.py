@@ -66,6 +66,10 @@ def lines(found: Summary) -> list[str]:
         out.append(f"looked at the log at {look.looked_at.isoformat(timespec='seconds')}")
     for finding in found.findings:
         out.append(f"{finding.name}: {'LATE' if finding.late else 'on time'}, {finding.detail}")
+    if found.last_fanout is not None:
+        took, applied = found.last_fanout
+        ago = found.now.timestamp() - applied
+        out.append(f"fan-out: the latest applied event took {took:.1f}s from its commit, {ago:.0f}s ago")
     kept = found.census
     if kept is None:
         out.append("census: none yet (run with --count, or start the Celery beat)")
