@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "csp",
     "board",
 ]
 
@@ -103,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
     # Counts a request that failed on the store or the log, by kind (board/ops/metrics.py).
     "board.ops.metrics.CountErrors",
@@ -112,8 +114,51 @@ MIDDLEWARE = [
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = envint("UTAKATA_ADMIN_SESSION_SECONDS", 8 * 3600)
-SESSION_COOKIE_SECURE = envbool("UTAKATA_SECURE_COOKIES")
+
+# --- HTTPS: the site behind a proxy that terminates TLS -------------------------
+
+# UTAKATA_TLS=1 says every page is served over HTTPS: plain HTTP is redirected, HSTS is sent,
+# cookies are Secure. Health probes reach gunicorn directly over plain HTTP: /healthz and /readyz are
+# answered by the first middleware, before this redirect (and the CSP), and the Prometheus metrics
+# are served on a port of their own (UTAKATA_METRICS_ADDR), outside Django.
+TLS = envbool("UTAKATA_TLS")
+SECURE_SSL_REDIRECT = TLS
+SECURE_HSTS_SECONDS = envint("UTAKATA_HSTS_SECONDS", 365 * 24 * 3600 if TLS else 0)
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured(f"UTAKATA_HSTS_SECONDS={SECURE_HSTS_SECONDS} must not be negative")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("UTAKATA_HSTS_INCLUDE_SUBDOMAINS", str(TLS))
+SECURE_HSTS_PRELOAD = envbool("UTAKATA_HSTS_PRELOAD", str(TLS))
+# The proxy tells gunicorn the request came over HTTPS in a header it sets itself (overwriting any the
+# client sent): "<META key>=<value>", e.g. HTTP_X_FORWARDED_PROTO=https. Without it every request
+# looks like plain HTTP to Django, and UTAKATA_TLS=1 would redirect forever.
+_ssl_header = os.environ.get("UTAKATA_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = None
+if _ssl_header:
+    _meta, _sep, _value = _ssl_header.partition("=")
+    if not (_sep and _value and _meta.startswith("HTTP_") and _meta.replace("_", "").isalnum() and _meta.isupper()):
+        raise ImproperlyConfigured(
+            f"UTAKATA_PROXY_SSL_HEADER={_ssl_header!r}: use <META key>=<value>, e.g. HTTP_X_FORWARDED_PROTO=https"
+        )
+    SECURE_PROXY_SSL_HEADER = (_meta, _value)
+SESSION_COOKIE_SECURE = envbool("UTAKATA_SECURE_COOKIES", str(TLS))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_FAILURE_VIEW = "board.web.views.csrf_failure"
+# Content-Security-Policy (django-csp): the pages load their own CSS and script files and nothing
+# else; no page has an inline script, style element or style attribute (tests/test_security_headers.py
+# reads every template), and the charts are SVG with presentation attributes, which CSP allows.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+    }
+}
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "board.moderation.auth.LogBackend"]
 # Sign-in throttling: django-axes counting failures in the cache (Redis), shared by every
@@ -316,6 +361,15 @@ for _name in (
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"UTAKATA_{_name}={globals()[_name]} must be positive")
 
+# The log-health page's census (board/lifecycle/health.py): how often a job lists the whole log to
+# count storage by class, the tail, the fan-out lag and posts per hour (kept in the store; the page
+# never lists the bucket), and how many days the charts show.
+HEALTH_CENSUS_SECONDS = envint("UTAKATA_HEALTH_CENSUS_SECONDS", 300)
+HEALTH_DAYS = envint("UTAKATA_HEALTH_DAYS", 7)
+for _name in ("HEALTH_CENSUS_SECONDS", "HEALTH_DAYS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"UTAKATA_{_name}={globals()[_name]} must be positive")
+
 from celery.schedules import crontab  # noqa: E402
 
 # Celery beat: the lifecycle's periodic tasks (board/tasks/lifecycle.py). Rollup and snapshot are
@@ -328,4 +382,6 @@ CELERY_BEAT_SCHEDULE = {
     # Open purges only (nothing is read once every purge is done): archived bundles a restore made
     # readable, and the second look at what was written since a purge (board/lifecycle/purge.py).
     "purge-sweep": {"task": "utakata.lifecycle.purge", "schedule": crontab(minute=40)},
+    # The log-health page's figures that need a listing of the whole log (board/lifecycle/health.py).
+    "health-census": {"task": "utakata.health.census", "schedule": timedelta(seconds=HEALTH_CENSUS_SECONDS)},
 }

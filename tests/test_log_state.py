@@ -34,9 +34,11 @@ def test_the_backlog_counts_the_events_waiting_in_incoming_and_the_age_of_the_ol
     started = now()
     board_at("test", started)
     thread_at("test", started)
-    state = logstate.look(get_log(), started + timedelta(minutes=10))
+    # A minute later, within the rollup's grace: their hour is still open whatever the clock says.
+    later = started + timedelta(minutes=1)
+    state = logstate.look(get_log(), later)
     assert state.backlog == 2 and state.closed_waiting == 0
-    assert 599 <= state.backlog_age(started + timedelta(minutes=10)) <= 601
+    assert 59 <= state.backlog_age(later) <= 61
 
 
 def test_the_last_rollup_is_the_newest_hourly_segment_with_its_size_count_and_checksum():
@@ -92,3 +94,19 @@ def test_an_old_latest_with_segments_waiting_is_snapshot_late(settings):
         looked_at=now(), snapshot=logstate.Made("snapshots/x", old, 10), unsnapshotted=3, oldest_unsnapshotted=now()
     )
     assert {f.name: f.late for f in logstate.judge(state)}["snapshot"] is True
+
+
+def test_the_rollup_is_late_once_the_oldest_waiting_events_hour_ended_past_the_threshold(settings):
+    settings.ROLLUP_LATE_SECONDS = 3600
+    hour = now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    oldest = hour + timedelta(minutes=59)
+    assert not logstate.rollup_late(oldest, hour + timedelta(hours=2))
+    assert logstate.rollup_late(oldest, hour + timedelta(hours=2, seconds=1))
+
+
+def test_without_a_snapshot_it_is_late_once_a_segment_waited_past_the_threshold(settings):
+    settings.SNAPSHOT_LATE_SECONDS = 3600
+    first = now() - timedelta(hours=3)
+    state = logstate.LogState(looked_at=now(), unsnapshotted=2, oldest_unsnapshotted=first)
+    assert not logstate.snapshot_late(state, first + timedelta(minutes=59))
+    assert logstate.snapshot_late(state, first + timedelta(minutes=61))

@@ -332,10 +332,15 @@ def _incoming(log: BaseLog, purges: PurgeList, todo: list[Entry], dry_run: bool)
 # --- one sweep at a time ----------------------------------------------------------------
 
 
+def sweep_lease() -> Lease:
+    """The lease one purge sweep at a time holds (shared by every worker and manage.py purge)."""
+    return Lease("purge-sweep", LOCK_SECONDS)
+
+
 @contextlib.contextmanager
 def exclusive() -> Iterator:
     """Hold the sweep lock (Busy if another sweep has it); yields a function that renews it."""
-    lease = Lease("purge-sweep", LOCK_SECONDS)
+    lease = sweep_lease()
     try:
         token = lease.take()
     except Exception as exc:  # a sweep without the lock could remove another's fresh data

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib.admin import AdminSite
 from django.urls import path
 
-from board.moderation import views
+from board.moderation import loghealth, views
 
 
 class ModerationSite(AdminSite):
@@ -39,6 +39,7 @@ class ModerationSite(AdminSite):
             path("moderators/<str:username>/", wrap(views.moderator_edit), name="moderator_edit"),
             path("moderators/<str:username>/purge/", wrap(views.moderator_purge), name="moderator_purge"),
             path("password/", wrap(views.password), name="password"),
+            path("log/", wrap(loghealth.log_health), name="log_health"),
         ]
         # The admin's own sign-in, sign-out and static views; its model pages (there are none) and its
         # password change (the account is in the log: ours above) are left out.

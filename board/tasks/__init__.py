@@ -2,4 +2,4 @@
 
 # Celery's autodiscovery imports this package only (boards_site/celery.py), so
 # the task modules are imported here: every worker then registers every task.
-from board.tasks import fanout, lifecycle  # noqa: E402,F401
+from board.tasks import fanout, health, lifecycle  # noqa: E402,F401

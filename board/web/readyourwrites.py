@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from board.log import LogError
@@ -21,9 +22,16 @@ logger = logging.getLogger(__name__)
 
 
 def remember(response: HttpResponse, board: str, thread: str, number: int) -> None:
-    # Signed: a forged cookie would otherwise make every page view read the log.
+    # Signed: a forged cookie would otherwise make every page view read the log. Secure with the
+    # session's cookies (UTAKATA_SECURE_COOKIES, on under UTAKATA_TLS): it names what the poster wrote.
     response.set_signed_cookie(
-        COOKIE, f"{board}/{thread}/{number}", salt=COOKIE, max_age=MAX_AGE, httponly=True, samesite="Lax"
+        COOKIE,
+        f"{board}/{thread}/{number}",
+        salt=COOKIE,
+        max_age=MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
     )
 
 

@@ -159,3 +159,9 @@ def report(request: HttpRequest, board: str, key: str, number: str) -> HttpRespo
     else:
         context["done"] = True
     return render(request, "board/report.html", context, status=400 if "error" in context else 200)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form refused for its CSRF token, on the board's own error page (Django's has an inline style)."""
+    context = {"message": "フォームの有効期限が切れました。ページを読み込み直してから書き込んでください。"}
+    return render(request, "board/error.html", context, status=403)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from board.lifecycle.errors import LifecycleError
+from board.lifecycle.health import record_verification
 from board.lifecycle.progress import Progress
 from board.lifecycle.verify import verify_store
 from board.log import LogError, get_log
@@ -22,9 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--repair", action="store_true", help="write the log's version of every drifting object")
 
     def handle(self, *args, repair, **options):
+        store = get_store()
         try:
             progress = Progress("verifylog", say=self.stdout.write)
-            report = verify_store(get_log(), get_store(), repair=repair, progress=progress)
+            report = verify_store(get_log(), store, repair=repair, progress=progress)
+            # What it found is shown on the log-health page until the next verification.
+            record_verification(store, report, repaired=repair)
         except (LifecycleError, LogError, StoreError) as exc:
             raise CommandError(f"verifylog failed: {exc}") from exc
         for line in report.lines():
