@@ -12,8 +12,15 @@ from board.readmodel import queries
 from board.store import get_store
 from tests.lifecycle_helpers import apply_incoming, at, board_at, post_at, thread_at
 
-LATER = datetime.now(UTC) + timedelta(minutes=10)
 MIN_AGE = timedelta(seconds=60)
+
+
+def later() -> datetime:
+    """Ten minutes from now, when every event just committed is old enough for reconcile.
+
+    Taken when the test runs: in a long session a time taken at import would already be past.
+    """
+    return datetime.now(UTC) + timedelta(minutes=10)
 
 
 def lost_fanout() -> str:
@@ -27,7 +34,7 @@ def lost_fanout() -> str:
 
 def test_reconcile_applies_an_event_whose_fanout_was_lost():
     thread = lost_fanout()
-    report = reconcile(get_log(), get_store(), now=LATER, min_age=MIN_AGE)
+    report = reconcile(get_log(), get_store(), now=later(), min_age=MIN_AGE)
     assert report.repaired == [f"incoming/posts/test/{thread}/0002.json"]
     assert queries.thread(get_store(), "test", thread).count == 2
 
@@ -41,26 +48,26 @@ def test_reconcile_leaves_events_young_enough_for_their_fanout_alone():
 def test_reconcile_writes_nothing_for_events_already_applied():
     lost_fanout()
     apply_incoming()
-    report = reconcile(get_log(), get_store(), now=LATER, min_age=MIN_AGE)
+    report = reconcile(get_log(), get_store(), now=later(), min_age=MIN_AGE)
     assert report.checked == 3 and report.repaired == []
 
 
 def test_an_event_is_read_by_reconcile_once(monkeypatch):
     lost_fanout()
-    reconcile(get_log(), get_store(), now=LATER, min_age=MIN_AGE)
+    reconcile(get_log(), get_store(), now=later(), min_age=MIN_AGE)
     reads = []
     log = get_log()
     real_read = type(log).read
     monkeypatch.setattr(type(log), "read", lambda self, key: reads.append(key) or real_read(self, key))
-    report = reconcile(log, get_store(), now=LATER, min_age=MIN_AGE)
+    report = reconcile(log, get_store(), now=later(), min_age=MIN_AGE)
     assert report.known == 3 and reads == []
 
 
 def test_after_a_cache_flush_reconcile_checks_again_and_changes_nothing():
     lost_fanout()
-    reconcile(get_log(), get_store(), now=LATER, min_age=MIN_AGE)
+    reconcile(get_log(), get_store(), now=later(), min_age=MIN_AGE)
     cache.clear()
-    report = reconcile(get_log(), get_store(), now=LATER, min_age=MIN_AGE)
+    report = reconcile(get_log(), get_store(), now=later(), min_age=MIN_AGE)
     assert report.checked == 3 and report.repaired == []
 
 
@@ -74,7 +81,7 @@ def test_apply_counting_tells_a_new_event_from_a_repeated_one():
 def test_an_unreadable_incoming_object_is_reported_not_applied():
     lost_fanout()
     get_log().create("incoming/events/garbage.json", b"[]")
-    report = reconcile(get_log(), get_store(), now=LATER, min_age=MIN_AGE)
+    report = reconcile(get_log(), get_store(), now=later(), min_age=MIN_AGE)
     assert report.skipped == [("incoming/events/garbage.json", "not an event: not a JSON object")]
 
 
