@@ -31,6 +31,14 @@ class FlakyLog(MemoryLog):
 
     mode = ""  # "lands-then-fails": written, but the answer lost; "hangs": blocks until released
     release = threading.Event()
+    reads = ""  # "hang": a read of a post blocks until released; "fail": it fails as S3 does
+
+    def read(self, key: str) -> bytes:
+        if key.startswith("incoming/posts/") and FlakyLog.reads == "hang":
+            FlakyLog.release.wait(30)
+        if key.startswith("incoming/posts/") and FlakyLog.reads == "fail":
+            raise LogUnavailable("503 SlowDown")
+        return super().read(key)
 
     def create(self, key: str, data: bytes) -> None:
         if key.startswith("incoming/posts/") and FlakyLog.mode == "lands-then-fails":
@@ -46,11 +54,11 @@ def flaky(settings):
     settings.UTAKATA_LOG = {**settings.UTAKATA_LOG, "BACKEND": "tests.test_posting_faults.FlakyLog"}
     settings.COMMIT_DEADLINE = 0.5
     log_module.handler.reset()
-    FlakyLog.mode = ""
+    FlakyLog.mode = FlakyLog.reads = ""
     FlakyLog.release.clear()
     yield FlakyLog
     FlakyLog.release.set()
-    FlakyLog.mode = ""
+    FlakyLog.mode = FlakyLog.reads = ""
 
 
 @pytest.fixture
@@ -119,6 +127,28 @@ def test_resubmitting_a_post_that_was_not_confirmed_posts_it_once(flaky, thread)
     again = reply(thread, "一度だけ", token="tok-2")
     assert again.number == 2
     assert len(posts_in_log(thread)) == 2, "the resubmission found the first post and wrote nothing"
+
+
+def test_resubmitting_while_the_log_hangs_is_answered_by_the_deadline(flaky, thread):
+    # The soak (bench/soak) saw it: with S3 hung, a resubmission read the first attempt back
+    # with no deadline and held the poster (and a web thread) until S3 came back, 24 s.
+    flaky.mode, flaky.reads = "hangs", "hang"
+    with pytest.raises(Refused):
+        reply(thread, "待たされる", token="tok-hang")
+    started = time.monotonic()
+    with pytest.raises(Refused) as again:
+        reply(thread, "待たされる", token="tok-hang")
+    assert time.monotonic() - started < 2
+    assert again.value.maybe_written and r.LOG_DOWN not in again.value.message
+
+
+def test_a_resubmission_of_a_written_post_the_log_cannot_read_back_is_not_written_again(flaky, thread):
+    assert reply(thread, "書けていた", token="tok-read").number == 2
+    flaky.reads = "fail"
+    with pytest.raises(Refused) as again:
+        reply(thread, "書けていた", token="tok-read")
+    assert again.value.maybe_written, "it is written: never 「保存されていません」"
+    assert len(posts_in_log(thread)) == 2, "not written a second time"
 
 
 def test_a_form_sent_twice_posts_once():

@@ -104,8 +104,9 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
     day = jst_day(now_ms)
     poster = poster_id(settings.ID_SECRET, board_name, address, day)
     key = _once_key(board_name, poster, thread_key, clean, sub)
+    until = confirm.deadline()  # for everything the log is asked from here on
     if key is not None and (earlier := once.earlier(key)) is not None:
-        found = _resubmitted(log, key, earlier)
+        found = _resubmitted(log, key, earlier, until)
         if found is not None:
             return Posted(found)
     if queries.is_banned(store, board_name, day.isoformat(), poster):
@@ -138,7 +139,7 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
         # A post's date is written once, with the names in force when it was made;
         # only boards that changed them carry them, to keep the log small.
         payload["weekdays"] = board["weekdays"]
-    put = _confirming_put(log, key)
+    put = _confirming_put(log, key, until)
     try:
         if new_thread:
             payload["subject"] = clean.subject
@@ -199,9 +200,21 @@ def _once_key(board: str, poster: str, thread_key: str | None, clean: Submission
     return None
 
 
-def _resubmitted(log, key: str, earlier: once.Earlier) -> Event | None:
-    """The event of an earlier submission of this post, if it was written; Refused while it may still be."""
-    found = once.find(log, key, earlier)
+def _resubmitted(log, key: str, earlier: once.Earlier, until: float) -> Event | None:
+    """The event of an earlier submission of this post, if it was written; Refused while it may be.
+
+    Whatever the cache remembers, a post is written anew only once the log
+    said the earlier attempt is not there: a log that cannot say in time (hung,
+    failing) gets the poster "not confirmed yet", never a second copy.
+    """
+    try:
+        found = once.find(log, key, earlier, until)
+    except confirm.Unconfirmed as exc:
+        if earlier.state == "taken":
+            return None  # its number went to another post: this one is not there
+        logger.error("resubmission not confirmed: %s", exc)
+        message = r.STILL_CONFIRMING if earlier.state == "pending" else r.UNCONFIRMED
+        raise Refused(message, status=503, maybe_written=True) from exc
     if found is not None:
         return found
     if earlier.state == "pending":
@@ -209,9 +222,8 @@ def _resubmitted(log, key: str, earlier: once.Earlier) -> Event | None:
     return None  # failed, or lost its number to another post: post it anew
 
 
-def _confirming_put(log, key: str | None):
+def _confirming_put(log, key: str | None, until: float):
     """The claim writer numbering uses: within the deadline, remembered for resubmissions."""
-    until = confirm.deadline()
 
     def put(log_key: str, data: bytes) -> None:
         if key is not None:

@@ -102,13 +102,25 @@ def create(log: BaseLog, key: str, data: bytes, until: float, settle: Callable[[
     raise Unconfirmed(f"{key}: the write failed ({failure}) and the log cannot say what it holds") from failure
 
 
+def read(log: BaseLog, key: str, until: float) -> bytes:
+    """log.read(key) answered by ``until``: the bytes; NotFound if absent; Unconfirmed if the log cannot say in time."""
+    future: Future = _pool().submit(log.read, key)
+    try:
+        return future.result(timeout=_remaining(until))
+    except FutureTimeout:
+        raise Unconfirmed(f"{key}: the log did not answer a read within {settings.COMMIT_DEADLINE}s") from None
+    except NotFound:
+        raise
+    except LogError as exc:
+        raise Unconfirmed(f"{key}: the log could not be read ({exc})") from exc
+
+
 def read_back(log: BaseLog, key: str, data: bytes, until: float) -> bool | None:
     """Whether key holds data (True), other bytes (False), or the log cannot say in time (None).
 
     A key not found is None too: a PUT whose answer was lost may still land.
     """
-    future: Future = _pool().submit(log.read, key)
     try:
-        return future.result(timeout=_remaining(until)) == data
-    except (FutureTimeout, NotFound, LogError):
+        return read(log, key, until) == data
+    except (NotFound, Unconfirmed):
         return None
