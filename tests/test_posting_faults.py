@@ -151,6 +151,25 @@ def test_a_resubmission_of_a_written_post_the_log_cannot_read_back_is_not_writte
     assert len(posts_in_log(thread)) == 2, "not written a second time"
 
 
+def test_a_reply_to_a_thread_not_applied_yet_while_the_log_hangs_is_refused_by_the_deadline(flaky, board):
+    # The soak saw it: the reply read the thread's first post from the hung log with no deadline,
+    # and S3's read timeouts ended in a 500 after 32 s.
+    fresh = submit("test", None, Submission(body="できたて", subject="新スレ"), "192.0.2.7").thread  # not applied
+    flaky.reads = "hang"
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused:
+        reply(fresh, "すぐレス")
+    assert time.monotonic() - started < 2
+    assert refused.value.status == 503 and posts_in_log(fresh) == [f"incoming/posts/test/{fresh}/0001.json"]
+
+
+def test_a_reply_to_a_thread_not_applied_yet_while_the_log_fails_is_refused_not_a_500(flaky, board):
+    fresh = submit("test", None, Submission(body="できたて", subject="新スレ"), "192.0.2.7").thread
+    flaky.reads = "fail"
+    page = Client().post("/test/post", {"key": fresh, "MESSAGE": "すぐレス", "once": "tok-fresh"})
+    assert page.status_code == 503 and "保存されていません" in page.content.decode()
+
+
 def test_a_form_sent_twice_posts_once():
     make_board("test", "テスト板", cooldown=30)
     thread = new_thread(body="最初", address="192.0.2.50").thread

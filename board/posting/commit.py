@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from board.boards import DEFAULTS
-from board.events import Event, EventType, encode, new_event
-from board.log import AlreadyExists, LogError, LogUnavailable, get_log
+from board.events import Event, EventType, decode, encode, new_event
+from board.log import AlreadyExists, LogError, LogUnavailable, NotFound, get_log
 from board.log.layout import incoming_key, post_key
 from board.moderation import caps
 from board.posting import confirm, cooldown, numbers, once, ranges, spam
@@ -24,6 +24,7 @@ from board.posting.refusals import Refused
 from board.posting.tripcode import render_name
 from board.posting.validation import Submission, validate
 from board.readmodel import queries
+from board.readmodel.projection import apply
 from board.store import StoreError, get_store
 
 logger = logging.getLogger(__name__)
@@ -68,10 +69,14 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
     except StoreError as exc:  # before the commit (after it, nothing raises): nothing was written
         logger.error("post refused, the store failed: %s", exc)
         raise Refused(r.LOG_DOWN, status=503) from exc
+    except LogError as exc:  # the commit's own errors are answered where it runs: this one came before it
+        logger.error("post refused, the log failed before the commit: %s", exc)
+        raise Refused(r.LOG_DOWN, status=503) from exc
 
 
 def _submit(board_name: str, thread_key: str | None, sub: Submission, address: str) -> Posted:
     store, log = get_store(), get_log()
+    until = confirm.deadline()  # for everything the log is asked while the poster waits
     board = queries.board(store, board_name)
     if board is None:
         raise Refused(r.NO_BOARD, status=404)
@@ -84,7 +89,7 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
     if not new_thread:
         if not (thread_key.isascii() and thread_key.isdigit() and len(thread_key) <= KEY_DIGITS):
             raise Refused(r.NO_THREAD, status=404)
-        thread = queries.thread(store, board_name, thread_key) or _just_created(board_name, thread_key)
+        thread = queries.thread(store, board_name, thread_key) or _just_created(log, board_name, thread_key, until)
         if thread is None:
             raise Refused(r.NO_THREAD, status=404)
         if thread.archived:
@@ -104,7 +109,6 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
     day = jst_day(now_ms)
     poster = poster_id(settings.ID_SECRET, board_name, address, day)
     key = _once_key(board_name, poster, thread_key, clean, sub)
-    until = confirm.deadline()  # for everything the log is asked from here on
     if key is not None and (earlier := once.earlier(key)) is not None:
         found = _resubmitted(log, key, earlier, until)
         if found is not None:
@@ -234,16 +238,21 @@ def _confirming_put(log, key: str | None, until: float):
     return put
 
 
-def _just_created(board_name: str, thread_key: str) -> queries.Thread | None:
+def _just_created(log, board_name: str, thread_key: str, until: float) -> queries.Thread | None:
     """A thread committed a moment ago whose fan-out has not run yet: apply its first post here.
 
     Without this a reply sent right after the thread was made (a script, a
-    quick second tab) would be told the thread does not exist.
+    quick second tab) would be told the thread does not exist. The log is read
+    within the post's deadline; when it cannot say, nothing was written yet.
     """
-    from board.tasks.fanout import apply_key
-
-    if not apply_key(post_key(board_name, thread_key, 1), missing_ok=True):
+    try:
+        data = confirm.read(log, post_key(board_name, thread_key, 1), until)
+    except NotFound:
         return None
+    except confirm.Unconfirmed as exc:
+        logger.error("post refused, the thread's first post could not be read: %s", exc)
+        raise Refused(r.LOG_DOWN, status=503) from exc
+    apply(get_store(), decode(data))
     return queries.thread(get_store(), board_name, thread_key)
 
 
