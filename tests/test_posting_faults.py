@@ -170,6 +170,16 @@ def test_a_reply_to_a_thread_not_applied_yet_while_the_log_fails_is_refused_not_
     assert page.status_code == 503 and "保存されていません" in page.content.decode()
 
 
+def test_the_posters_next_page_while_the_log_hangs_is_served_at_once_without_the_catch_up(flaky, thread):
+    # The soak saw it: a poster's thread page read their post from the hung log with no deadline.
+    client = Client()
+    assert "書きこみました" in client.post("/test/post", {"key": thread, "MESSAGE": "自分のレス"}).content.decode()
+    flaky.reads = "hang"
+    started = time.monotonic()
+    page = client.get(f"/test/read.cgi/test/{thread}/l50")
+    assert page.status_code == 200 and time.monotonic() - started < 2
+
+
 def test_a_form_sent_twice_posts_once():
     make_board("test", "テスト板", cooldown=30)
     thread = new_thread(body="最初", address="192.0.2.50").thread

@@ -108,7 +108,7 @@ def read(log: BaseLog, key: str, until: float) -> bytes:
     try:
         return future.result(timeout=_remaining(until))
     except FutureTimeout:
-        raise Unconfirmed(f"{key}: the log did not answer a read within {settings.COMMIT_DEADLINE}s") from None
+        raise Unconfirmed(f"{key}: the log did not answer a read in time") from None
     except NotFound:
         raise
     except LogError as exc:
