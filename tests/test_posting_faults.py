@@ -32,6 +32,12 @@ class FlakyLog(MemoryLog):
     mode = ""  # "lands-then-fails": written, but the answer lost; "hangs": blocks until released
     release = threading.Event()
     reads = ""  # "hang": a read of a post blocks until released; "fail": it fails as S3 does
+    lists = ""  # "hang": a listing of posts blocks until released
+
+    def list(self, prefix: str = "", start_after: str = ""):
+        if prefix.startswith("incoming/posts/") and FlakyLog.lists == "hang":
+            FlakyLog.release.wait(30)
+        return super().list(prefix, start_after)
 
     def read(self, key: str) -> bytes:
         if key.startswith("incoming/posts/") and FlakyLog.reads == "hang":
@@ -54,11 +60,11 @@ def flaky(settings):
     settings.UTAKATA_LOG = {**settings.UTAKATA_LOG, "BACKEND": "tests.test_posting_faults.FlakyLog"}
     settings.COMMIT_DEADLINE = 0.5
     log_module.handler.reset()
-    FlakyLog.mode = FlakyLog.reads = ""
+    FlakyLog.mode = FlakyLog.reads = FlakyLog.lists = ""
     FlakyLog.release.clear()
     yield FlakyLog
     FlakyLog.release.set()
-    FlakyLog.mode = FlakyLog.reads = ""
+    FlakyLog.mode = FlakyLog.reads = FlakyLog.lists = ""
 
 
 @pytest.fixture
@@ -178,6 +184,32 @@ def test_the_posters_next_page_while_the_log_hangs_is_served_at_once_without_the
     started = time.monotonic()
     page = client.get(f"/test/read.cgi/test/{thread}/l50")
     assert page.status_code == 200 and time.monotonic() - started < 2
+
+
+def test_a_new_thread_while_the_log_hangs_is_refused_as_not_saved_by_the_deadline(flaky, board):
+    # Finding a free thread key lists the log; with S3 hung that listing had no deadline.
+    flaky.lists = "hang"
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused:
+        submit("test", None, Submission(body="本文", subject="新スレ"), "192.0.2.7")
+    assert time.monotonic() - started < 2
+    assert refused.value.message == r.LOG_DOWN, "nothing was written: 「保存されていません」 is true"
+    flaky.lists = ""
+    assert [key for key in log_keys() if key.startswith("incoming/posts/")] == []
+
+
+def test_a_reply_numbered_from_the_log_while_it_hangs_is_refused_as_not_saved_by_the_deadline(flaky, thread):
+    from django.core.cache import cache
+
+    cache.clear()  # Redis emptied: no numbering hint, the number comes from listing the thread's claims
+    flaky.lists = "hang"
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused:
+        reply(thread, "番号は一覧から")
+    assert time.monotonic() - started < 2
+    assert refused.value.message == r.LOG_DOWN
+    flaky.lists = ""
+    assert len(posts_in_log(thread)) == 1
 
 
 def test_a_form_sent_twice_posts_once():

@@ -148,7 +148,7 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
         if new_thread:
             payload["subject"] = clean.subject
             event = numbers.commit_thread(
-                log,
+                confirm.Listing(log, until),
                 now_ms // 1000,
                 lambda key: new_event(EventType.THREAD_CREATED, board_name, key, 1, payload),
                 put=put,
@@ -156,7 +156,7 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
         else:
             assert thread is not None
             committed = numbers.commit_numbered(
-                log,
+                confirm.Listing(log, until),
                 board_name,
                 thread.key,
                 lambda n: new_event(EventType.POST_CREATED, board_name, thread.key, n, payload),
