@@ -119,7 +119,8 @@ class Faults(threading.Thread):
         """Start the Celery worker again if it exited by itself, as compose's ``restart: unless-stopped`` does."""
         if self.worker.alive():
             return
-        lines = [line for line in self.worker.output().splitlines() if "CRITICAL" in line or "Error" in line]
+        output = self.worker.output().splitlines()
+        lines = [line for line in output if "CRITICAL" in line] or [line for line in output if "Error" in line]
         self.notes.append(
             f"t={self.ledger.now():.0f} s: the Celery worker exited by itself ({self.worker.proc.returncode}; "
             f"{lines[0][:160] if lines else 'no error logged'}), started again; log {self.worker.log_path}"
