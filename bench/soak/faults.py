@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -154,8 +155,6 @@ class Faults(threading.Thread):
 
     def reconcile(self, timeout: float = 120.0) -> str:
         """Run the periodic reconcile once now (as beat would) and return its report line."""
-        import subprocess
-
         called = subprocess.run(
             [str(processes.BIN / "celery"), "-A", "boards_site", "call", "utakata.lifecycle.reconcile"],
             env=self.env,
