@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-fast bench lint venv deps-test clean
+.PHONY: run test test-fast bench soak lint venv deps-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test-fast: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	scripts/ensure-test-services
 	$(BIN)/python -m bench
+
+## soak: the load-and-faults run (5 minutes; SOAK_ARGS="--duration 600" for more); fails on a lost or doubled post
+soak: $(VENV)/.installed-dev
+	scripts/ensure-test-services
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -43,38 +43,48 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+class RedisServer:
+    """A private redis-server on a loopback port, without persistence: stopped and started again, it is empty."""
+
+    def __init__(self) -> None:
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            raise RuntimeError(
+                "redis-server is not installed: run `make test` (it installs it) or `apt-get install redis-server`"
+            )
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = tempfile.mkdtemp(prefix="utakata-redis-")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no", "--dir", self.workdir]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+
+
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """Yield the URL of a private Redis server started for the test session."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError(
-            "redis-server is not installed: run `make test` (it installs it) or `apt-get install redis-server`"
-        )
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="utakata-redis-")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with running_redis() as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def running_redis() -> Iterator[RedisServer]:
+    """A private Redis server (see RedisServer) until the block ends."""
+    server = RedisServer()
+    server.start()
     try:
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server
     finally:
-        stop(proc)
+        server.stop()
 
 
 @contextlib.contextmanager
@@ -189,52 +199,7 @@ def header_dropping_proxy(upstream: str, drop: tuple[str, ...]) -> Iterator[str]
     it: the request goes through, the header does not. (moto checks no
     signature, so the request stays valid.)
     """
-    import http.client
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import urlsplit
+    from tests.fault_proxy import FaultProxy
 
-    target = urlsplit(upstream)
-    dropped = {name.lower() for name in drop} | {"connection", "keep-alive", "proxy-connection", "transfer-encoding"}
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def forward(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else None
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped}
-            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-            try:
-                connection.request(self.command, self.path, body=body, headers=headers)
-                answer = connection.getresponse()
-                data = answer.read()
-                self.send_response(answer.status, answer.reason)
-                head = self.command == "HEAD"  # its Content-Length is the object's, with no body
-                for name, value in answer.getheaders():
-                    if name.lower() not in {"transfer-encoding", "connection"} and (
-                        head or name.lower() != "content-length"
-                    ):
-                        self.send_header(name, value)
-                if not head:
-                    self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-            finally:
-                connection.close()
-
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="header-dropping-proxy", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with FaultProxy(upstream, drop) as proxy:
+        yield proxy.url

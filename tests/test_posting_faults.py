@@ -31,6 +31,20 @@ class FlakyLog(MemoryLog):
 
     mode = ""  # "lands-then-fails": written, but the answer lost; "hangs": blocks until released
     release = threading.Event()
+    reads = ""  # "hang": a read of a post blocks until released; "fail": it fails as S3 does
+    lists = ""  # "hang": a listing of posts blocks until released
+
+    def list(self, prefix: str = "", start_after: str = ""):
+        if prefix.startswith("incoming/posts/") and FlakyLog.lists == "hang":
+            FlakyLog.release.wait(30)
+        return super().list(prefix, start_after)
+
+    def read(self, key: str) -> bytes:
+        if key.startswith("incoming/posts/") and FlakyLog.reads == "hang":
+            FlakyLog.release.wait(30)
+        if key.startswith("incoming/posts/") and FlakyLog.reads == "fail":
+            raise LogUnavailable("503 SlowDown")
+        return super().read(key)
 
     def create(self, key: str, data: bytes) -> None:
         if key.startswith("incoming/posts/") and FlakyLog.mode == "lands-then-fails":
@@ -46,11 +60,11 @@ def flaky(settings):
     settings.UTAKATA_LOG = {**settings.UTAKATA_LOG, "BACKEND": "tests.test_posting_faults.FlakyLog"}
     settings.COMMIT_DEADLINE = 0.5
     log_module.handler.reset()
-    FlakyLog.mode = ""
+    FlakyLog.mode = FlakyLog.reads = FlakyLog.lists = ""
     FlakyLog.release.clear()
     yield FlakyLog
     FlakyLog.release.set()
-    FlakyLog.mode = ""
+    FlakyLog.mode = FlakyLog.reads = FlakyLog.lists = ""
 
 
 @pytest.fixture
@@ -119,6 +133,83 @@ def test_resubmitting_a_post_that_was_not_confirmed_posts_it_once(flaky, thread)
     again = reply(thread, "一度だけ", token="tok-2")
     assert again.number == 2
     assert len(posts_in_log(thread)) == 2, "the resubmission found the first post and wrote nothing"
+
+
+def test_resubmitting_while_the_log_hangs_is_answered_by_the_deadline(flaky, thread):
+    # The soak (bench/soak) saw it: with S3 hung, a resubmission read the first attempt back
+    # with no deadline and held the poster (and a web thread) until S3 came back, 24 s.
+    flaky.mode, flaky.reads = "hangs", "hang"
+    with pytest.raises(Refused):
+        reply(thread, "待たされる", token="tok-hang")
+    started = time.monotonic()
+    with pytest.raises(Refused) as again:
+        reply(thread, "待たされる", token="tok-hang")
+    assert time.monotonic() - started < 2
+    assert again.value.maybe_written and r.LOG_DOWN not in again.value.message
+
+
+def test_a_resubmission_of_a_written_post_the_log_cannot_read_back_is_not_written_again(flaky, thread):
+    assert reply(thread, "書けていた", token="tok-read").number == 2
+    flaky.reads = "fail"
+    with pytest.raises(Refused) as again:
+        reply(thread, "書けていた", token="tok-read")
+    assert again.value.maybe_written, "it is written: never 「保存されていません」"
+    assert len(posts_in_log(thread)) == 2, "not written a second time"
+
+
+def test_a_reply_to_a_thread_not_applied_yet_while_the_log_hangs_is_refused_by_the_deadline(flaky, board):
+    # The soak saw it: the reply read the thread's first post from the hung log with no deadline,
+    # and S3's read timeouts ended in a 500 after 32 s.
+    fresh = submit("test", None, Submission(body="できたて", subject="新スレ"), "192.0.2.7").thread  # not applied
+    flaky.reads = "hang"
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused:
+        reply(fresh, "すぐレス")
+    assert time.monotonic() - started < 2
+    assert refused.value.status == 503 and posts_in_log(fresh) == [f"incoming/posts/test/{fresh}/0001.json"]
+
+
+def test_a_reply_to_a_thread_not_applied_yet_while_the_log_fails_is_refused_not_a_500(flaky, board):
+    fresh = submit("test", None, Submission(body="できたて", subject="新スレ"), "192.0.2.7").thread
+    flaky.reads = "fail"
+    page = Client().post("/test/post", {"key": fresh, "MESSAGE": "すぐレス", "once": "tok-fresh"})
+    assert page.status_code == 503 and "保存されていません" in page.content.decode()
+
+
+def test_the_posters_next_page_while_the_log_hangs_is_served_at_once_without_the_catch_up(flaky, thread):
+    # The soak saw it: a poster's thread page read their post from the hung log with no deadline.
+    client = Client()
+    assert "書きこみました" in client.post("/test/post", {"key": thread, "MESSAGE": "自分のレス"}).content.decode()
+    flaky.reads = "hang"
+    started = time.monotonic()
+    page = client.get(f"/test/read.cgi/test/{thread}/l50")
+    assert page.status_code == 200 and time.monotonic() - started < 2
+
+
+def test_a_new_thread_while_the_log_hangs_is_refused_as_not_saved_by_the_deadline(flaky, board):
+    # Finding a free thread key lists the log; with S3 hung that listing had no deadline.
+    flaky.lists = "hang"
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused:
+        submit("test", None, Submission(body="本文", subject="新スレ"), "192.0.2.7")
+    assert time.monotonic() - started < 2
+    assert refused.value.message == r.LOG_DOWN, "nothing was written: 「保存されていません」 is true"
+    flaky.lists = ""
+    assert [key for key in log_keys() if key.startswith("incoming/posts/")] == []
+
+
+def test_a_reply_numbered_from_the_log_while_it_hangs_is_refused_as_not_saved_by_the_deadline(flaky, thread):
+    from django.core.cache import cache
+
+    cache.clear()  # Redis emptied: no numbering hint, the number comes from listing the thread's claims
+    flaky.lists = "hang"
+    started = time.monotonic()
+    with pytest.raises(Refused) as refused:
+        reply(thread, "番号は一覧から")
+    assert time.monotonic() - started < 2
+    assert refused.value.message == r.LOG_DOWN
+    flaky.lists = ""
+    assert len(posts_in_log(thread)) == 1
 
 
 def test_a_form_sent_twice_posts_once():

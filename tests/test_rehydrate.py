@@ -149,6 +149,35 @@ def test_replace_applies_what_was_committed_during_the_build(monkeypatch):
     assert [p["body"] for p in posts] == ["再構築中の書き込み"]
 
 
+def test_replace_switches_only_once_the_new_generation_holds_what_was_committed_during_the_build(monkeypatch):
+    # The soak (bench/soak) saw it: readers lost the threads and posts of the build for seconds after the switch.
+    import board.management.commands.rehydrate as command
+
+    timeline = three_days()
+    thread = list(timeline.counts)[-1]
+    real_restore = command.restore
+    late = []
+
+    def post_meanwhile(log, store, plan, **options):
+        report = real_restore(log, store, plan, **options)
+        late.append(timeline.reply(3 * DAY, thread, body="再構築中の書き込み"))
+        apply_incoming()  # fan-out: into the generation still current, where readers see it
+        return report
+
+    store_class = type(get_store())
+    real_promote = store_class.promote
+    held_at_switch = []
+
+    def watched_promote(self):
+        held_at_switch.append([p["body"] for p in queries.posts(self, "test", thread, late)])
+        return real_promote(self)
+
+    monkeypatch.setattr(command, "restore", post_meanwhile)
+    monkeypatch.setattr(store_class, "promote", watched_promote)
+    rehydrate("--replace")
+    assert held_at_switch == [["再構築中の書き込み"]], "the new generation became current without the reply"
+
+
 def test_the_generation_a_replace_left_behind_is_removed_by_retire():
     three_days()
     old = get_store().generation()

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from board.boards import DEFAULTS
-from board.events import Event, EventType, encode, new_event
-from board.log import AlreadyExists, LogError, LogUnavailable, get_log
+from board.events import Event, EventType, decode, encode, new_event
+from board.log import AlreadyExists, LogError, LogUnavailable, NotFound, get_log
 from board.log.layout import incoming_key, post_key
 from board.moderation import caps
 from board.ops import logformat, metrics
@@ -25,6 +25,7 @@ from board.posting.refusals import Refused
 from board.posting.tripcode import render_name
 from board.posting.validation import Submission, validate
 from board.readmodel import queries
+from board.readmodel.projection import apply
 from board.store import StoreError, get_store
 
 logger = logging.getLogger(__name__)
@@ -72,12 +73,18 @@ def submit(board_name: str, thread_key: str | None, sub: Submission, address: st
         metrics.count_error("store", exc)
         metrics.POSTS_REFUSED.labels("store_down").inc()
         raise Refused(r.LOG_DOWN, status=503) from exc
+    except LogError as exc:  # the commit's own errors are answered where it runs: this one came before it
+        logger.error("post refused, the log failed before the commit: %s", exc)
+        metrics.count_error("log", exc)
+        metrics.POSTS_REFUSED.labels("log_down").inc()
+        raise Refused(r.LOG_DOWN, status=503) from exc
     metrics.POSTS_ACCEPTED.labels("reply" if thread_key else "thread").inc()
     return posted
 
 
 def _submit(board_name: str, thread_key: str | None, sub: Submission, address: str) -> Posted:
     store, log = get_store(), get_log()
+    until = confirm.deadline()  # for everything the log is asked while the poster waits
     board = queries.board(store, board_name)
     if board is None:
         raise Refused(r.NO_BOARD, status=404)
@@ -90,7 +97,7 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
     if not new_thread:
         if not (thread_key.isascii() and thread_key.isdigit() and len(thread_key) <= KEY_DIGITS):
             raise Refused(r.NO_THREAD, status=404)
-        thread = queries.thread(store, board_name, thread_key) or _just_created(board_name, thread_key)
+        thread = queries.thread(store, board_name, thread_key) or _just_created(log, board_name, thread_key, until)
         if thread is None:
             raise Refused(r.NO_THREAD, status=404)
         if thread.archived:
@@ -111,7 +118,7 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
     poster = poster_id(settings.ID_SECRET, board_name, address, day)
     key = _once_key(board_name, poster, thread_key, clean, sub)
     if key is not None and (earlier := once.earlier(key)) is not None:
-        found = _resubmitted(log, key, earlier)
+        found = _resubmitted(log, key, earlier, until)
         if found is not None:
             return Posted(found)
     if queries.is_banned(store, board_name, day.isoformat(), poster):
@@ -144,12 +151,12 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
         # A post's date is written once, with the names in force when it was made;
         # only boards that changed them carry them, to keep the log small.
         payload["weekdays"] = board["weekdays"]
-    put = _confirming_put(log, key)
+    put = _confirming_put(log, key, until)
     try:
         if new_thread:
             payload["subject"] = clean.subject
             event = numbers.commit_thread(
-                log,
+                confirm.Listing(log, until),
                 now_ms // 1000,
                 lambda key: new_event(EventType.THREAD_CREATED, board_name, key, 1, payload),
                 put=put,
@@ -157,7 +164,7 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
         else:
             assert thread is not None
             committed = numbers.commit_numbered(
-                log,
+                confirm.Listing(log, until),
                 board_name,
                 thread.key,
                 lambda n: new_event(EventType.POST_CREATED, board_name, thread.key, n, payload),
@@ -205,9 +212,21 @@ def _once_key(board: str, poster: str, thread_key: str | None, clean: Submission
     return None
 
 
-def _resubmitted(log, key: str, earlier: once.Earlier) -> Event | None:
-    """The event of an earlier submission of this post, if it was written; Refused while it may still be."""
-    found = once.find(log, key, earlier)
+def _resubmitted(log, key: str, earlier: once.Earlier, until: float) -> Event | None:
+    """The event of an earlier submission of this post, if it was written; Refused while it may be.
+
+    Whatever the cache remembers, a post is written anew only once the log
+    said the earlier attempt is not there: a log that cannot say in time (hung,
+    failing) gets the poster "not confirmed yet", never a second copy.
+    """
+    try:
+        found = once.find(log, key, earlier, until)
+    except confirm.Unconfirmed as exc:
+        if earlier.state == "taken":
+            return None  # its number went to another post: this one is not there
+        logger.error("resubmission not confirmed: %s", exc)
+        message = r.STILL_CONFIRMING if earlier.state == "pending" else r.UNCONFIRMED
+        raise Refused(message, status=503, maybe_written=True) from exc
     if found is not None:
         return found
     if earlier.state == "pending":
@@ -215,9 +234,8 @@ def _resubmitted(log, key: str, earlier: once.Earlier) -> Event | None:
     return None  # failed, or lost its number to another post: post it anew
 
 
-def _confirming_put(log, key: str | None):
+def _confirming_put(log, key: str | None, until: float):
     """The claim writer numbering uses: within the deadline, remembered for resubmissions."""
-    until = confirm.deadline()
 
     def put(log_key: str, data: bytes) -> None:
         if key is not None:
@@ -236,16 +254,21 @@ def _confirming_put(log, key: str | None):
     return put
 
 
-def _just_created(board_name: str, thread_key: str) -> queries.Thread | None:
+def _just_created(log, board_name: str, thread_key: str, until: float) -> queries.Thread | None:
     """A thread committed a moment ago whose fan-out has not run yet: apply its first post here.
 
     Without this a reply sent right after the thread was made (a script, a
-    quick second tab) would be told the thread does not exist.
+    quick second tab) would be told the thread does not exist. The log is read
+    within the post's deadline; when it cannot say, nothing was written yet.
     """
-    from board.tasks.fanout import apply_key
-
-    if not apply_key(post_key(board_name, thread_key, 1), missing_ok=True):
+    try:
+        data = confirm.read(log, post_key(board_name, thread_key, 1), until)
+    except NotFound:
         return None
+    except confirm.Unconfirmed as exc:
+        logger.error("post refused, the thread's first post could not be read: %s", exc)
+        raise Refused(r.LOG_DOWN, status=503) from exc
+    apply(get_store(), decode(data))
     return queries.thread(get_store(), board_name, thread_key)
 
 

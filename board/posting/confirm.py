@@ -24,13 +24,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from django.conf import settings
 
-from board.log import AlreadyExists, BaseLog, LogError, LogUnavailable, NotFound
+from board.log import AlreadyExists, BaseLog, LogError, LogUnavailable, NotFound, ObjectInfo
 
 logger = logging.getLogger(__name__)
 
@@ -102,13 +102,48 @@ def create(log: BaseLog, key: str, data: bytes, until: float, settle: Callable[[
     raise Unconfirmed(f"{key}: the write failed ({failure}) and the log cannot say what it holds") from failure
 
 
+def read(log: BaseLog, key: str, until: float) -> bytes:
+    """log.read(key) answered by ``until``: the bytes; NotFound if absent; Unconfirmed if the log cannot say in time."""
+    future: Future = _pool().submit(log.read, key)
+    try:
+        return future.result(timeout=_remaining(until))
+    except FutureTimeout:
+        raise Unconfirmed(f"{key}: the log did not answer a read in time") from None
+    except NotFound:
+        raise
+    except LogError as exc:
+        raise Unconfirmed(f"{key}: the log could not be read ({exc})") from exc
+
+
 def read_back(log: BaseLog, key: str, data: bytes, until: float) -> bool | None:
     """Whether key holds data (True), other bytes (False), or the log cannot say in time (None).
 
     A key not found is None too: a PUT whose answer was lost may still land.
     """
-    future: Future = _pool().submit(log.read, key)
     try:
-        return future.result(timeout=_remaining(until)) == data
-    except (FutureTimeout, NotFound, LogError):
+        return read(log, key, until) == data
+    except (NotFound, Unconfirmed):
         return None
+
+
+class Listing:
+    """The log as numbering sees it before it writes: listings answered by ``until``.
+
+    Past the deadline a listing raises LogUnavailable marked unsent: the
+    claims are listed before any write, so nothing of the post was written.
+    Everything else goes to the log itself.
+    """
+
+    def __init__(self, log: BaseLog, until: float) -> None:
+        self._log = log
+        self._until = until
+
+    def list(self, prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
+        future: Future = _pool().submit(lambda: list(self._log.list(prefix, start_after)))
+        try:
+            return iter(future.result(timeout=_remaining(self._until)))
+        except FutureTimeout:
+            raise LogUnavailable(f"listing {prefix}: the log did not answer in time", unsent=True) from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._log, name)

@@ -30,7 +30,8 @@ from django.core.cache import cache
 
 from board.events import Event, decode
 from board.lib.cache import CACHE_ERRORS
-from board.log import BaseLog, LogError, NotFound
+from board.log import BaseLog, NotFound
+from board.posting import confirm
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +89,13 @@ def remember(once: str, state: str, log_key: str) -> None:
         logger.warning("submission %s not remembered, the cache failed: %s", once, exc)
 
 
-def find(log: BaseLog, once: str, where: Earlier) -> Event | None:
-    """The event an earlier submission with this key wrote, if the log holds it."""
+def find(log: BaseLog, once: str, where: Earlier, until: float) -> Event | None:
+    """The event an earlier submission with this key wrote, or None if the log does not hold it there.
+
+    Answered by ``until``; raises confirm.Unconfirmed when the log cannot say by then.
+    """
     try:
-        event = decode(log.read(where.log_key))
-    except (NotFound, LogError):
+        event = decode(confirm.read(log, where.log_key, until))
+    except NotFound:
         return None
     return event if event.payload.get("once") == once else None

@@ -8,16 +8,21 @@ straight from the log (the same idempotent apply the workers run).
 from __future__ import annotations
 
 import logging
+import time
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from board.log import LogError
+from board.events import decode
+from board.log import LogError, NotFound, get_log
 from board.log.layout import post_key
-from board.tasks.fanout import apply_key
+from board.posting import confirm
+from board.readmodel.projection import apply
+from board.store import get_store
 
 COOKIE = "utakata_posted"
 MAX_AGE = 120
+BUDGET = 1.0  # seconds a page waits for the log at most: a hung log must not hold the page
 logger = logging.getLogger(__name__)
 
 
@@ -44,15 +49,18 @@ def pending_number(request: HttpRequest, board: str, thread: str) -> int:
 
 
 def catch_up(board: str, thread: str, have: int, want: int) -> bool:
-    """Apply posts have+1..want from the log; True if anything was applied."""
+    """Apply posts have+1..want from the log, as far as it answers within BUDGET; True if anything was applied."""
+    until = time.monotonic() + BUDGET
+    log, store = get_log(), get_store()
     applied = False
     for number in range(have + 1, min(want, have + 50) + 1):
         try:
-            found = apply_key(post_key(board, thread, number), missing_ok=True)
-        except LogError:
-            logger.warning("read-your-writes catch-up failed for %s/%s/%d", board, thread, number)
+            data = confirm.read(log, post_key(board, thread, number), until)
+        except NotFound:  # numbers are gapless: nothing further can be there either
             break
-        if not found:  # numbers are gapless: nothing further can be there either
+        except LogError as exc:  # the page goes without the catch-up; fan-out will bring the post
+            logger.warning("read-your-writes catch-up failed for %s/%s/%d: %s", board, thread, number, exc)
             break
+        apply(store, decode(data))
         applied = True
     return applied

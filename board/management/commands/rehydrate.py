@@ -19,6 +19,8 @@ from board.log import LogError, get_log
 from board.ops import metrics
 from board.store import StoreError, get_store
 
+CATCH_UP_ROUNDS = 10  # at most, before a --replace switches
+CAUGHT_UP = 5  # events a catch-up round may still find for the new generation to become current
 PARTIAL = "the store now holds part of the restore; fix the cause and run `manage.py rehydrate --replace`"
 
 
@@ -103,12 +105,26 @@ class Command(BaseCommand):
             self.follow(Follower(log, target, plan, report), interval)
 
     def switch(self, log, target, plan: Plan, report: RestoreReport) -> None:
-        """Make the rebuilt generation current, then apply what the live one took meanwhile."""
+        """Catch the rebuilt generation up with the log, make it current, then apply what the old one took since."""
+        follower = Follower(log, target, plan, report)
+        # Readers must not lose what they saw in the live generation: what was committed during
+        # the build goes into the new one before it becomes current, in rounds (each takes what
+        # arrived during the one before) until a round finds little.
+        caught = 0
+        for _ in range(CATCH_UP_ROUNDS):
+            applied = follower.step()
+            caught += applied
+            if applied <= CAUGHT_UP:
+                break
         target.promote()
         # Other processes read the pointer at most pointer_ttl seconds ago: until they read it
-        # again, their fan-out still lands in the old generation. Then catch up from the log.
-        time.sleep(target.pointer_ttl + 0.2)
-        caught = Follower(log, target, plan, report).step()
+        # again, their fan-out still lands in the old generation. Follow the log meanwhile, so
+        # that what they commit reaches the new one within a poll, and once more after.
+        deadline = time.monotonic() + target.pointer_ttl + 0.2
+        while time.monotonic() < deadline:
+            caught += follower.step()
+            time.sleep(0.05)
+        caught += follower.step()
         self.stdout.write(
             f"switched to generation {target.generation()}; {caught} event(s) committed during the build applied"
         )
