@@ -266,6 +266,11 @@ def test_without_a_recorded_look_the_summary_says_the_tick_is_late(clock) -> Non
     assert all(segment is None for segment in found.segments.values())
 
 
+def test_with_the_cache_down_the_summary_says_the_ticks_record_cannot_be_read(clock, cache_down) -> None:
+    found = health.summary(get_log(), get_store(), NOW)
+    assert found.late == ["tick"] and "cannot be read" in found.findings[0].detail
+
+
 def test_a_look_made_for_the_summary_is_judged_but_the_tick_is_judged_from_its_record(clock) -> None:
     looked(NOW - timedelta(hours=1))  # the tick's last look, an hour ago
     clock.at = NOW - timedelta(hours=5)
@@ -364,6 +369,11 @@ def test_the_log_health_page_says_so_when_nothing_was_looked_at_or_counted_yet(r
     page = root.get("/admin/log/").content.decode()
     assert "<strong>tick late</strong>" in page and "まだ見ていません" in page
     assert "census stale" in page and "まだ集計されていません" in page
+
+
+def test_the_log_health_page_answers_with_the_cache_down(root, cache_down) -> None:
+    page = root.get("/admin/log/")
+    assert page.status_code == 200 and "キャッシュ (Redis) に接続できない" in page.content.decode()
 
 
 # --- manage.py loghealth -----------------------------------------------------------------------------

@@ -215,6 +215,7 @@ class Summary:
     verification: dict[str, Any] | None
     census_stale: bool
     last_fanout: tuple[float, float] | None = None  # state.fanout_lag(): (seconds, when applied)
+    cache_down: bool = False  # the tick's record and the fan-out time could not be read
 
     @property
     def late(self) -> list[str]:
@@ -236,12 +237,18 @@ def summary(
     either way, so a look made by hand never hides a tick that stopped.
     """
     now = now or datetime.now(UTC)
-    recorded = logstate.recorded()
+    try:
+        recorded, last_fanout, unreadable = logstate.recorded(), logstate.fanout_lag(), ""
+    except Exception as exc:  # the cache down: the page is most wanted then, so it shows what the log says
+        recorded, last_fanout = None, None
+        unreadable = f"the cache (Redis) cannot be read ({type(exc).__name__}): the tick's last look is unknown"
     shown = look or recorded
     findings = logstate.judge(shown, now)
     if look is not None:
         tick = [finding for finding in logstate.judge(recorded, now) if finding.name == "tick"]
         findings = [finding for finding in findings if finding.name != "tick"] + tick
+    if unreadable:
+        findings = [logstate.Finding("tick", True, unreadable) if f.name == "tick" else f for f in findings]
     kept = _kept(store, CENSUS)
     return Summary(
         now=now,
@@ -255,7 +262,8 @@ def summary(
         census=kept,
         verification=_kept(store, VERIFIED),
         census_stale=kept is None or now - datetime.fromisoformat(kept["at"]) > stale_after(),
-        last_fanout=logstate.fanout_lag(),
+        last_fanout=last_fanout,
+        cache_down=bool(unreadable),
     )
 
 
