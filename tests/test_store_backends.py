@@ -18,6 +18,7 @@ import uuid
 import pytest
 
 from board.store.base import Conflict, StoreError, StoreUnavailable
+from board.store.generations import Pointer, merge_pointers
 from board.store.memory import MemoryStore
 from board.store.sqlite import SQLiteStore
 
@@ -336,6 +337,56 @@ class StoreContract:
         with pytest.raises(StoreError, match="became current"):
             old.promote()
 
+    # The two-phase switch of a rebuild (generations.py): dual write, then promote.
+
+    def test_during_dual_write_an_update_lands_in_the_staged_generation_and_readers_keep_the_live_one(self, store):
+        store.store(B, "k", json.dumps(["live"]).encode())
+        staging = store.staging()
+        self.instances.append(staging)
+        staging.start_dual_write()
+        writer = self.make()  # a process that reads the pointer after the dual write began
+        writer.update(
+            B, "k", lambda current: json.dumps(sorted({*json.loads(current or "[]"), "new"})).encode(), merge_sets
+        )
+        assert json.loads(self.make().get(B, "k", merge_sets)) == ["live", "new"], "readers keep the live generation"
+        assert json.loads(staging.get(B, "k", merge_sets)) == ["new"]
+
+    def test_dual_write_reaches_the_staged_generation_before_the_current_one(self, store):
+        store.store(B, "k", b"live")
+        staging = store.staging()
+        self.instances.append(staging)
+        staging.store(B, "k", b"staged")
+        staging.start_dual_write()
+        seen = []
+
+        def mutate(current):
+            seen.append(current)
+            return current + b"+"
+
+        self.make().update(B, "k", mutate, merge_sets)
+        assert seen == [b"staged", b"live"], "what readers of the live generation see is already in the staged one"
+
+    def test_dual_write_ends_when_the_staged_generation_becomes_current(self, store):
+        staging = store.staging()
+        self.instances.append(staging)
+        staging.start_dual_write()
+        staging.promote()
+        assert self.make().dual_twin() is None
+
+    def test_a_staged_generation_given_up_takes_no_more_dual_writes(self, store):
+        staging = store.staging()
+        self.instances.append(staging)
+        staging.start_dual_write()
+        assert self.make().dual_twin() is not None
+        staging.abandon()
+        self.make().update(B, "k", lambda current: b"after", merge_sets)
+        assert self.make().dual_twin() is None and staging.fetch(B, "k") is None
+        assert store.pointer().current < staging.generation(), "giving up switches nothing"
+
+    def test_only_a_staging_instance_can_ask_for_dual_write(self, store):
+        with pytest.raises(StoreError, match="staging"):
+            store.start_dual_write()
+
 
 class SiblingContract(StoreContract):
     """Stores that keep concurrent writes as siblings (Riak with allow_mult)."""
@@ -520,3 +571,29 @@ def _increment_in_process(path: str, writer: str, increments: int, start) -> Non
     for _ in range(increments):
         store.update(B, "counter", incrementer(writer), merge_counter)
     store.close()
+
+
+# The pointer is a join-semilattice that older code wrote without the dual-write fields.
+
+
+def test_a_pointer_written_before_dual_write_existed_decodes_without_it():
+    old = b'{"clean_below": 2, "current": 3, "highest": 4}'
+    assert Pointer.decode(old) == Pointer(current=3, highest=4, clean_below=2, dual=0, abandoned=0)
+    assert Pointer.decode(old).dual_target() is None
+
+
+def test_pointer_siblings_merge_field_by_field_keeping_a_dual_write():
+    promoted_elsewhere = Pointer(current=2, highest=3, clean_below=1)
+    dual = Pointer(current=1, highest=3, clean_below=1, dual=3)
+    merged = Pointer.decode(merge_pointers([promoted_elsewhere.encode(), dual.encode()]))
+    assert merged == Pointer(current=2, highest=3, clean_below=1, dual=3)
+    assert merged.dual_target() == 3
+    assert Pointer.decode(merged.encode()) == merged, "the new fields round-trip"
+
+
+def test_a_pointer_names_no_dual_target_once_it_is_current_or_abandoned():
+    dual = Pointer(highest=2).dual_writing(2)
+    assert dual.dual_target() == 2
+    assert dual.promoted(2).dual_target() is None
+    assert dual.abandoning(2).dual_target() is None
+    assert dual.abandoning(2).join(dual) == dual.abandoning(2), "join is idempotent and keeps the abandonment"

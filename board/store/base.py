@@ -9,7 +9,10 @@ Either way update() ends with one merged value, so every value kept here must
 be a join-semilattice: merging siblings in any order gives the same result.
 
 The data lives in generations (see generations.py): a store is emptied or
-rebuilt by switching to a new generation, never by listing its keys.
+rebuilt by switching to a new generation, never by listing its keys. While a
+rebuilt generation is marked for dual write, update() writes into it as well
+(before the current one): that is the one place writes choose a second
+generation, and every writer applying events goes through it.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class BaseStore:
         self.pointer_ttl = float(self.options.get("generation_ttl", 1.0))
         self._pointer: Pointer | None = None
         self._pointer_read = 0.0
+        self._twin: BaseStore | None = None  # an instance on the generation of dual write, made when first needed
 
     def fetch(self, bucket: str, key: str) -> Fetched | None:
         """Return the value(s) and context at bucket/key, or None if absent."""
@@ -159,14 +163,31 @@ class BaseStore:
             return new
         raise Conflict(f"{key}: gave up after 50 conflicting writes")
 
+    def _cached_pointer(self) -> Pointer:
+        """The pointer as read at most pointer_ttl seconds ago."""
+        if self._pointer is None or time.monotonic() - self._pointer_read > self.pointer_ttl:
+            self.pointer()
+        assert self._pointer is not None
+        return self._pointer
+
     def generation(self) -> int:
         """The generation this instance reads and writes: its pinned one, or the current one."""
         if self.pinned is not None:
             return self.pinned
-        if self._pointer is None or time.monotonic() - self._pointer_read > self.pointer_ttl:
-            self.pointer()
-        assert self._pointer is not None
-        return self._pointer.current
+        return self._cached_pointer().current
+
+    def dual_twin(self) -> BaseStore | None:
+        """An instance on the staged generation writers also write to now, or None (see generations.py)."""
+        if self.pinned is not None:
+            return None  # a rebuild's own writes, or a look at one generation
+        generation = self._cached_pointer().dual_target()
+        if generation is None:
+            return None
+        if self._twin is None or self._twin.pinned != generation:
+            if self._twin is not None:
+                self._twin.close()
+            self._twin = type(self)(self.location, {**self.options, "generation": str(generation)})
+        return self._twin
 
     def staging(self) -> BaseStore:
         """A new instance on a newly allocated, empty generation beside the current one."""
@@ -180,6 +201,23 @@ class BaseStore:
         switched = self._change_pointer(lambda p: p.promoted(generation))
         if switched.current != generation:
             raise StoreError(f"generation {switched.current} became current meanwhile; {generation} is not")
+
+    def start_dual_write(self) -> None:
+        """Ask every writer to write also to this staging instance's generation (first phase of a switch)."""
+        generation = self._staged_generation()
+        switched = self._change_pointer(lambda p: p.dual_writing(generation))
+        if switched.dual != generation or switched.dual_target() is None:
+            raise StoreError(f"generation {generation} cannot take dual writes: pointer is {switched}")
+
+    def abandon(self) -> None:
+        """Give up this staging instance's generation: writers stop writing to it."""
+        generation = self._staged_generation()
+        self._change_pointer(lambda p: p.abandoning(generation))
+
+    def _staged_generation(self) -> int:
+        if self.pinned is None:
+            raise StoreError("only an instance made by staging() stands for a staged generation")
+        return self.pinned
 
     def retire(self) -> list[int]:
         """Remove the generations older than the current one; return the ones removed."""
@@ -201,7 +239,10 @@ class BaseStore:
         self.pointer()
 
     def close(self) -> None:
-        """Release connections; the default holds none."""
+        """Release connections (backends holding some extend this)."""
+        twin, self._twin = self._twin, None
+        if twin is not None:
+            twin.close()
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
         """Group the writes made inside ``with store.batch():`` for speed (e.g. rehydrate).
@@ -242,7 +283,14 @@ class BaseStore:
         it was given (or None) means "nothing to change" and writes nothing,
         which keeps idempotent re-application cheap. mutate may run several
         times (once per lost race), so it must not have side effects.
+
+        While a staged generation takes dual writes, the update is made there
+        first: whatever a reader can see in the current generation is then
+        already in the one it will switch to. Returns the current generation's value.
         """
+        twin = self.dual_twin()
+        if twin is not None:
+            twin.update(bucket, key, mutate, merge, attempts)
         for attempt in range(attempts):
             fetched = self.fetch(bucket, key)
             if fetched is None:

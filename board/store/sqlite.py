@@ -183,6 +183,7 @@ class SQLiteStore(BaseStore):
         return conn
 
     def close(self) -> None:
+        super().close()
         conn, self._conn = self._conn, None
         if conn is None:
             return

@@ -21,6 +21,8 @@ from board.store import StoreError, get_store
 
 CATCH_UP_ROUNDS = 10  # at most, before a --replace switches
 CAUGHT_UP = 5  # events a catch-up round may still find for the new generation to become current
+# Beyond generation_ttl, for a write that read the pointer just before it expired and is still on its way.
+POINTER_MARGIN = 0.5
 PARTIAL = "the store now holds part of the restore; fix the cause and run `manage.py rehydrate --replace`"
 
 
@@ -105,30 +107,46 @@ class Command(BaseCommand):
             self.follow(Follower(log, target, plan, report), interval)
 
     def switch(self, log, target, plan: Plan, report: RestoreReport) -> None:
-        """Catch the rebuilt generation up with the log, make it current, then apply what the old one took since."""
+        """Catch the rebuilt generation up with the log and make it current in two phases (see generations.py)."""
         follower = Follower(log, target, plan, report)
-        # Readers must not lose what they saw in the live generation: what was committed during
-        # the build goes into the new one before it becomes current, in rounds (each takes what
-        # arrived during the one before) until a round finds little.
+        # Readers must not lose what they saw in the live generation. What was committed during
+        # the build goes into the new one in rounds (each takes what arrived during the one
+        # before) until a round finds little; that keeps the rest of the switch short.
         caught = 0
         for _ in range(CATCH_UP_ROUNDS):
             applied = follower.step()
             caught += applied
             if applied <= CAUGHT_UP:
                 break
-        target.promote()
-        # Other processes read the pointer at most pointer_ttl seconds ago: until they read it
-        # again, their fan-out still lands in the old generation. Follow the log meanwhile, so
-        # that what they commit reaches the new one within a poll, and once more after.
-        deadline = time.monotonic() + target.pointer_ttl + 0.2
-        while time.monotonic() < deadline:
+        try:
+            # Writers that read the pointer from now on apply to the new generation too. Those
+            # still trusting a pointer read before it (at most pointer_ttl ago) apply to the old
+            # one only: once every such pointer has expired, a last round takes what they
+            # committed, and nothing readers can see is missing from the new generation.
+            target.start_dual_write()
+            deadline = time.monotonic() + target.pointer_ttl + POINTER_MARGIN
+            while time.monotonic() < deadline:
+                caught += follower.step()  # keeps the last round short
+                time.sleep(0.05)
             caught += follower.step()
-            time.sleep(0.05)
-        caught += follower.step()
+            target.promote()
+        except BaseException:
+            self.give_up(target)
+            raise
         self.stdout.write(
             f"switched to generation {target.generation()}; {caught} event(s) committed during the build applied"
         )
         queue_retire(self.stdout)
+
+    def give_up(self, target) -> None:
+        """Stop the dual write into a generation that will not become current."""
+        try:
+            target.abandon()
+        except StoreError as exc:
+            self.stderr.write(
+                f"could not give up generation {target.generation()} ({exc}): writers keep writing to it "
+                "until the next `rehydrate --replace` or flush"
+            )
 
     def touched(self, store) -> bool:
         """Whether a restore that failed may have left part of itself in the store.
