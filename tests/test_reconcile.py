@@ -78,6 +78,15 @@ def test_apply_counting_tells_a_new_event_from_a_repeated_one():
     assert apply_counting(get_store(), event) is False
 
 
+def test_during_the_dual_write_of_a_rebuild_reconcile_repairs_both_generations():
+    board_at("test", at(0))
+    event = thread_at("test", at(1))
+    staging = get_store().staging()
+    staging.start_dual_write()
+    assert apply_counting(get_store(), event) is True, "the current generation lacked it"
+    assert queries.thread(staging, "test", event.thread) is not None, "the generation being built has it too"
+
+
 def test_an_unreadable_incoming_object_is_reported_not_applied():
     lost_fanout()
     get_log().create("incoming/events/garbage.json", b"[]")

@@ -16,7 +16,7 @@ from board.lifecycle.snapshot import latest
 from board.log import get_log
 from board.readmodel import objects as o
 from board.readmodel import queries
-from board.store import get_store
+from board.store import StoreError, get_store
 from tests.lifecycle_helpers import (
     apply_incoming,
     at,
@@ -176,6 +176,22 @@ def test_replace_switches_only_once_the_new_generation_holds_what_was_committed_
     monkeypatch.setattr(store_class, "promote", watched_promote)
     rehydrate("--replace")
     assert held_at_switch == [["再構築中の書き込み"]], "the new generation became current without the reply"
+
+
+def test_a_replace_that_fails_before_the_switch_ends_the_dual_write_into_its_generation(monkeypatch):
+    three_days()
+    store_class = type(get_store())
+
+    def failing_promote(self):
+        raise StoreError("the store went away")
+
+    monkeypatch.setattr(store_class, "promote", failing_promote)
+    live = get_store().generation()
+    with pytest.raises(CommandError, match="the store went away"):
+        rehydrate("--replace")
+    pointer = get_store().pointer()
+    assert pointer.dual > live, "the rebuild had asked for dual write"
+    assert pointer.current == live and get_store().dual_twin() is None, "writers write the live generation only"
 
 
 def test_the_generation_a_replace_left_behind_is_removed_by_retire():
