@@ -87,8 +87,10 @@ def test_a_task_whose_pool_process_is_sigkilled_is_redelivered_and_applied_once(
     with processes.celery_worker(env, log_dir=tmp_path) as worker:
         key = thread_applied(web, store)
         before = len(received(worker))  # createboard's and the thread's
+        poster = processes.BoardClient(web.url)
+        poster.open_form("test", key)  # the page read before the lock: this test is about the task
         with processes.store_write_locked(store_path):
-            processes.BoardClient(web.url).reply("test", key, "2")
+            poster.reply("test", key, "2")
             eventually(lambda: len(received(worker)) > before, 5, "the reply's task at the worker")
             time.sleep(0.3)
             assert numbers_in_store(store, key) == [1], "the task must still be blocked"
@@ -108,8 +110,10 @@ def test_a_task_of_a_worker_sigkilled_whole_is_redelivered_after_the_visibility_
     try:
         key = thread_applied(web, store)
         before = len(received(worker))  # createboard's and the thread's
+        poster = processes.BoardClient(web.url)
+        poster.open_form("test", key)  # the page read before the lock: this test is about the task
         with processes.store_write_locked(store_path):
-            processes.BoardClient(web.url).reply("test", key, "2")
+            poster.reply("test", key, "2")
             eventually(lambda: len(received(worker)) > before, 5, "the reply's task at the worker")
             delivered = time.monotonic()
             task = received(worker)[-1]
