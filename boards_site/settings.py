@@ -219,7 +219,7 @@ UTAKATA_STORE["OPTIONS"].setdefault("model", MODEL_VERSION)
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "board.lib.rediscache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # One machine without Redis: Django's database cache in a local SQLite file is
     # shared by every local process and, unlike the file cache, adds atomically,

@@ -22,7 +22,7 @@ from tests.lifecycle_helpers import board_at, post_at, thread_at
 
 @pytest.fixture
 def redis_cache(settings, fresh_redis):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": fresh_redis}}
+    settings.CACHES = {"default": {"BACKEND": "board.lib.rediscache.RedisCache", "LOCATION": fresh_redis}}
 
 
 def now() -> datetime:

@@ -74,7 +74,7 @@ def test_reconcile_counts_the_events_it_checks():
 
 
 def test_a_jobs_progress_renews_its_lease(settings, fresh_redis):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": fresh_redis}}
+    settings.CACHES = {"default": {"BACKEND": "board.lib.rediscache.RedisCache", "LOCATION": fresh_redis}}
     settings.JOB_LEASE_SECONDS = 600
     token = due.lease(due.ROLLUP).take()
     client = redis.Redis.from_url(fresh_redis)

@@ -45,3 +45,12 @@ def test_the_embedded_cache_is_the_database_cache_without_redis(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["LocalDatabaseCache", "True", "False", "1"]
+
+
+def test_the_redis_cache_makes_one_client_per_connection_pool(settings, fresh_redis):
+    from board.lib.rediscache import RedisCache
+
+    backend = RedisCache(fresh_redis, {})
+    assert backend._cache.get_client() is backend._cache.get_client(write=True)
+    backend.set("k", "v")
+    assert backend.get("k") == "v"

@@ -159,7 +159,7 @@ def test_the_hint_is_written_with_the_time_before_the_put_that_took_the_number(m
 
 
 def use_redis_cache(settings, url: str) -> None:
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    settings.CACHES = {"default": {"BACKEND": "board.lib.rediscache.RedisCache", "LOCATION": url}}
 
 
 @pytest.fixture
@@ -202,6 +202,71 @@ def test_on_redis_concurrent_hint_writes_keep_the_highest(redis_cache):
 def test_without_the_thread_lock_a_cache_without_compare_and_set_leaves_the_hint_alone():
     numbers.raise_hint("b", "1", numbers.Hint(5, now_ms()), numbers.ThreadLock("b", "1"))
     assert numbers.read_hint("b", "1") is None
+
+
+# --- the lock on Redis: two round trips a post ---------------------------------------------------
+
+
+def redis_commands(monkeypatch) -> list[str]:
+    """Record the commands the cache's Redis client sends from now on."""
+    import redis
+
+    sent: list[str] = []
+    real = redis.Redis.execute_command
+
+    def execute(self, *args, **options):
+        sent.append(str(args[0]))
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", execute)
+    return sent
+
+
+def test_on_redis_taking_the_lock_reads_the_hint_in_the_same_round_trip(redis_cache, monkeypatch):
+    numbers.raise_hint("b", "1", numbers.Hint(9, now_ms()), numbers.ThreadLock("b", "1"))
+    sent = redis_commands(monkeypatch)
+    lock = numbers.ThreadLock("b", "1")
+    assert lock.acquire()
+    assert lock.hint.number == 9
+    assert sent == ["EVAL"]
+
+
+def test_on_redis_giving_the_lock_up_raises_the_hint_in_the_same_round_trip(redis_cache, monkeypatch):
+    lock = numbers.ThreadLock("b", "1")
+    lock.acquire()
+    sent = redis_commands(monkeypatch)
+    lock.release(numbers.Hint(4, now_ms()))
+    assert sent == ["EVAL"]
+    assert numbers.read_hint("b", "1").number == 4
+    assert numbers.ThreadLock("b", "1").acquire(wait=0)
+
+
+def test_on_redis_giving_the_lock_up_never_lowers_the_hint(redis_cache):
+    numbers.raise_hint("b", "1", numbers.Hint(7, now_ms()), numbers.ThreadLock("b", "1"))
+    lock = numbers.ThreadLock("b", "1")
+    lock.acquire()
+    lock.release(numbers.Hint(6, now_ms()))
+    assert numbers.read_hint("b", "1").number == 7
+
+
+def test_on_redis_a_lock_that_expired_and_was_taken_again_is_left_to_its_new_holder(redis_cache, monkeypatch):
+    monkeypatch.setattr(numbers, "LOCK_TTL", 0.05)
+    first = numbers.ThreadLock("b", "1")
+    first.acquire()
+    time.sleep(0.1)
+    second = numbers.ThreadLock("b", "1")
+    assert second.acquire(wait=0)
+    first.release()
+    assert second.held()
+    assert not numbers.ThreadLock("b", "1").acquire(wait=0)
+
+
+def test_on_redis_a_reply_costs_two_round_trips_for_its_number(redis_cache, monkeypatch):
+    claim_thread()
+    commit()  # 2, and the hint
+    sent = redis_commands(monkeypatch)
+    assert commit().number == 3
+    assert sent == ["EVAL", "EVAL"]
 
 
 # --- a cache that is down -------------------------------------------------------------------------

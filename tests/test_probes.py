@@ -164,7 +164,7 @@ def cache_silent(settings):
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)
     location = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}}
+    settings.CACHES = {"default": {"BACKEND": "board.lib.rediscache.RedisCache", "LOCATION": location}}
     caches._connections = threading.local()
     yield
     silent.close()

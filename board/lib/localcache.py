@@ -11,7 +11,7 @@ import contextlib
 import threading
 
 from django.core.cache.backends.db import DatabaseCache
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 
 _made: set[str] = set()
@@ -24,7 +24,9 @@ class LocalDatabaseCache(DatabaseCache):
             return
         with _lock:
             if self._table not in _made:
-                with contextlib.suppress(DatabaseError):  # another process made it at the same moment
+                # Another process may make it at the same moment: the command then fails with
+                # "already exists", as a DatabaseError or wrapped in a CommandError.
+                with contextlib.suppress(DatabaseError, CommandError):
                     call_command("createcachetable", database="cache", verbosity=0)
                 _made.add(self._table)
 

@@ -151,59 +151,134 @@ def highest_claimed(log: BaseLog, board: str, thread: str) -> int | None:
     return highest
 
 
+# KEYS[1] the lock, KEYS[2] the hint; ARGV: token, lock TTL (ms).
+# Takes the lock if it is free and answers the hint with it: one round trip, not two.
+ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return redis.call('HMGET', KEYS[2], 'n', 't')
+end
+return false
+"""
+
+# KEYS[1] the lock, KEYS[2] the hint; ARGV: token, then number, time (ms), expiry (ms) or nothing.
+# Raises the hint (never lowers it) and frees the lock if it is still ours.
+RELEASE = """
+if ARGV[2] then
+    local current = tonumber(redis.call('HGET', KEYS[2], 'n'))
+    if not current or current < tonumber(ARGV[2]) then
+        redis.call('HSET', KEYS[2], 'n', ARGV[2], 't', ARGV[3])
+        redis.call('PEXPIRE', KEYS[2], ARGV[4])
+    end
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+end
+return 1
+"""
+
+
 class ThreadLock:
     """The thread's posting lock in the cache: a token under a key that expires after LOCK_TTL.
 
     Correctness never depends on it (see the module docstring), so a poster
     who waited too long, or whose cache is down, goes ahead unlocked rather
-    than being refused.
+    than being refused. Acquiring it also reads the thread's hint (``hint``),
+    and releasing it raises the hint: on Redis each is one script, so the
+    lock costs two round trips a post.
     """
 
     def __init__(self, board: str, thread: str) -> None:
+        self.board, self.thread = board, thread
         self.key = f"utakata:lock:{board}:{thread}"
         self.token = uuid.uuid4().hex
         self.acquired = False
+        self.hint: Hint | None = None
+        self.raise_to: Hint | None = None  # the hint its holder leaves behind as it releases
 
     def acquire(self, wait: float = LOCK_WAIT) -> bool:
+        """Wait up to ``wait`` seconds for the lock; read the hint either way (``self.hint``)."""
         deadline = time.monotonic() + wait
         # A holder keeps the lock for one log write (milliseconds): waiters poll at that
         # scale; a 50 ms cap made one busy thread post at a quarter of the bare put rate.
         delay = 0.002
         try:
-            self.acquired = cache.add(self.key, self.token, LOCK_TTL)
+            self.acquired = self._try()
             while not self.acquired and time.monotonic() < deadline:
                 time.sleep(delay)
                 delay = min(delay * 1.5, 0.005)
-                self.acquired = cache.add(self.key, self.token, LOCK_TTL)
+                self.acquired = self._try()
         except CACHE_ERRORS as exc:
             logger.warning("numbering: posting without the thread lock, the cache failed: %s", exc)
             self.acquired = False
+        if not (self.acquired and _redis() is not None):  # the script read it with the lock
+            self.hint = read_hint(self.board, self.thread)
         return self.acquired
+
+    def _try(self) -> bool:
+        redis_cache = _redis()
+        if redis_cache is None:
+            return cache.add(self.key, self.token, LOCK_TTL)
+        lock_key, hint_key = self._redis_keys(redis_cache)
+        client = redis_cache._cache.get_client(lock_key, write=True)
+        found = client.eval(ACQUIRE, 2, lock_key, hint_key, self.token, int(LOCK_TTL * 1000))
+        if found is None:
+            return False
+        number, at_ms = found
+        self.hint = None if number is None or at_ms is None else Hint(int(number), int(at_ms))
+        return True
+
+    def _redis_keys(self, redis_cache: RedisCache) -> tuple[str, str]:
+        hint_key = redis_cache.make_and_validate_key(_hint_key(self.board, self.thread))
+        return redis_cache.make_and_validate_key(self.key), hint_key
 
     def held(self) -> bool:
         """Whether the lock is still ours (it may have expired under a slow commit)."""
         if not self.acquired:
             return False
         try:
-            return cache.get(self.key) == self.token
+            redis_cache = _redis()
+            if redis_cache is None:
+                return cache.get(self.key) == self.token
+            lock_key, _ = self._redis_keys(redis_cache)
+            return redis_cache._cache.get_client(lock_key).get(lock_key) == self.token.encode()
         except CACHE_ERRORS:
             return False
 
-    def release(self) -> None:
-        with contextlib.suppress(*CACHE_ERRORS):
-            if self.held():
-                cache.delete(self.key)
+    def release(self, hint: Hint | None = None) -> None:
+        """Raise the thread's hint to ``hint`` (if given), then give the lock up if it is still ours."""
+        redis_cache = _redis()
+        if redis_cache is None:
+            if hint is not None:
+                raise_hint(self.board, self.thread, hint, self)
+            with contextlib.suppress(*CACHE_ERRORS):
+                if self.held():
+                    cache.delete(self.key)
+            return
+        if not self.acquired and hint is None:
+            return
+        raised = (hint.number, hint.at_ms, trust_window_ms()) if hint is not None else ()
+        try:
+            lock_key, hint_key = self._redis_keys(redis_cache)
+            client = redis_cache._cache.get_client(lock_key, write=True)
+            client.eval(RELEASE, 2, lock_key, hint_key, self.token, *raised)
+        except CACHE_ERRORS as exc:
+            logger.warning(
+                "numbering: lock or hint of %s/%s not written, the cache failed: %s", self.board, self.thread, exc
+            )
 
 
 @contextlib.contextmanager
 def thread_lock(board: str, thread: str) -> Iterator[ThreadLock]:
-    """Hold the thread's posting lock if it can be had within LOCK_WAIT; yield the lock (see .acquired)."""
+    """Hold the thread's posting lock if it can be had within LOCK_WAIT; yield the lock (see .acquired).
+
+    The holder sets ``lock.raise_to``; that hint is written as the lock is given up.
+    """
     lock = ThreadLock(board, thread)
     lock.acquire()
     try:
         yield lock
     finally:
-        lock.release()
+        lock.release(lock.raise_to)
 
 
 def _has_claims(log: BaseLog, board: str, thread: str) -> bool:
@@ -211,9 +286,8 @@ def _has_claims(log: BaseLog, board: str, thread: str) -> bool:
     return next(iter(listing), None) is not None
 
 
-def first_number(log: BaseLog, board: str, thread: str) -> int:
+def first_number(log: BaseLog, board: str, thread: str, hint: Hint | None) -> int:
     """The number to try first: after a trusted hint, else after the highest the log shows."""
-    hint = read_hint(board, thread)
     if hint is not None and hint.trusted(int(time.time() * 1000)):
         return hint.number + 1
     highest = highest_claimed(log, board, thread)
@@ -243,7 +317,7 @@ def commit_numbered(
     """
     put = put or log.create
     with thread_lock(board, thread) as lock:
-        number = first_number(log, board, thread)
+        number = first_number(log, board, thread, lock.hint)
         while number <= limit:
             event = build(number)
             started_ms = int(time.time() * 1000)
@@ -252,9 +326,9 @@ def commit_numbered(
             except AlreadyExists:
                 number += 1
                 continue
-            raise_hint(board, thread, Hint(number, started_ms), lock)
+            lock.raise_to = Hint(number, started_ms)
             return event
-        raise_hint(board, thread, Hint(limit, int(time.time() * 1000)), lock)
+        lock.raise_to = Hint(limit, int(time.time() * 1000))
         return None
 
 
