@@ -85,9 +85,7 @@ def cache_down(settings):
 
     from django.core.cache import caches
 
-    settings.CACHES = {
-        "default": {"BACKEND": "board.lib.rediscache.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
-    }
+    settings.CACHES = {"default": {"BACKEND": "board.lib.rediscache.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}}
     caches._settings = caches.settings = settings.CACHES
     caches._connections = threading.local()
     yield
