@@ -10,7 +10,11 @@ runs: fan-out is queued in Redis and applying it is not part of the figure.
 
 - ``posting``: each client replies to a thread of its own (the usual board);
 - ``posting_one_thread``: every client replies to the same thread, so posts
-  queue on that thread's lock (the sequencer's worst case).
+  queue on that thread's lock (the sequencer's worst case);
+- ``..._far``: the same two, and their baseline, through a proxy that holds
+  every S3 request for 20 ms, as S3 in a region answers a small PUT: what the
+  figures are where the log is not on the same machine, and the writes, not
+  the machine's two cores, set the pace.
 
 The baseline is the loop a post cannot beat: a plain ``put_object`` of an
 event-sized body per operation, one boto3 client per thread, same endpoint,
@@ -28,10 +32,12 @@ import uuid
 from bench.common import compare, note, report
 from board.boards import UNLIMITED
 from tests import processes, services
+from tests.fault_proxy import FaultProxy
 
 CLIENTS = 4
 POSTS = 400
 PUTS = 1000
+LATENCY = 0.02  # seconds: a small PUT to S3 in the same region
 BODY = "ベンチマークの書き込みです。>>1 http://example.com/ " * 3
 
 
@@ -71,6 +77,16 @@ def event_size(endpoint: str, bucket: str) -> int:
     return listed["Contents"][0]["Size"]
 
 
+def measure(env: dict[str, str], endpoint: str, bucket: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(posting, baseline) for clients on threads of their own, then for clients on one thread."""
+    with processes.gunicorn(env, workers=2, threads=4, log_dir=env["UTAKATA_DATA_DIR"]) as web:
+        replies(web.url)()  # one post, to learn the size of an event in the log
+        puts = bare_puts(endpoint, bucket, event_size(endpoint, bucket))
+        spread = compare(replies(web.url), puts, POSTS, PUTS, CLIENTS)
+        hot = compare(replies(web.url, new_thread(processes.BoardClient(web.url))), puts, POSTS, PUTS, CLIENTS)
+    return spread, hot
+
+
 def main() -> int:
     os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = services.s3_credentials()
     data = tempfile.mkdtemp(prefix="utakata-bench-posting-")
@@ -87,17 +103,19 @@ def main() -> int:
             UTAKATA_STORE_URL=f"sqlite://{data}/store.sqlite3",
         )
         processes.seed_board(env, "test", "ベンチ板", **UNLIMITED)
-        with processes.gunicorn(env, workers=2, threads=4, log_dir=data) as web:
-            note(
-                f"posting: {POSTS} replies from {CLIENTS} HTTP clients; gunicorn 2 workers x 4 threads; "
-                f"S3 log on {services.s3_name()} ({endpoint}), Redis; baseline {PUTS} bare boto3 put_object"
-            )
-            replies(web.url)()  # one post, to learn the size of an event in the log
-            puts = bare_puts(endpoint, bucket, event_size(endpoint, bucket))
-            spread = compare(replies(web.url), puts, POSTS, PUTS, CLIENTS)
-            hot = compare(replies(web.url, new_thread(processes.BoardClient(web.url))), puts, POSTS, PUTS, CLIENTS)
+        note(
+            f"posting: {POSTS} replies from {CLIENTS} HTTP clients; gunicorn 2 workers x 4 threads; "
+            f"S3 log on {services.s3_name()} ({endpoint}), Redis; baseline {PUTS} bare boto3 put_object"
+        )
+        spread, hot = measure(env, endpoint, bucket)
+        with FaultProxy(endpoint) as proxy:
+            proxy.latency = LATENCY
+            note(f"far: every S3 request of both held {LATENCY * 1000:.0f} ms by a proxy")
+            far_spread, far_hot = measure({**env, "UTAKATA_S3_ENDPOINT_URL": proxy.url}, proxy.url, bucket)
     report("posting", *spread)
     report("posting_one_thread", *hot)
+    report("posting_far", *far_spread)
+    report("posting_one_thread_far", *far_hot)
     return 0
 
 

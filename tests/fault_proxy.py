@@ -4,7 +4,8 @@ What sits between the board and its S3 in production (a load balancer, a
 gateway) and what an endpoint does when it is in trouble:
 
 - ``pass``: every request goes through (optionally without some headers,
-  as a gateway that does not know them drops them);
+  as a gateway that does not know them drops them), after ``latency``
+  seconds (0 unless set: an endpoint as far away as S3 in a region);
 - ``hang``: a request is read and never answered until the mode changes,
   then its connection is closed (an endpoint that accepts and stalls);
 - ``fail``: every request is answered at once with 503 SlowDown (an
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -41,6 +43,7 @@ class FaultProxy:
         self.dropped = {name.lower() for name in drop} | HOP_BY_HOP
         self.requests: Counter[str] = Counter()  # requests seen, by the mode they met
         self._mode = "pass"
+        self.latency = 0.0  # seconds each passing request waits before it is forwarded
         self._changed = threading.Condition()
         self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
@@ -102,6 +105,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 if self.command != "HEAD":
                     self.wfile.write(SLOW_DOWN)
                 return
+            if proxy.latency:
+                time.sleep(proxy.latency)
             self.relay(body)
 
         def relay(self, body: bytes | None) -> None:

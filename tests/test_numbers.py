@@ -24,7 +24,7 @@ from board.lifecycle import keys as k
 from board.lifecycle.rollup import rollup
 from board.log import get_log
 from board.log.layout import INCOMING_POSTS, marker_key, post_key
-from board.posting import numbers
+from board.posting import numbers, threadlock
 from board.posting import refusals as r
 from board.posting.commit import submit
 from board.posting.refusals import Refused
@@ -92,9 +92,26 @@ def test_after_the_cache_is_cleared_numbering_starts_after_the_highest_claim_lis
 
 
 def test_a_marker_counts_as_taken_like_its_claim():
+    claim_thread("b", "1")
+    get_log().create(marker_key("b", "1", 1), b"")
+    get_log().delete([post_key("b", "1", 1)])  # a tidy that stopped between the claim and its marker
+    assert commit().number == 2
+
+
+def test_a_marker_left_below_the_highest_claim_is_not_taken_for_a_gap():
+    for number in (8, 9):  # 8 rolled up and deleted; 7's claim went in a tidy that stopped before its marker
+        get_log().create(post_key("b", "1", number), encode(new_event(EventType.POST_CREATED, "b", "1", number, {})))
+    get_log().create(marker_key("b", "1", 7), b"")
+    get_log().delete([post_key("b", "1", 8)])
+    assert commit().number == 10
+
+
+def test_a_gap_above_the_lowest_claim_is_numbered_first():
     claim_thread()
-    get_log().create(marker_key("b", "1", 7), b"")  # a kept claim 7 went in a tidy that stopped before its marker
-    assert commit().number == 8
+    for number in (2, 4):  # 3's write failed and its batch's leader died before it could void it
+        get_log().create(post_key("b", "1", number), encode(new_event(EventType.POST_CREATED, "b", "1", number, {})))
+    assert commit().number == 3
+    assert commit().number == 5
 
 
 def test_a_full_thread_commits_nothing():
@@ -142,7 +159,7 @@ def test_a_hint_older_than_the_trust_window_is_not_used_the_listing_wins(setting
     claim_thread()
     for _ in range(4):
         commit()  # 2..5
-    get_log().delete([post_key("b", "1", n) for n in (2, 3, 4)])  # rolled up; 5, the highest, is kept
+    get_log().delete([post_key("b", "1", n) for n in (1, 2, 3, 4)])  # rolled up; 5, the highest, is kept
     old = now_ms() - settings.ROLLUP_GRACE_SECONDS * 1000 // 2 - 1
     cache.set("utakata:hint:b:1", (2, old))  # a hint that would give 3 again
     listed = count_listings(monkeypatch)
@@ -154,7 +171,7 @@ def test_the_hint_is_written_with_the_time_before_the_put_that_took_the_number(m
     claim_thread()
     before = now_ms()
     commit()
-    hint = numbers.read_hint("b", "1")
+    hint = threadlock.read_hint("b", "1")
     assert hint.number == 2 and before <= hint.at_ms <= now_ms()
 
 
@@ -177,31 +194,31 @@ def hint_cache(request):
 
 
 def test_the_hint_never_moves_down_when_two_commits_finish_out_of_order(hint_cache):
-    with numbers.thread_lock("b", "1") as lock:
-        numbers.raise_hint("b", "1", numbers.Hint(7, now_ms()), lock)  # the later commit finished first
-        numbers.raise_hint("b", "1", numbers.Hint(6, now_ms()), lock)
-    assert numbers.read_hint("b", "1").number == 7
+    with threadlock.thread_lock("b", "1") as lock:
+        threadlock.raise_hint("b", "1", threadlock.Hint(7, now_ms()), lock)  # the later commit finished first
+        threadlock.raise_hint("b", "1", threadlock.Hint(6, now_ms()), lock)
+    assert threadlock.read_hint("b", "1").number == 7
 
 
 def test_on_redis_concurrent_hint_writes_keep_the_highest(redis_cache):
-    lock = numbers.ThreadLock("b", "1")  # not acquired: Redis needs no lock to compare and set
+    lock = threadlock.ThreadLock("b", "1")  # not acquired: Redis needs no lock to compare and set
     barrier = threading.Barrier(20)
 
     def write(number: int) -> None:
         barrier.wait()
-        numbers.raise_hint("b", "1", numbers.Hint(number, now_ms()), lock)
+        threadlock.raise_hint("b", "1", threadlock.Hint(number, now_ms()), lock)
 
     workers = [threading.Thread(target=write, args=(n,)) for n in range(20, 0, -1)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    assert numbers.read_hint("b", "1").number == 20
+    assert threadlock.read_hint("b", "1").number == 20
 
 
 def test_without_the_thread_lock_a_cache_without_compare_and_set_leaves_the_hint_alone():
-    numbers.raise_hint("b", "1", numbers.Hint(5, now_ms()), numbers.ThreadLock("b", "1"))
-    assert numbers.read_hint("b", "1") is None
+    threadlock.raise_hint("b", "1", threadlock.Hint(5, now_ms()), threadlock.ThreadLock("b", "1"))
+    assert threadlock.read_hint("b", "1") is None
 
 
 # --- the lock on Redis: two round trips a post ---------------------------------------------------
@@ -223,42 +240,42 @@ def redis_commands(monkeypatch) -> list[str]:
 
 
 def test_on_redis_taking_the_lock_reads_the_hint_in_the_same_round_trip(redis_cache, monkeypatch):
-    numbers.raise_hint("b", "1", numbers.Hint(9, now_ms()), numbers.ThreadLock("b", "1"))
+    threadlock.raise_hint("b", "1", threadlock.Hint(9, now_ms()), threadlock.ThreadLock("b", "1"))
     sent = redis_commands(monkeypatch)
-    lock = numbers.ThreadLock("b", "1")
+    lock = threadlock.ThreadLock("b", "1")
     assert lock.acquire()
     assert lock.hint.number == 9
     assert sent == ["EVAL"]
 
 
 def test_on_redis_giving_the_lock_up_raises_the_hint_in_the_same_round_trip(redis_cache, monkeypatch):
-    lock = numbers.ThreadLock("b", "1")
+    lock = threadlock.ThreadLock("b", "1")
     lock.acquire()
     sent = redis_commands(monkeypatch)
-    lock.release(numbers.Hint(4, now_ms()))
+    lock.release(threadlock.Hint(4, now_ms()))
     assert sent == ["EVAL"]
-    assert numbers.read_hint("b", "1").number == 4
-    assert numbers.ThreadLock("b", "1").acquire(wait=0)
+    assert threadlock.read_hint("b", "1").number == 4
+    assert threadlock.ThreadLock("b", "1").acquire(wait=0)
 
 
 def test_on_redis_giving_the_lock_up_never_lowers_the_hint(redis_cache):
-    numbers.raise_hint("b", "1", numbers.Hint(7, now_ms()), numbers.ThreadLock("b", "1"))
-    lock = numbers.ThreadLock("b", "1")
+    threadlock.raise_hint("b", "1", threadlock.Hint(7, now_ms()), threadlock.ThreadLock("b", "1"))
+    lock = threadlock.ThreadLock("b", "1")
     lock.acquire()
-    lock.release(numbers.Hint(6, now_ms()))
-    assert numbers.read_hint("b", "1").number == 7
+    lock.release(threadlock.Hint(6, now_ms()))
+    assert threadlock.read_hint("b", "1").number == 7
 
 
 def test_on_redis_a_lock_that_expired_and_was_taken_again_is_left_to_its_new_holder(redis_cache, monkeypatch):
-    monkeypatch.setattr(numbers, "LOCK_TTL", 0.05)
-    first = numbers.ThreadLock("b", "1")
+    monkeypatch.setattr(threadlock, "LOCK_TTL", 0.05)
+    first = threadlock.ThreadLock("b", "1")
     first.acquire()
     time.sleep(0.1)
-    second = numbers.ThreadLock("b", "1")
+    second = threadlock.ThreadLock("b", "1")
     assert second.acquire(wait=0)
     first.release()
     assert second.held()
-    assert not numbers.ThreadLock("b", "1").acquire(wait=0)
+    assert not threadlock.ThreadLock("b", "1").acquire(wait=0)
 
 
 def test_on_redis_a_reply_costs_two_round_trips_for_its_number(redis_cache, monkeypatch):

@@ -21,6 +21,7 @@ from board.lifecycle.rollup import NotClosed, rollup
 from board.lifecycle.segments import SegmentWriter, read_manifest, upload, verify
 from board.log import get_log
 from board.log.layout import INCOMING, INCOMING_POSTS, marker_key, post_key
+from board.posting import numbers
 from board.readmodel import queries
 from board.store import get_store
 from board.store.memory import MemoryStore
@@ -281,6 +282,44 @@ def test_a_newer_highest_claim_replaces_the_kept_one_and_its_marker_in_the_rollu
     report = rollup(get_log(), get_store(), now=LATER)
     assert incoming_objects() == [post_key("test", thread, 8), marker_key("test", thread, 8)]
     assert report.hours[0].kept == [post_key("test", thread, 8)] and report.tidied == 2
+
+
+def test_rollup_keeps_every_claim_above_a_gap_so_that_numbering_fills_the_gap():
+    made = history(hours=1)  # posts 1..6 of one thread
+    thread = made[1].thread
+    post_at("test", thread, 8, at(50))  # 7's write failed and its batch's leader died before voiding it
+    post_at("test", thread, 9, at(51))
+    rollup(get_log(), get_store(), now=LATER)
+    assert incoming_objects(INCOMING_POSTS) == [
+        post_key("test", thread, 6),
+        marker_key("test", thread, 6),
+        post_key("test", thread, 8),
+        marker_key("test", thread, 8),
+        post_key("test", thread, 9),
+        marker_key("test", thread, 9),
+    ]
+    assert numbers.first_free(get_log(), "test", thread) == 7
+
+
+def test_rollup_deletes_no_claim_above_one_whose_event_it_does_not_roll_up():
+    made = history(hours=1)
+    thread = made[1].thread
+    post_at("test", thread, 7, at(90))  # a clock ahead of the others stamped 7 in an hour still open
+    post_at("test", thread, 8, at(50))
+    rollup(get_log(), get_store(), now=at(100))
+    assert post_key("test", thread, 8) in incoming_objects(INCOMING_POSTS)
+    assert numbers.first_free(get_log(), "test", thread) == 9
+
+
+def test_once_the_gap_is_filled_the_claims_kept_above_it_are_tidied():
+    made = history(hours=1)
+    thread = made[1].thread
+    post_at("test", thread, 8, at(50))
+    post_at("test", thread, 9, at(51))
+    rollup(get_log(), get_store(), now=LATER)
+    post_at("test", thread, 7, at(70))
+    rollup(get_log(), get_store(), now=LATER + timedelta(hours=1))
+    assert incoming_objects(INCOMING_POSTS) == [post_key("test", thread, 9), marker_key("test", thread, 9)]
 
 
 def test_rollup_drops_every_claim_and_marker_of_a_thread_whose_archival_it_rolls():

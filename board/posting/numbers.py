@@ -12,7 +12,7 @@ put would then accept a second time.
 Where to start is read from the log: the rollup keeps each live thread's
 highest claim in incoming/ (marked ``.rolled`` once its event is in hourly/,
 board/lifecycle/rollup.py), so listing ``incoming/posts/<board>/<thread>/``
-(S3 lists consistently) shows the highest number committed. A thread with no
+(S3 lists consistently) shows the highest number committed, and any gap. A thread with no
 claim at all is archived and rolled up, or never existed: NotInLog.
 
 The cache (Redis in production) saves that listing on busy threads. It keeps
@@ -33,252 +33,66 @@ succeeded. A short per-thread lock in the cache makes a burst of posters
 queue instead of racing. Nothing here depends on the cache answering: a
 cache that fails is a hint miss and no lock, and the log still refuses
 duplicates.
+
+Group commit (commit_numbered) writes a batch's claims at once, so a later
+number can land while an earlier one fails. Such a gap is closed three
+ways: the batch's leader writes a *void* (an empty, deleted post) at the
+failed number before it lets the lock go; the hint covers only a run of
+taken numbers, so the next poster takes the gap's number when the void could
+not be written; and when the leader died and the hint is gone, the listing
+shows the gap, because the rollup deletes a thread's claims only below its
+lowest open number (first_free). The batch's hint time is taken before any
+of its claims is stamped.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
+import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from django.conf import settings
-from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
-from django.core.cache.backends.redis import RedisCache
-
-from board.events import Event, encode
-from board.lib.cache import CACHE_ERRORS
-from board.log import AlreadyExists, BaseLog
+from board.events import Event, EventType, encode, new_event
+from board.log import AlreadyExists, BaseLog, LogError
 from board.log.layout import incoming_key, parse_post_key, thread_prefix
+from board.posting import confirm
+from board.posting.threadlock import Hint, thread_lock
 
 logger = logging.getLogger(__name__)
 
-LOCK_TTL = 5  # seconds: longer than one commit, short enough to outlive a crashed holder
-LOCK_WAIT = 10.0
 # Thread keys are tried from the clock's second up to this many seconds ahead of it.
 KEY_WINDOW = 100
-
-# KEYS[1] the hint; ARGV: number, time (ms), expiry (ms). Writes only a higher number.
-RAISE_HINT = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'n'))
-if current and current >= tonumber(ARGV[1]) then
-    return 0
-end
-redis.call('HSET', KEYS[1], 'n', ARGV[1], 't', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
 
 
 class NotInLog(Exception):
     """The thread has no claim in the log: archived and rolled up, or it never existed."""
 
 
-@dataclass(frozen=True, slots=True)
-class Hint:
-    number: int
-    at_ms: int  # taken before the put that committed number
+def first_free(log: BaseLog, board: str, thread: str) -> int | None:
+    """The lowest number the log shows free in the thread: the first gap, else after the highest; None if none.
 
-    def trusted(self, now_ms: int) -> bool:
-        return now_ms - self.at_ms < trust_window_ms()
-
-
-def trust_window_ms() -> int:
-    """How long a hint is trusted: half the rollup's grace (see the module docstring)."""
-    return settings.ROLLUP_GRACE_SECONDS * 1000 // 2
-
-
-def _hint_key(board: str, thread: str) -> str:
-    return f"utakata:hint:{board}:{thread}"
-
-
-def _redis() -> RedisCache | None:
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    return backend if isinstance(backend, RedisCache) else None
-
-
-def read_hint(board: str, thread: str) -> Hint | None:
-    """The thread's hint, or None (none kept, or the cache did not answer)."""
-    key = _hint_key(board, thread)
-    try:
-        redis_cache = _redis()
-        if redis_cache is not None:
-            full_key = redis_cache.make_and_validate_key(key)
-            number, at_ms = redis_cache._cache.get_client(full_key).hmget(full_key, "n", "t")
-            return None if number is None or at_ms is None else Hint(int(number), int(at_ms))
-        value = cache.get(key)
-    except CACHE_ERRORS as exc:
-        logger.warning("numbering: no hint for %s/%s, the cache failed: %s", board, thread, exc)
-        return None
-    return Hint(*value) if value is not None else None
-
-
-def raise_hint(board: str, thread: str, hint: Hint, lock: ThreadLock) -> None:
-    """Move the thread's hint up to hint; never down, and never on a cache error.
-
-    Redis compares and sets in one script. Other caches (tests, one machine)
-    read, compare and set, which is safe only under the thread lock: without
-    it, or once it is lost, the hint is left as it is.
+    Claims and markers count as taken. The rollup deletes a thread's claims
+    only below its lowest number still open (board/lifecycle/rollup.py), so a
+    number missing above the lowest claim listed is one no write took: a gap
+    a batch left whose leader died (see commit_numbered), taken first. A
+    marker alone may be what a tidy left of a deleted claim, so the search
+    starts at the lowest claim.
     """
-    key = _hint_key(board, thread)
-    expiry_ms = trust_window_ms()
-    try:
-        redis_cache = _redis()
-        if redis_cache is not None:
-            full_key = redis_cache.make_and_validate_key(key)
-            client = redis_cache._cache.get_client(full_key, write=True)
-            client.eval(RAISE_HINT, 1, full_key, hint.number, hint.at_ms, expiry_ms)
-            return
-        if not lock.held():
-            return
-        current = cache.get(key)
-        if current is None or current[0] < hint.number:
-            cache.set(key, (hint.number, hint.at_ms), math.ceil(expiry_ms / 1000))
-    except CACHE_ERRORS as exc:
-        logger.warning("numbering: hint for %s/%s not written, the cache failed: %s", board, thread, exc)
-
-
-def highest_claimed(log: BaseLog, board: str, thread: str) -> int | None:
-    """The highest number the log shows taken in the thread (claims and markers), None if none."""
-    highest = None
+    claims: set[int] = set()
+    taken: set[int] = set()
     for info in log.list(thread_prefix(board, thread)):
         parsed = parse_post_key(info.key)
-        if parsed is not None and (highest is None or parsed.number > highest):
-            highest = parsed.number
-    return highest
-
-
-# KEYS[1] the lock, KEYS[2] the hint; ARGV: token, lock TTL (ms).
-# Takes the lock if it is free and answers the hint with it: one round trip, not two.
-ACQUIRE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-    return redis.call('HMGET', KEYS[2], 'n', 't')
-end
-return false
-"""
-
-# KEYS[1] the lock, KEYS[2] the hint; ARGV: token, then number, time (ms), expiry (ms) or nothing.
-# Raises the hint (never lowers it) and frees the lock if it is still ours.
-RELEASE = """
-if ARGV[2] then
-    local current = tonumber(redis.call('HGET', KEYS[2], 'n'))
-    if not current or current < tonumber(ARGV[2]) then
-        redis.call('HSET', KEYS[2], 'n', ARGV[2], 't', ARGV[3])
-        redis.call('PEXPIRE', KEYS[2], ARGV[4])
-    end
-end
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    redis.call('DEL', KEYS[1])
-end
-return 1
-"""
-
-
-class ThreadLock:
-    """The thread's posting lock in the cache: a token under a key that expires after LOCK_TTL.
-
-    Correctness never depends on it (see the module docstring), so a poster
-    who waited too long, or whose cache is down, goes ahead unlocked rather
-    than being refused. Acquiring it also reads the thread's hint (``hint``),
-    and releasing it raises the hint: on Redis each is one script, so the
-    lock costs two round trips a post.
-    """
-
-    def __init__(self, board: str, thread: str) -> None:
-        self.board, self.thread = board, thread
-        self.key = f"utakata:lock:{board}:{thread}"
-        self.token = uuid.uuid4().hex
-        self.acquired = False
-        self.hint: Hint | None = None
-        self.raise_to: Hint | None = None  # the hint its holder leaves behind as it releases
-
-    def acquire(self, wait: float = LOCK_WAIT) -> bool:
-        """Wait up to ``wait`` seconds for the lock; read the hint either way (``self.hint``)."""
-        deadline = time.monotonic() + wait
-        # A holder keeps the lock for one log write (milliseconds): waiters poll at that
-        # scale; a 50 ms cap made one busy thread post at a quarter of the bare put rate.
-        delay = 0.002
-        try:
-            self.acquired = self._try()
-            while not self.acquired and time.monotonic() < deadline:
-                time.sleep(delay)
-                delay = min(delay * 1.5, 0.005)
-                self.acquired = self._try()
-        except CACHE_ERRORS as exc:
-            logger.warning("numbering: posting without the thread lock, the cache failed: %s", exc)
-            self.acquired = False
-        if not (self.acquired and _redis() is not None):  # the script read it with the lock
-            self.hint = read_hint(self.board, self.thread)
-        return self.acquired
-
-    def _try(self) -> bool:
-        redis_cache = _redis()
-        if redis_cache is None:
-            return cache.add(self.key, self.token, LOCK_TTL)
-        lock_key, hint_key = self._redis_keys(redis_cache)
-        client = redis_cache._cache.get_client(lock_key, write=True)
-        found = client.eval(ACQUIRE, 2, lock_key, hint_key, self.token, int(LOCK_TTL * 1000))
-        if found is None:
-            return False
-        number, at_ms = found
-        self.hint = None if number is None or at_ms is None else Hint(int(number), int(at_ms))
-        return True
-
-    def _redis_keys(self, redis_cache: RedisCache) -> tuple[str, str]:
-        hint_key = redis_cache.make_and_validate_key(_hint_key(self.board, self.thread))
-        return redis_cache.make_and_validate_key(self.key), hint_key
-
-    def held(self) -> bool:
-        """Whether the lock is still ours (it may have expired under a slow commit)."""
-        if not self.acquired:
-            return False
-        try:
-            redis_cache = _redis()
-            if redis_cache is None:
-                return cache.get(self.key) == self.token
-            lock_key, _ = self._redis_keys(redis_cache)
-            return redis_cache._cache.get_client(lock_key).get(lock_key) == self.token.encode()
-        except CACHE_ERRORS:
-            return False
-
-    def release(self, hint: Hint | None = None) -> None:
-        """Raise the thread's hint to ``hint`` (if given), then give the lock up if it is still ours."""
-        redis_cache = _redis()
-        if redis_cache is None:
-            if hint is not None:
-                raise_hint(self.board, self.thread, hint, self)
-            with contextlib.suppress(*CACHE_ERRORS):
-                if self.held():
-                    cache.delete(self.key)
-            return
-        if not self.acquired and hint is None:
-            return
-        raised = (hint.number, hint.at_ms, trust_window_ms()) if hint is not None else ()
-        try:
-            lock_key, hint_key = self._redis_keys(redis_cache)
-            client = redis_cache._cache.get_client(lock_key, write=True)
-            client.eval(RELEASE, 2, lock_key, hint_key, self.token, *raised)
-        except CACHE_ERRORS as exc:
-            logger.warning(
-                "numbering: lock or hint of %s/%s not written, the cache failed: %s", self.board, self.thread, exc
-            )
-
-
-@contextlib.contextmanager
-def thread_lock(board: str, thread: str) -> Iterator[ThreadLock]:
-    """Hold the thread's posting lock if it can be had within LOCK_WAIT; yield the lock (see .acquired).
-
-    The holder sets ``lock.raise_to``; that hint is written as the lock is given up.
-    """
-    lock = ThreadLock(board, thread)
-    lock.acquire()
-    try:
-        yield lock
-    finally:
-        lock.release(lock.raise_to)
+        if parsed is not None:
+            taken.add(parsed.number)
+            if not parsed.marker:
+                claims.add(parsed.number)
+    if not taken:
+        return None
+    number = min(claims, default=max(taken))
+    while number in taken:
+        number += 1
+    return number
 
 
 def _has_claims(log: BaseLog, board: str, thread: str) -> bool:
@@ -287,16 +101,48 @@ def _has_claims(log: BaseLog, board: str, thread: str) -> bool:
 
 
 def first_number(log: BaseLog, board: str, thread: str, hint: Hint | None) -> int:
-    """The number to try first: after a trusted hint, else after the highest the log shows."""
+    """The number to try first: after a trusted hint, else the lowest the log shows free."""
     if hint is not None and hint.trusted(int(time.time() * 1000)):
         return hint.number + 1
-    highest = highest_claimed(log, board, thread)
-    if highest is None:
+    free = first_free(log, board, thread)
+    if free is None:
         raise NotInLog(f"no claim of thread {board}/{thread} in the log: archived and rolled up, or never made")
-    return highest + 1
+    return free
 
 
 Put = Callable[[str, bytes], None]
+
+BATCH_MAX = 16  # claims numbered together; more would only hold the lock longer
+# What a number no post could take holds, so that the numbers after it are not held back (see _void).
+VOID = {"name": "", "mail": "sage", "body": "", "id": "", "void": True}
+
+
+@dataclass(eq=False)
+class _Claim:
+    """One poster's wish for a number, as its batch sees it."""
+
+    build: Callable[[int], Event]
+    put: Put
+    limit: int
+    state: str = "waiting"  # waiting, leading, numbered, written, settled
+    number: int | None = None
+    event: Event | None = None
+    error: Exception | None = None
+    taken: bool = False  # the number was someone else's: it is numbered again
+    voided: bool = False  # its write failed and a void holds its number
+
+
+@dataclass(eq=False)
+class _Line:
+    """The claims this process has for one thread, in arrival order, and whether one of them leads."""
+
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    waiting: list[_Claim] = field(default_factory=list)
+    leading: bool = False
+
+
+_lines: dict[tuple[str, str], _Line] = {}
+_lines_mutex = threading.Lock()  # taken before a line's cond, never after
 
 
 def commit_numbered(
@@ -314,22 +160,155 @@ def commit_numbered(
     of the thread (it takes no posts). ``put`` writes a claim (default
     log.create; the write path passes one with a deadline, board/posting/confirm.py):
     it returns once written and raises AlreadyExists when the key is taken.
+
+    The posts a process has for one thread are numbered in batches (group
+    commit): the first to come leads a batch; those that come while it holds
+    or waits for the thread's lock join the next one. The leader gives each
+    claim of its batch the next number and every poster writes its own claim
+    in its own thread, all at once, so a busy thread takes a batch of posts
+    in about the time of one log write.
     """
-    put = put or log.create
-    with thread_lock(board, thread) as lock:
-        number = first_number(log, board, thread, lock.hint)
-        while number <= limit:
-            event = build(number)
-            started_ms = int(time.time() * 1000)
-            try:
-                put(incoming_key(event), encode(event))
-            except AlreadyExists:
-                number += 1
-                continue
-            lock.raise_to = Hint(number, started_ms)
-            return event
-        lock.raise_to = Hint(limit, int(time.time() * 1000))
+    me = _Claim(build, put or log.create, limit)
+    with _lines_mutex:
+        line = _lines.setdefault((board, thread), _Line())
+        with line.cond:
+            line.waiting.append(me)
+            if not line.leading:
+                line.leading, me.state = True, "leading"
+    while True:
+        with line.cond:
+            line.cond.wait_for(lambda: me.state != "waiting")
+        if me.state == "leading":
+            _lead(log, board, thread, line)
+        elif me.state == "numbered":
+            _write(me, line)
+        with line.cond:
+            line.cond.wait_for(lambda: me.state in ("settled", "waiting", "leading"))
+            if me.state == "settled":
+                break
+    _forget_if_idle(board, thread, line)
+    if me.error is not None:
+        raise me.error
+    return me.event
+
+
+def _write(claim: _Claim, line: _Line) -> None:
+    """Write the claim's event under its number, in the poster's own thread; tell the leader how it went."""
+    try:
+        assert claim.number is not None
+        claim.event = claim.build(claim.number)
+        claim.put(incoming_key(claim.event), encode(claim.event))
+    except AlreadyExists:
+        claim.taken = True
+    except Exception as exc:  # the leader decides what it means; the poster raises it once settled
+        claim.error = exc
+    with line.cond:
+        if claim.state == "numbered":
+            claim.state = "written"
+        line.cond.notify_all()
+
+
+def _lead(log: BaseLog, board: str, thread: str, line: _Line) -> None:
+    """Number one batch under the thread's lock and settle it; then hand the lead on."""
+    batch: list[_Claim] = []
+    try:
+        with thread_lock(board, thread) as lock:
+            with line.cond:
+                # Unlocked (the cache is down or too slow), a batch is one claim: a
+                # batch whose leader dies between its writes can leave a gap, and
+                # only a hint that covers the batch lets the next poster fill it.
+                size = BATCH_MAX if lock.acquired else 1
+                batch, line.waiting[:] = line.waiting[:size], line.waiting[size:]
+            lock.raise_to = _commit(log, board, thread, lock.hint, batch, line)
+    finally:
+        _answer(batch, line)
+
+
+def _commit(log: BaseLog, board: str, thread: str, hint: Hint | None, batch: list[_Claim], line: _Line) -> Hint | None:
+    """Number the batch, wait for its writes, fill its gaps; return the hint it leaves."""
+    try:
+        first = first_number(log, board, thread, hint)
+    except Exception as exc:  # NotInLog, or the log did not answer: nothing was written
+        for claim in batch:
+            claim.error = exc
         return None
+    started_ms = int(time.time() * 1000)  # before any claim of the batch is stamped (see Hint)
+    numbered, number = [], first
+    with line.cond:
+        for claim in batch:
+            if number > claim.limit:
+                claim.state = "settled"  # full: no event, no error
+                continue
+            claim.number, claim.state = number, "numbered"
+            numbered.append(claim)
+            number += 1
+        line.cond.notify_all()
+    if batch[0].state == "numbered":  # the leader's own claim, written here
+        _write(batch[0], line)
+    with line.cond:
+        line.cond.wait_for(lambda: all(claim.state == "written" for claim in numbered))
+    return _fill_gaps(log, board, thread, first, numbered, started_ms)
+
+
+def _fill_gaps(
+    log: BaseLog, board: str, thread: str, first: int, numbered: list[_Claim], started_ms: int
+) -> Hint | None:
+    """Void every number of the batch whose write failed below one that was written; return the hint.
+
+    The dat is read line by line, so a post after a gap would not be shown
+    (board/readmodel/encoding.py). A void is an empty deleted post written
+    with a conditional put like any claim: if the failed write lands after
+    all, one of the two is refused. When the void cannot be written either,
+    the hint stops below the gap, so the next poster's walk takes its number.
+    """
+    used = [claim.number for claim in numbered if claim.error is None]  # written, or someone else's
+    for claim in numbered:
+        if claim.error is not None and used and claim.number < max(used):
+            claim.voided = _void(log, board, thread, claim.number)
+    top = first - 1
+    for claim in numbered:
+        if claim.error is not None and not claim.voided:
+            break
+        top = claim.number
+    return Hint(top, started_ms) if top >= first else None
+
+
+def _void(log: BaseLog, board: str, thread: str, number: int) -> bool:
+    """Fill number with a void; whether the number is now used (by the void, or by whatever got there first)."""
+    event = new_event(EventType.POST_CREATED, board, thread, number, VOID)
+    try:
+        confirm.create(log, incoming_key(event), encode(event), confirm.deadline())
+    except AlreadyExists:
+        return True
+    except LogError as exc:
+        logger.error("numbering: the gap at %s/%s %d could not be voided: %s", board, thread, number, exc)
+        return False
+    logger.warning("numbering: %s/%s %d voided: its post was not written, later ones were", board, thread, number)
+    return True
+
+
+def _answer(batch: list[_Claim], line: _Line) -> None:
+    """Settle the batch's claims, put those whose number was taken back first in line, and hand the lead on."""
+    with line.cond:
+        again = [claim for claim in batch if claim.taken and claim.error is None]
+        for claim in batch:
+            if claim in again:
+                claim.state, claim.number, claim.event, claim.taken = "waiting", None, None, False
+            elif claim.state != "settled":
+                claim.state = "settled"
+        line.waiting[:0] = again
+        if line.waiting:
+            line.waiting[0].state = "leading"
+        else:
+            line.leading = False
+        line.cond.notify_all()
+
+
+def _forget_if_idle(board: str, thread: str, line: _Line) -> None:
+    """Drop a thread's line once nobody waits in it: the lines kept are the threads being posted to now."""
+    with _lines_mutex, line.cond:
+        if not line.leading and not line.waiting and _lines.get((board, thread)) is line:
+            del _lines[(board, thread)]
 
 
 def commit_thread(

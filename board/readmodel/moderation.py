@@ -72,8 +72,8 @@ def trip_of(name: str) -> str:
 def deltas(event: Event) -> Iterator[Delta]:
     """The moderation site's objects an event touches."""
     board, p = event.board, event.payload
-    if event.type in (EventType.THREAD_CREATED, EventType.POST_CREATED) and p.get("redacted"):
-        # A deleted post as a snapshot keeps it (its text gone): the index keeps it deleted.
+    if event.type in (EventType.THREAD_CREATED, EventType.POST_CREATED) and (p.get("redacted") or p.get("void")):
+        # A deleted post as a snapshot keeps it (its text gone), and a void: the index keeps it deleted.
         key = index_key(board, event.time, event.id)
         tombstone = {"deleted": True, "event": event.id, "n": event.number, "t": event.thread}
         yield o.POST_INDEX, key, {"posts": {f"{event.thread}/{event.number}": tombstone}}

@@ -95,7 +95,9 @@ def deltas(event: Event) -> Iterator[Delta]:
         entry = o.thread_entry(count=event.number, bumped="" if sage else event.id, updated=event.time)
         # A purged post read back from the log (board/lifecycle/purgelist.py) is あぼーん even in a
         # restore to a time before its deletion: its text is gone, an empty post would say otherwise.
-        post = _tombstone(event, "") if event.payload.get("purged") else post_state(event)
+        # So is a void, the number of a post that was never written (board/posting/numbers.py).
+        gone = event.payload.get("purged") or event.payload.get("void")
+        post = _tombstone(event, "") if gone else post_state(event)
         page: o.State = {"posts": {str(event.number): post}}
         if event.type == EventType.THREAD_CREATED:
             entry.update(title=event.payload["subject"], created=int(thread), bumped=event.id)
