@@ -34,29 +34,29 @@ queue instead of racing. Nothing here depends on the cache answering: a
 cache that fails is a hint miss and no lock, and the log still refuses
 duplicates.
 
-Group commit (commit_numbered) writes a batch's claims at once, so a later
-number can land while an earlier one fails. Such a gap is closed three
-ways: the batch's leader writes a *void* (an empty, deleted post) at the
-failed number before it lets the lock go; the hint covers only a run of
-taken numbers, so the next poster takes the gap's number when the void could
-not be written; and when the leader died and the hint is gone, the listing
-shows the gap, because the rollup deletes a thread's claims only below its
-lowest open number (first_free). The batch's hint time is taken before any
-of its claims is stamped.
+On Redis, posters do not queue on the lock: the thread's sequence
+(sequence.py) hands each one a number with one script and they write their
+claims at once, so a busy thread takes posts at the rate of parallel log
+writes. A later number can then land while an earlier one fails. Such a gap
+is closed three ways: its poster gives the number back when nobody was handed
+a later one, else writes a *void* there (an empty, deleted post); a number
+whose poster died is handed out again once the sequence has been stuck on it
+for a while; and when Redis lost the sequence, the listing shows the gap,
+because the rollup deletes a thread's claims only below its lowest open
+number (first_free).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from board.events import Event, EventType, encode, new_event
+from board.lib.cache import CACHE_ERRORS
 from board.log import AlreadyExists, BaseLog, LogError
 from board.log.layout import incoming_key, parse_post_key, thread_prefix
-from board.posting import confirm
+from board.posting import confirm, sequence
 from board.posting.threadlock import Hint, thread_lock
 
 logger = logging.getLogger(__name__)
@@ -112,37 +112,8 @@ def first_number(log: BaseLog, board: str, thread: str, hint: Hint | None) -> in
 
 Put = Callable[[str, bytes], None]
 
-BATCH_MAX = 16  # claims numbered together; more would only hold the lock longer
-# What a number no post could take holds, so that the numbers after it are not held back (see _void).
+# What a number no post could take holds, so that the numbers after it are not held back (see void).
 VOID = {"name": "", "mail": "sage", "body": "", "id": "", "void": True}
-
-
-@dataclass(eq=False)
-class _Claim:
-    """One poster's wish for a number, as its batch sees it."""
-
-    build: Callable[[int], Event]
-    put: Put
-    limit: int
-    state: str = "waiting"  # waiting, leading, numbered, written, settled
-    number: int | None = None
-    event: Event | None = None
-    error: Exception | None = None
-    taken: bool = False  # the number was someone else's: it is numbered again
-    voided: bool = False  # its write failed and a void holds its number
-
-
-@dataclass(eq=False)
-class _Line:
-    """The claims this process has for one thread, in arrival order, and whether one of them leads."""
-
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    waiting: list[_Claim] = field(default_factory=list)
-    leading: bool = False
-
-
-_lines: dict[tuple[str, str], _Line] = {}
-_lines_mutex = threading.Lock()  # taken before a line's cond, never after
 
 
 def commit_numbered(
@@ -161,120 +132,100 @@ def commit_numbered(
     log.create; the write path passes one with a deadline, board/posting/confirm.py):
     it returns once written and raises AlreadyExists when the key is taken.
 
-    The posts a process has for one thread are numbered in batches (group
-    commit): the first to come leads a batch; those that come while it holds
-    or waits for the thread's lock join the next one. The leader gives each
-    claim of its batch the next number and every poster writes its own claim
-    in its own thread, all at once, so a busy thread takes a batch of posts
-    in about the time of one log write.
+    On Redis, numbers come from the thread's sequence (sequence.py) and
+    posters write their claims at once; on any other cache, or when Redis
+    fails before a number was handed out, one at a time under the thread lock.
     """
-    me = _Claim(build, put or log.create, limit)
-    with _lines_mutex:
-        line = _lines.setdefault((board, thread), _Line())
-        with line.cond:
-            line.waiting.append(me)
-            if not line.leading:
-                line.leading, me.state = True, "leading"
-    while True:
-        with line.cond:
-            line.cond.wait_for(lambda: me.state != "waiting")
-        if me.state == "leading":
-            _lead(log, board, thread, line)
-        elif me.state == "numbered":
-            _write(me, line)
-        with line.cond:
-            line.cond.wait_for(lambda: me.state in ("settled", "waiting", "leading"))
-            if me.state == "settled":
-                break
-    _forget_if_idle(board, thread, line)
-    if me.error is not None:
-        raise me.error
-    return me.event
+    put = put or log.create
+    cache = sequence.redis_cache()
+    if cache is not None:
+        try:
+            seq = sequence.Sequence(cache, board, thread)
+            first = _reserve(log, seq, board, thread, limit)
+        except CACHE_ERRORS as exc:
+            logger.warning("numbering: no sequence for %s/%s, the cache failed: %s", board, thread, exc)
+        else:
+            return _commit_reserved(log, seq, board, thread, build, limit, put, first)
+    return _commit_locked(log, board, thread, build, limit, put)
 
 
-def _write(claim: _Claim, line: _Line) -> None:
-    """Write the claim's event under its number, in the poster's own thread; tell the leader how it went."""
+def _reserve(log: BaseLog, seq: sequence.Sequence, board: str, thread: str, limit: int) -> int:
+    """A number from the sequence, starting it from the log if it is not there; FULL past limit."""
+    number = seq.reserve(_now_ms(), limit)
+    if number == sequence.NEEDS_START:
+        start = first_free(log, board, thread)
+        if start is None:
+            raise NotInLog(f"no claim of thread {board}/{thread} in the log: archived and rolled up, or never made")
+        number = seq.reserve(_now_ms(), limit, start)
+    return number
+
+
+def _commit_reserved(
+    log: BaseLog,
+    seq: sequence.Sequence,
+    board: str,
+    thread: str,
+    build: Callable[[int], Event],
+    limit: int,
+    put: Put,
+    number: int,
+) -> Event | None:
+    """Write the claim of the number handed out, and of the next ones while another writer has them."""
+    while number != sequence.FULL:
+        event = build(number)
+        try:
+            put(incoming_key(event), encode(event))
+        except AlreadyExists:
+            _used(seq, number)
+            number = _reserve_or_full(log, seq, board, thread, limit)
+            continue
+        except Exception:
+            _not_written(log, seq, board, thread, number)
+            raise
+        _used(seq, number)
+        return event
+    return None
+
+
+def _reserve_or_full(log: BaseLog, seq: sequence.Sequence, board: str, thread: str, limit: int) -> int:
     try:
-        assert claim.number is not None
-        claim.event = claim.build(claim.number)
-        claim.put(incoming_key(claim.event), encode(claim.event))
-    except AlreadyExists:
-        claim.taken = True
-    except Exception as exc:  # the leader decides what it means; the poster raises it once settled
-        claim.error = exc
-    with line.cond:
-        if claim.state == "numbered":
-            claim.state = "written"
-        line.cond.notify_all()
+        return _reserve(log, seq, board, thread, limit)
+    except CACHE_ERRORS as exc:  # the next number has to come from the log now
+        logger.warning("numbering: the sequence of %s/%s failed mid-post: %s", board, thread, exc)
+        free = first_free(log, board, thread)
+        return sequence.FULL if free is None or free > limit else free
 
 
-def _lead(log: BaseLog, board: str, thread: str, line: _Line) -> None:
-    """Number one batch under the thread's lock and settle it; then hand the lead on."""
-    batch: list[_Claim] = []
+def _used(seq: sequence.Sequence, number: int) -> None:
     try:
-        with thread_lock(board, thread) as lock:
-            with line.cond:
-                # Unlocked (the cache is down or too slow), a batch is one claim: a
-                # batch whose leader dies between its writes can leave a gap, and
-                # only a hint that covers the batch lets the next poster fill it.
-                size = BATCH_MAX if lock.acquired else 1
-                batch, line.waiting[:] = line.waiting[:size], line.waiting[size:]
-            lock.raise_to = _commit(log, board, thread, lock.hint, batch, line)
-    finally:
-        _answer(batch, line)
+        seq.used(number, _now_ms())
+    except CACHE_ERRORS as exc:  # the number is written; a stale sequence walks over it (sequence.py)
+        logger.warning("numbering: number %d not marked used, the cache failed: %s", number, exc)
 
 
-def _commit(log: BaseLog, board: str, thread: str, hint: Hint | None, batch: list[_Claim], line: _Line) -> Hint | None:
-    """Number the batch, wait for its writes, fill its gaps; return the hint it leaves."""
-    try:
-        first = first_number(log, board, thread, hint)
-    except Exception as exc:  # NotInLog, or the log did not answer: nothing was written
-        for claim in batch:
-            claim.error = exc
-        return None
-    started_ms = int(time.time() * 1000)  # before any claim of the batch is stamped (see Hint)
-    numbered, number = [], first
-    with line.cond:
-        for claim in batch:
-            if number > claim.limit:
-                claim.state = "settled"  # full: no event, no error
-                continue
-            claim.number, claim.state = number, "numbered"
-            numbered.append(claim)
-            number += 1
-        line.cond.notify_all()
-    if batch[0].state == "numbered":  # the leader's own claim, written here
-        _write(batch[0], line)
-    with line.cond:
-        line.cond.wait_for(lambda: all(claim.state == "written" for claim in numbered))
-    return _fill_gaps(log, board, thread, first, numbered, started_ms)
+def _not_written(log: BaseLog, seq: sequence.Sequence, board: str, thread: str, number: int) -> None:
+    """A number whose claim was not written (or may land later): give it back, else void it.
 
-
-def _fill_gaps(
-    log: BaseLog, board: str, thread: str, first: int, numbered: list[_Claim], started_ms: int
-) -> Hint | None:
-    """Void every number of the batch whose write failed below one that was written; return the hint.
-
-    The dat is read line by line, so a post after a gap would not be shown
-    (board/readmodel/encoding.py). A void is an empty deleted post written
-    with a conditional put like any claim: if the failed write lands after
-    all, one of the two is refused. When the void cannot be written either,
-    the hint stops below the gap, so the next poster's walk takes its number.
+    A later number may already be written, and a dat is read line by line, so
+    the posts after a gap would not be shown (board/readmodel/encoding.py).
     """
-    used = [claim.number for claim in numbered if claim.error is None]  # written, or someone else's
-    for claim in numbered:
-        if claim.error is not None and used and claim.number < max(used):
-            claim.voided = _void(log, board, thread, claim.number)
-    top = first - 1
-    for claim in numbered:
-        if claim.error is not None and not claim.voided:
-            break
-        top = claim.number
-    return Hint(top, started_ms) if top >= first else None
+    try:
+        if seq.give_back(number):
+            return
+    except CACHE_ERRORS:
+        pass
+    if void(log, board, thread, number):
+        _used(seq, number)
 
 
-def _void(log: BaseLog, board: str, thread: str, number: int) -> bool:
-    """Fill number with a void; whether the number is now used (by the void, or by whatever got there first)."""
+def void(log: BaseLog, board: str, thread: str, number: int) -> bool:
+    """Fill number with a void (an empty deleted post); whether the number is used now, by it or by another.
+
+    It is written with a conditional put like any claim: if the failed write
+    lands after all, one of the two is refused. When it cannot be written,
+    the sequence's ``h`` stays below the gap and a later poster is handed it
+    (sequence.py), or, without Redis, the listing shows it (first_free).
+    """
     event = new_event(EventType.POST_CREATED, board, thread, number, VOID)
     try:
         confirm.create(log, incoming_key(event), encode(event), confirm.deadline())
@@ -287,28 +238,28 @@ def _void(log: BaseLog, board: str, thread: str, number: int) -> bool:
     return True
 
 
-def _answer(batch: list[_Claim], line: _Line) -> None:
-    """Settle the batch's claims, put those whose number was taken back first in line, and hand the lead on."""
-    with line.cond:
-        again = [claim for claim in batch if claim.taken and claim.error is None]
-        for claim in batch:
-            if claim in again:
-                claim.state, claim.number, claim.event, claim.taken = "waiting", None, None, False
-            elif claim.state != "settled":
-                claim.state = "settled"
-        line.waiting[:0] = again
-        if line.waiting:
-            line.waiting[0].state = "leading"
-        else:
-            line.leading = False
-        line.cond.notify_all()
+def _commit_locked(
+    log: BaseLog, board: str, thread: str, build: Callable[[int], Event], limit: int, put: Put
+) -> Event | None:
+    """One post at a time under the thread lock, walking from the hint or the listing."""
+    with thread_lock(board, thread) as lock:
+        number = first_number(log, board, thread, lock.hint)
+        while number <= limit:
+            event = build(number)
+            started_ms = _now_ms()
+            try:
+                put(incoming_key(event), encode(event))
+            except AlreadyExists:
+                number += 1
+                continue
+            lock.raise_to = Hint(number, started_ms)
+            return event
+        lock.raise_to = Hint(limit, _now_ms())
+        return None
 
 
-def _forget_if_idle(board: str, thread: str, line: _Line) -> None:
-    """Drop a thread's line once nobody waits in it: the lines kept are the threads being posted to now."""
-    with _lines_mutex, line.cond:
-        if not line.leading and not line.waiting and _lines.get((board, thread)) is line:
-            del _lines[(board, thread)]
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def commit_thread(

@@ -1,0 +1,119 @@
+"""A thread's numbers handed out by Redis, so that posters write their claims at once.
+
+Under the thread lock (threadlock.py) one post's claim is written at a time:
+a busy thread takes one post per log write. Here Redis hands each poster a
+number with one script, and every poster writes its own claim in parallel.
+The log still decides (board/posting/numbers.py): a claim is a conditional
+put, so a number Redis hands out twice is refused the second time.
+
+The state, a hash per thread, says:
+
+- ``h``: every number up to it is used (written, voided, or someone's);
+- ``n``: the next number to hand out; those between are out with posters;
+- ``p``: when ``h`` last moved (ms);
+
+and a set of the numbers above ``h`` already used. A poster whose write
+failed gives its number back when nobody was handed one after it, else it
+writes a void there (numbers.void). A number whose poster died is never
+given back: once ``h`` has not moved for STALE_MS while numbers are out,
+posters are handed ``h + 1`` again, and the conditional put tells whether
+its first poster wrote it (then it is used, and ``h`` moves on) or not (then
+the new poster fills it).
+
+The state expires half a rollup grace after its last use, like the hint:
+while it lives, no claim above ``h`` can have been rolled up and deleted.
+Without it (first post after a while, Redis flushed) the first poster lists
+the log (numbers.first_free) and starts the state there.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.redis import RedisCache
+
+from board.posting.threadlock import LOCK_TTL, trust_window_ms
+
+STALE_MS = LOCK_TTL * 1000  # as long as the thread lock outlives a crashed holder
+
+# KEYS: state, used set; ARGV: now (ms), limit, stale (ms), expiry (ms), start or ''.
+# Returns the number handed out, 0 when the thread is full, -1 when the state must be started from the log.
+RESERVE = """
+local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
+if not n then
+    if ARGV[5] == '' then return -1 end
+    n = tonumber(ARGV[5])
+    redis.call('HSET', KEYS[1], 'n', n, 'h', n - 1, 'p', ARGV[1])
+end
+local h = tonumber(redis.call('HGET', KEYS[1], 'h'))
+local p = tonumber(redis.call('HGET', KEYS[1], 'p'))
+local take = n
+if n > h + 1 and tonumber(ARGV[1]) - p > tonumber(ARGV[3]) then
+    take = h + 1
+    redis.call('HSET', KEYS[1], 'p', ARGV[1])
+end
+if take > tonumber(ARGV[2]) then return 0 end
+if take == n then redis.call('HSET', KEYS[1], 'n', n + 1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return take
+"""
+
+# KEYS: state, used set; ARGV: number, now (ms), expiry (ms). Marks it used and moves h over every used number.
+USED = """
+local h = tonumber(redis.call('HGET', KEYS[1], 'h'))
+if not h then return 0 end
+local number = tonumber(ARGV[1])
+if number > h then redis.call('SADD', KEYS[2], number) end
+local moved = false
+while redis.call('SREM', KEYS[2], h + 1) == 1 do
+    h = h + 1
+    moved = true
+end
+if moved then redis.call('HSET', KEYS[1], 'h', h, 'p', ARGV[2]) end
+local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
+if n <= h then redis.call('HSET', KEYS[1], 'n', h + 1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return h
+"""
+
+# KEYS: state; ARGV: number. Takes a number back when it is the last one handed out; 1 if it did.
+GIVE_BACK = """
+local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
+if n and n == tonumber(ARGV[1]) + 1 then
+    redis.call('HSET', KEYS[1], 'n', ARGV[1])
+    return 1
+end
+return 0
+"""
+
+NEEDS_START = -1
+FULL = 0
+
+
+def redis_cache() -> RedisCache | None:
+    """The cache if it is Redis (the scripts need it), else None: numbering takes the thread lock instead."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    return backend if isinstance(backend, RedisCache) else None
+
+
+class Sequence:
+    """One thread's numbers in Redis; every method is one script and may raise the cache's errors."""
+
+    def __init__(self, cache: RedisCache, board: str, thread: str) -> None:
+        self.state = cache.make_and_validate_key(f"utakata:seq:{board}:{thread}")
+        self.used_set = cache.make_and_validate_key(f"utakata:seq-used:{board}:{thread}")
+        self.client = cache._cache.get_client(self.state, write=True)
+
+    def reserve(self, now_ms: int, limit: int, start: int | None = None) -> int:
+        """A number for one poster; FULL past limit; NEEDS_START when no state lives (call again with start)."""
+        args = (now_ms, limit, STALE_MS, trust_window_ms(), "" if start is None else start)
+        return int(self.client.eval(RESERVE, 2, self.state, self.used_set, *args))
+
+    def used(self, number: int, now_ms: int) -> int:
+        """Mark number used (written, voided, or someone else's); return the new ``h``."""
+        return int(self.client.eval(USED, 2, self.state, self.used_set, number, now_ms, trust_window_ms()))
+
+    def give_back(self, number: int) -> bool:
+        """Take number back if nobody was handed one after it (then no void is needed)."""
+        return bool(self.client.eval(GIVE_BACK, 1, self.state, number))
