@@ -53,6 +53,18 @@ def _pool() -> ThreadPoolExecutor:
     return pool
 
 
+def in_background(work: Callable[[], None]) -> None:
+    """Run work in the commit pool; its failure is logged, not raised (nobody waits for it)."""
+
+    def run() -> None:
+        try:
+            work()
+        except Exception:
+            logger.exception("background work of the write path failed")
+
+    _pool().submit(run)
+
+
 def deadline() -> float:
     """The monotonic time a commit that starts now must be answered by."""
     return time.monotonic() + settings.COMMIT_DEADLINE

@@ -214,8 +214,13 @@ def _not_written(log: BaseLog, seq: sequence.Sequence, board: str, thread: str, 
             return
     except CACHE_ERRORS:
         pass
-    if void(log, board, thread, number):
-        _used(seq, number)
+
+    def fill() -> None:
+        if void(log, board, thread, number):
+            _used(seq, number)
+
+    # The poster's answer does not wait for it: with S3 hung, the void would take a deadline more.
+    confirm.in_background(fill)
 
 
 def void(log: BaseLog, board: str, thread: str, number: int) -> bool:
