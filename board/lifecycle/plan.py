@@ -21,7 +21,7 @@ from board.lifecycle import keys as k
 from board.lifecycle.errors import ArchivedObjects
 from board.lifecycle.segments import Manifest
 from board.lifecycle.snapshot import daily_manifests, hourly_manifests, latest, snapshot_manifests
-from board.log import Archived, BaseLog
+from board.log import BaseLog
 
 COLD = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 
@@ -121,19 +121,10 @@ def check_archived(log: BaseLog, plan: Plan) -> None:
     cold = []
     for prefix in {k.SNAPSHOTS, k.HOURLY} | ({k.DAILY} if plan.daily else set()):
         for info in log.list(prefix):
-            if info.key in wanted and info.storage_class in COLD and not _readable(log, info.key):
+            if info.key in wanted and info.storage_class in COLD and not log.readable(info.key):
                 cold.append(info.key)
     if cold:
         raise ArchivedObjects(cold, restore_instructions(log, cold))
-
-
-def _readable(log: BaseLog, key: str) -> bool:
-    try:
-        with log.open(key) as stream:
-            stream.read(1)
-    except Archived:
-        return False
-    return True
 
 
 def restore_instructions(log: BaseLog, keys: list[str]) -> str:

@@ -143,15 +143,6 @@ def rewrite(log: BaseLog, manifest_key: str, manifest: Manifest, purges: PurgeLi
     return True
 
 
-def readable(log: BaseLog, key: str) -> bool:
-    try:
-        with log.open(key) as stream:
-            stream.read(1)
-    except Archived:
-        return False
-    return True
-
-
 # --- the sweep ------------------------------------------------------------------------
 
 
@@ -286,7 +277,7 @@ def _one(log: BaseLog, listed: _Listed, manifest: Manifest, purges: PurgeList, d
     """One segment: rewritten, clean, archived or failed; then its slot's other data removed (step 5)."""
     stored = next((info for info in listed.data if info.key == manifest.key), None)
     outcome = "clean"
-    if stored is not None and stored.storage_class in COLD and not readable(log, manifest.key):
+    if stored is not None and stored.storage_class in COLD and not log.readable(manifest.key):
         report.pending.append(manifest.key)
         return "archived"
     try:

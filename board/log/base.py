@@ -106,6 +106,15 @@ class BaseLog:
         """Whether an object is stored at key."""
         raise NotImplementedError
 
+    def readable(self, key: str) -> bool:
+        """Whether the object at key can be read now: False while it sits archived (restore it first)."""
+        try:
+            with self.open(key) as stream:
+                stream.read(1)
+        except Archived:
+            return False
+        return True
+
     def list(self, prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
         """Yield the objects under prefix in lexicographic key order, lazily."""
         raise NotImplementedError
