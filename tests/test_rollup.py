@@ -284,7 +284,8 @@ def test_a_newer_highest_claim_replaces_the_kept_one_and_its_marker_in_the_rollu
     assert report.hours[0].kept == [post_key("test", thread, 8)] and report.tidied == 2
 
 
-def test_rollup_keeps_every_claim_above_a_gap_so_that_numbering_fills_the_gap():
+def test_a_gap_the_rollup_cannot_void_keeps_every_claim_above_it_so_that_numbering_fills_it(monkeypatch):
+    monkeypatch.setattr(numbers, "void", lambda *args: False)  # the log refused the void
     made = history(hours=1)  # posts 1..6 of one thread
     thread = made[1].thread
     post_at("test", thread, 8, at(50))  # 7's write failed and its batch's leader died before voiding it
@@ -301,6 +302,24 @@ def test_rollup_keeps_every_claim_above_a_gap_so_that_numbering_fills_the_gap():
     assert numbers.first_free(get_log(), "test", thread) == 7
 
 
+def test_rollup_voids_a_gap_whose_next_claim_it_rolls_up_so_that_the_dat_goes_on():
+    made = history(hours=1)
+    thread = made[1].thread
+    post_at("test", thread, 8, at(50))  # 7's poster died holding its number
+    rollup(get_log(), get_store(), now=LATER)
+    assert decode(get_log().read(post_key("test", thread, 7))).payload["void"] is True
+    assert queries.thread(get_store(), "test", thread).count == 8
+    assert queries.posts(get_store(), "test", thread, [7])[0]["deleted"]
+
+
+def test_rollup_leaves_a_gap_whose_next_claim_is_still_open_to_numbering():
+    made = history(hours=1)
+    thread = made[1].thread
+    post_at("test", thread, 8, at(90))  # 7 may still be on its way
+    rollup(get_log(), get_store(), now=at(100))
+    assert not get_log().exists(post_key("test", thread, 7))
+
+
 def test_rollup_deletes_no_claim_above_one_whose_event_it_does_not_roll_up():
     made = history(hours=1)
     thread = made[1].thread
@@ -311,7 +330,8 @@ def test_rollup_deletes_no_claim_above_one_whose_event_it_does_not_roll_up():
     assert numbers.first_free(get_log(), "test", thread) == 9
 
 
-def test_once_the_gap_is_filled_the_claims_kept_above_it_are_tidied():
+def test_once_the_gap_is_filled_the_claims_kept_above_it_are_tidied(monkeypatch):
+    monkeypatch.setattr(numbers, "void", lambda *args: False)
     made = history(hours=1)
     thread = made[1].thread
     post_at("test", thread, 8, at(50))

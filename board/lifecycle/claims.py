@@ -110,6 +110,22 @@ class Claims:
             kept += [post_key(board, thread, n) for n in ordered if n >= low]
         return frozenset(kept)
 
+    def old_gaps(self, exclude: Collection[tuple[str, str]]) -> list[tuple[str, str, int]]:
+        """Each live thread's first gap when the claim above it is rolled up by this run.
+
+        Its post was never written and the poster that had its number is long
+        gone (the claim above is at least a grace period old), so the gap would
+        hold the thread's dat back until somebody posts: the rollup voids it.
+        """
+        gaps = []
+        for (board, thread), numbers in self.numbers.items():
+            ordered = sorted(numbers)
+            above = next((m for n, m in zip(ordered, ordered[1:], strict=False) if m > n + 1), None)
+            if (board, thread) not in exclude and above is not None and above not in self.open[(board, thread)]:
+                below = max(n for n in ordered if n < above)
+                gaps.append((board, thread, below + 1))
+        return gaps
+
     def marked_now(self, kept: list[str]) -> None:
         """Claims this run kept and marked."""
         for key in kept:

@@ -77,6 +77,9 @@ from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.segments import Manifest, SegmentWriter, describe, events, read_manifest, upload
 from board.lifecycle.tail import read_tail
 from board.log import AlreadyExists, BaseLog
+from board.log.layout import post_key
+from board.posting import numbers
+from board.readmodel import projection
 from board.readmodel.batch import BatchApplier
 from board.store import BaseStore
 
@@ -207,6 +210,8 @@ def rollup(
                 for entry in spool.entries(result.hour):
                     claims.still_open(entry[1])
         keep = claims.keep(exclude=archiving.keys())
+        for board, thread, number in claims.old_gaps(exclude=archiving.keys()):
+            _void(log, store, board, thread, number)
         for result in report.hours:
             if not result.error:
                 _remove_rolled(log, result, [entry[1] for entry in spool.entries(result.hour)], keep)
@@ -261,6 +266,15 @@ def roll_hour(log: BaseLog, store: BaseStore, hour: datetime, spool: _Spool) -> 
         result.error = f"{type(exc).__name__}: {exc}"
     result.seconds = time.monotonic() - started
     return result
+
+
+def _void(log: BaseLog, store: BaseStore, board: str, thread: str, number: int) -> None:
+    """Fill a gap the rollup found (Claims.old_gaps) with a void, and apply it, so that the dat goes on."""
+    try:
+        if numbers.void(log, board, thread, number):
+            projection.apply(store, decode(log.read(post_key(board, thread, number))))
+    except Exception:  # the next run finds the gap again
+        logger.exception("rollup: voiding %s/%s %d failed", board, thread, number)
 
 
 def _remove_rolled(log: BaseLog, result: HourResult, incoming: list[str], keep: frozenset[str]) -> None:
