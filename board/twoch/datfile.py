@@ -70,9 +70,10 @@ def board_settings(store: BaseStore, name: str) -> tuple[dict, str] | None:
 
 
 def _index(store: BaseStore, board: str, key: str) -> o.State | None:
-    """The thread's entry and page sizes, from its object's header (its posts are not decoded)."""
-    value = projection.read(store, o.THREAD, o.thread_key(board, key))
-    return None if value is None else e.split(value)[0]
+    """The thread's entry and page sizes, from its object's header (its posts are not decoded; shared: read only)."""
+    slot = o.thread_key(board, key)
+    value = projection.read(store, o.THREAD, slot)
+    return None if value is None else e.read_header(o.THREAD, slot, value)[0]
 
 
 def _served(entries: dict[int, o.State]) -> tuple[Chunk, ...]:
@@ -91,6 +92,12 @@ def _tail(lines: int, board: dict) -> bytes:
     return datformat.encode(datformat.stop_line(board["res_max"])) if lines >= board["res_max"] else b""
 
 
+# The dat last described by each thread's header, while that header (the same parsed object) and
+# the board's res_max are unchanged: a poll then builds nothing (chunks, ETag, stop line).
+DATS = 4096
+_dats: dict[tuple[str, str], tuple[o.State, int, Dat | None]] = {}
+
+
 def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
     """The dat of a thread, or None if the board or thread does not exist (or has no post yet)."""
     found = board_settings(store, board_name)
@@ -98,7 +105,20 @@ def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
         return None
     board, _ = found
     index = _index(store, board_name, key)
-    if index is None or not (index.get("thread") or {}).get("title"):
+    if index is None:
+        return None
+    kept = _dats.get((board_name, key))
+    if kept is not None and kept[0] is index and kept[1] == board["res_max"]:
+        return kept[2]
+    dat = _described(board_name, key, index, board)
+    if len(_dats) >= DATS:
+        _dats.clear()
+    _dats[(board_name, key)] = (index, board["res_max"], dat)
+    return dat
+
+
+def _described(board_name: str, key: str, index: o.State, board: dict) -> Dat | None:
+    if not (index.get("thread") or {}).get("title"):
         return None
     chunks = _served({int(p): e for p, e in index.get("pages", {}).items()})
     if not chunks:
@@ -126,13 +146,12 @@ def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:
         value = values.get(chunk.page)
         if value is None:
             return _rebuilt(store, dat, start)
-        header, data, _ = e.page_parts(value)
+        header, at = e.read_header(o.POSTS, o.posts_key(dat.board, dat.key, chunk.page), value)
         if header["fp"] != chunk.fp:
             return _rebuilt(store, dat, start)
-        parts.append(data)
+        parts.append(memoryview(value)[at : at + header["dat"]])
     first = wanted[0][1] if wanted else offset
-    body = b"".join(parts) + dat.tail
-    return dat, body[max(start - first, 0) :]
+    return dat, b"".join((*parts, dat.tail))[max(start - first, 0) :]
 
 
 def _fetch_pages(store: BaseStore, dat: Dat, pages: list[int]) -> dict[int, bytes]:
