@@ -53,7 +53,7 @@ def test_a_polled_dat_grows_with_its_thread() -> None:
     after = datfile.open_dat(store, BOARD, THREAD)
     assert (before.lines, after.lines) == (1, 2)
     assert before.etag != after.etag
-    assert datfile.open_dat(store, BOARD, THREAD) is after
+    assert datfile.open_dat(store, BOARD, THREAD) is after  # kept while the thread is unchanged
 
 
 def test_a_kept_dat_follows_a_change_of_res_max() -> None:

@@ -61,17 +61,28 @@ def split(value: bytes) -> tuple[State, bytes]:
 
 def split_at(value: bytes) -> tuple[State, int]:
     """The header of a framed value, and where its bytes start."""
+    first, second = _frames(value)
+    return json.loads(value[first + 1 : second]), second + 1
+
+
+def raw_header(value: bytes) -> bytes:
+    """A framed value's header as stored (JSON, not parsed)."""
+    first, second = _frames(value)
+    return value[first + 1 : second]
+
+
+def _frames(value: bytes) -> tuple[int, int]:
     first = value.find(FRAME)
     second = value.find(FRAME, first + 1)
     if first < 0 or second < 0:
         raise ValueError("not a framed value")
-    return json.loads(value[first + 1 : second]), second + 1
+    return first, second
 
 
 # Headers parsed on the read paths, one per object, kept while its bytes stay the same:
 # a thread polled by many readers has its header parsed once per change, not per request
 # (a 1000-post thread's is 2.5 KB of JSON, 40 dicts: parsing it cost more than reading it).
-HEADERS_BYTES = 1024 * 1024  # raw header bytes kept at most (the parsed ones take a few times that)
+HEADERS_BYTES = 512 * 1024  # raw header bytes kept at most (parsed, they take a few times that)
 _headers: dict[tuple[str, str], tuple[bytes, State]] = {}
 _headers_size = 0
 _headers_lock = threading.Lock()
@@ -83,10 +94,7 @@ def read_header(bucket: str, key: str, value: bytes) -> tuple[State, int]:
     The header is shared with other requests: read it, never change it.
     """
     global _headers_size
-    first = value.find(FRAME)
-    second = value.find(FRAME, first + 1)
-    if first < 0 or second < 0:
-        raise ValueError("not a framed value")
+    first, second = _frames(value)
     raw = value[first + 1 : second]
     slot = (bucket, key)
     kept = _headers.get(slot)

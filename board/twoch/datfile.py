@@ -69,13 +69,6 @@ def board_settings(store: BaseStore, name: str) -> tuple[dict, str] | None:
     return queries.board_settings(store, name)
 
 
-def _index(store: BaseStore, board: str, key: str) -> o.State | None:
-    """The thread's entry and page sizes, from its object's header (its posts are not decoded; shared: read only)."""
-    slot = o.thread_key(board, key)
-    value = projection.read(store, o.THREAD, slot)
-    return None if value is None else e.read_header(o.THREAD, slot, value)[0]
-
-
 def _served(entries: dict[int, o.State]) -> tuple[Chunk, ...]:
     """The chunks a reader gets: page 0, then each next page while the one before is full."""
     chunks = []
@@ -92,10 +85,11 @@ def _tail(lines: int, board: dict) -> bytes:
     return datformat.encode(datformat.stop_line(board["res_max"])) if lines >= board["res_max"] else b""
 
 
-# The dat last described by each thread's header, while that header (the same parsed object) and
-# the board's res_max are unchanged: a poll then builds nothing (chunks, ETag, stop line).
-DATS = 4096
-_dats: dict[tuple[str, str], tuple[o.State, int, Dat | None]] = {}
+# The dat each thread's header last described, kept while the header's bytes and the board's
+# res_max stay the same: a poll then builds nothing (chunks, ETag, stop line) and parses nothing.
+# Bounded by count: an entry is the header's bytes and the Dat (a few KB for a 1000-post thread).
+DATS = 1024
+_dats: dict[str, tuple[bytes, int, Dat | None]] = {}
 
 
 def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
@@ -104,20 +98,23 @@ def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
     if found is None:
         return None
     board, _ = found
-    index = _index(store, board_name, key)
-    if index is None:
+    slot = o.thread_key(board_name, key)
+    value = projection.read(store, o.THREAD, slot)
+    if value is None:
         return None
-    kept = _dats.get((board_name, key))
-    if kept is not None and kept[0] is index and kept[1] == board["res_max"]:
+    raw = e.raw_header(value)
+    kept = _dats.get(slot)
+    if kept is not None and kept[0] == raw and kept[1] == board["res_max"]:
         return kept[2]
-    dat = _described(board_name, key, index, board)
+    dat = _described(board_name, key, e.read_header(o.THREAD, slot, value)[0], board)
     if len(_dats) >= DATS:
         _dats.clear()
-    _dats[(board_name, key)] = (index, board["res_max"], dat)
+    _dats[slot] = (raw, board["res_max"], dat)
     return dat
 
 
 def _described(board_name: str, key: str, index: o.State, board: dict) -> Dat | None:
+    """The dat a thread object's header describes (its posts are not decoded)."""
     if not (index.get("thread") or {}).get("title"):
         return None
     chunks = _served({int(p): e for p, e in index.get("pages", {}).items()})
