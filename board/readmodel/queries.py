@@ -99,7 +99,9 @@ def thread_value(store: BaseStore, board_name: str, key: str) -> bytes | None:
 def thread(store: BaseStore, board_name: str, key: str, value: bytes | None = None) -> Thread | None:
     """A thread from its own object (one small read, whatever the size of the board)."""
     value = value if value is not None else thread_value(store, board_name, key)
-    entry = e.split(value)[0].get("thread") if value is not None else None
+    if value is None:
+        return None
+    entry = e.read_header(o.THREAD, o.thread_key(board_name, key), value)[0].get("thread")
     return None if entry is None or not entry["title"] else _thread(board_name, key, entry)
 
 
@@ -137,10 +139,14 @@ def live_list(store: BaseStore, board_name: str) -> LiveList:
     value = read(store, o.THREADS, board_name)
     if value is None:
         return LiveList({}, b"")
-    if e.stale(o.THREADS, value):
+    try:
+        header, start = e.read_header(o.THREADS, board_name, value)
+    except ValueError:  # not framed: written by code from before the bytes were stored
+        header, start = {}, 0
+    if header.get("r") != e.RENDERER:
         value = e.encode(o.THREADS, board_name, e.loads(value))
-    header, data = e.split(value)
-    return LiveList(header, data)
+        header, start = e.split_at(value)
+    return LiveList(header, value[start:])
 
 
 def threads(store: BaseStore, board_name: str) -> list[Thread]:

@@ -69,12 +69,6 @@ def board_settings(store: BaseStore, name: str) -> tuple[dict, str] | None:
     return queries.board_settings(store, name)
 
 
-def _index(store: BaseStore, board: str, key: str) -> o.State | None:
-    """The thread's entry and page sizes, from its object's header (its posts are not decoded)."""
-    value = projection.read(store, o.THREAD, o.thread_key(board, key))
-    return None if value is None else e.split(value)[0]
-
-
 def _served(entries: dict[int, o.State]) -> tuple[Chunk, ...]:
     """The chunks a reader gets: page 0, then each next page while the one before is full."""
     chunks = []
@@ -91,14 +85,37 @@ def _tail(lines: int, board: dict) -> bytes:
     return datformat.encode(datformat.stop_line(board["res_max"])) if lines >= board["res_max"] else b""
 
 
+# The dat each thread's header last described, kept while the header's bytes and the board's
+# res_max stay the same: a poll then builds nothing (chunks, ETag, stop line) and parses nothing.
+# Bounded by count: an entry is the header's bytes and the Dat (a few KB for a 1000-post thread).
+DATS = 1024
+_dats: dict[str, tuple[bytes, int, Dat | None]] = {}
+
+
 def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
     """The dat of a thread, or None if the board or thread does not exist (or has no post yet)."""
     found = board_settings(store, board_name)
     if found is None:
         return None
     board, _ = found
-    index = _index(store, board_name, key)
-    if index is None or not (index.get("thread") or {}).get("title"):
+    slot = o.thread_key(board_name, key)
+    value = projection.read(store, o.THREAD, slot)
+    if value is None:
+        return None
+    raw = e.raw_header(value)
+    kept = _dats.get(slot)
+    if kept is not None and kept[0] == raw and kept[1] == board["res_max"]:
+        return kept[2]
+    dat = _described(board_name, key, e.read_header(o.THREAD, slot, value)[0], board)
+    if len(_dats) >= DATS:
+        _dats.clear()
+    _dats[slot] = (raw, board["res_max"], dat)
+    return dat
+
+
+def _described(board_name: str, key: str, index: o.State, board: dict) -> Dat | None:
+    """The dat a thread object's header describes (its posts are not decoded)."""
+    if not (index.get("thread") or {}).get("title"):
         return None
     chunks = _served({int(p): e for p, e in index.get("pages", {}).items()})
     if not chunks:
@@ -126,13 +143,12 @@ def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:
         value = values.get(chunk.page)
         if value is None:
             return _rebuilt(store, dat, start)
-        header, data, _ = e.page_parts(value)
+        header, at = e.read_header(o.POSTS, o.posts_key(dat.board, dat.key, chunk.page), value)
         if header["fp"] != chunk.fp:
             return _rebuilt(store, dat, start)
-        parts.append(data)
+        parts.append(memoryview(value)[at : at + header["dat"]])
     first = wanted[0][1] if wanted else offset
-    body = b"".join(parts) + dat.tail
-    return dat, body[max(start - first, 0) :]
+    return dat, b"".join((*parts, dat.tail))[max(start - first, 0) :]
 
 
 def _fetch_pages(store: BaseStore, dat: Dat, pages: list[int]) -> dict[int, bytes]:

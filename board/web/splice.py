@@ -16,11 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from board.posting.once import new_token
+from board.web.csrftoken import get_token
 
 SLOT = "<!--utakata:slot-->"
 # Stand-ins rendered into a kept frame, replaced per request (letters only: escaping leaves them be).

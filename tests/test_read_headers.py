@@ -1,0 +1,67 @@
+"""Headers and dats kept between reads: parsed once per change, never served stale."""
+
+from __future__ import annotations
+
+from board.events import EventType, new_event
+from board.readmodel import boardcache, projection
+from board.readmodel import encoding as e
+from board.readmodel import objects as o
+from board.twoch import datfile
+from tests.test_twoch_dat_store import BOARD, THREAD, apply_all, dat_bytes, fresh_store, post_event
+
+SLOT = o.thread_key(BOARD, THREAD)
+
+
+def thread_value(store) -> bytes:
+    value = store.get(o.THREAD, SLOT)
+    assert value is not None
+    return value
+
+
+def test_an_unchanged_header_is_parsed_once() -> None:
+    store = apply_all(fresh_store(), [post_event(1), post_event(2)])
+    first, _ = e.read_header(o.THREAD, SLOT, thread_value(store))
+    again, _ = e.read_header(o.THREAD, SLOT, bytes(bytearray(thread_value(store))))
+    assert again is first
+
+
+def test_a_changed_header_is_read_anew() -> None:
+    store = apply_all(fresh_store(), [post_event(1)])
+    before, _ = e.read_header(o.THREAD, SLOT, thread_value(store))
+    apply_all(store, [post_event(2)])
+    after, start = e.read_header(o.THREAD, SLOT, thread_value(store))
+    assert (before["thread"]["count"], after["thread"]["count"]) == (1, 2)
+    assert (after, start) == e.split_at(thread_value(store))
+
+
+def test_kept_headers_stay_within_their_bound(monkeypatch) -> None:
+    monkeypatch.setattr(e, "HEADERS_BYTES", 2000)
+    monkeypatch.setattr(e, "_headers", {})
+    monkeypatch.setattr(e, "_headers_size", 0)
+    store = apply_all(fresh_store(), [post_event(1)])
+    value = thread_value(store)
+    for n in range(20):
+        e.read_header(o.THREAD, f"{SLOT}-{n}", value)
+    assert e._headers_size == sum(len(raw) for raw, _ in e._headers.values()) <= 2000
+    assert f"{SLOT}-19" in {key for _, key in e._headers}
+
+
+def test_a_polled_dat_grows_with_its_thread() -> None:
+    store = apply_all(fresh_store(), [post_event(1)])
+    before = datfile.open_dat(store, BOARD, THREAD)
+    apply_all(store, [post_event(2)])
+    after = datfile.open_dat(store, BOARD, THREAD)
+    assert (before.lines, after.lines) == (1, 2)
+    assert before.etag != after.etag
+    assert datfile.open_dat(store, BOARD, THREAD) is after  # kept while the thread is unchanged
+
+
+def test_a_kept_dat_follows_a_change_of_res_max() -> None:
+    store = apply_all(fresh_store(), [post_event(1), post_event(2)])
+    assert not datfile.open_dat(store, BOARD, THREAD).tail
+    changed = new_event(EventType.BOARD_SETTINGS_CHANGED, BOARD, payload={"res_max": 2})
+    projection.apply(store, changed)
+    boardcache.forget()
+    full = datfile.open_dat(store, BOARD, THREAD)
+    assert full.tail and full.lines == 3
+    assert dat_bytes(store).endswith(full.tail)
