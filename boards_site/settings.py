@@ -347,11 +347,15 @@ ARCHIVE_RETENTION_DAYS = envint("UTAKATA_ARCHIVE_RETENTION_DAYS", 0)
 # seconds, once an event is older than the min age (its fan-out had its chance).
 RECONCILE_INTERVAL_SECONDS = envint("UTAKATA_RECONCILE_INTERVAL_SECONDS", 300)
 RECONCILE_MIN_AGE_SECONDS = envint("UTAKATA_RECONCILE_MIN_AGE_SECONDS", 60)
+# A thread's number sequence in Redis expires half a rollup grace after its last use: the sweep of
+# numbers whose posters died (board/posting/numbers.py) must come round well within that.
+NUMBER_SWEEP_SECONDS = envint("UTAKATA_NUMBER_SWEEP_SECONDS", 30)
 for _name in (
     "ROLLUP_GRACE_SECONDS",
     "SNAPSHOT_INTERVAL_HOURS",
     "GLACIER_DAYS",
     "RECONCILE_INTERVAL_SECONDS",
+    "NUMBER_SWEEP_SECONDS",
     "JOB_TICK_SECONDS",
     "JOB_LEASE_SECONDS",
     "JOB_RETRY_SECONDS",
@@ -378,6 +382,7 @@ from celery.schedules import crontab  # noqa: E402
 CELERY_BEAT_SCHEDULE = {
     "due-jobs": {"task": "utakata.lifecycle.due", "schedule": timedelta(seconds=JOB_TICK_SECONDS)},
     "reconcile": {"task": "utakata.lifecycle.reconcile", "schedule": timedelta(seconds=RECONCILE_INTERVAL_SECONDS)},
+    "number-sweep": {"task": "utakata.numbers.sweep", "schedule": timedelta(seconds=NUMBER_SWEEP_SECONDS)},
     "retire-generations": {"task": "utakata.store.retire", "schedule": timedelta(hours=1)},
     # Open purges only (nothing is read once every purge is done): archived bundles a restore made
     # readable, and the second look at what was written since a purge (board/lifecycle/purge.py).

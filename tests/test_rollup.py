@@ -21,7 +21,6 @@ from board.lifecycle.rollup import NotClosed, rollup
 from board.lifecycle.segments import SegmentWriter, read_manifest, upload, verify
 from board.log import get_log
 from board.log.layout import INCOMING, INCOMING_POSTS, marker_key, post_key
-from board.posting import numbers
 from board.readmodel import queries
 from board.store import get_store
 from board.store.memory import MemoryStore
@@ -282,64 +281,6 @@ def test_a_newer_highest_claim_replaces_the_kept_one_and_its_marker_in_the_rollu
     report = rollup(get_log(), get_store(), now=LATER)
     assert incoming_objects() == [post_key("test", thread, 8), marker_key("test", thread, 8)]
     assert report.hours[0].kept == [post_key("test", thread, 8)] and report.tidied == 2
-
-
-def test_a_gap_the_rollup_cannot_void_keeps_every_claim_above_it_so_that_numbering_fills_it(monkeypatch):
-    monkeypatch.setattr(numbers, "void", lambda *args: False)  # the log refused the void
-    made = history(hours=1)  # posts 1..6 of one thread
-    thread = made[1].thread
-    post_at("test", thread, 8, at(50))  # 7's write failed and its batch's leader died before voiding it
-    post_at("test", thread, 9, at(51))
-    rollup(get_log(), get_store(), now=LATER)
-    assert incoming_objects(INCOMING_POSTS) == [
-        post_key("test", thread, 6),
-        marker_key("test", thread, 6),
-        post_key("test", thread, 8),
-        marker_key("test", thread, 8),
-        post_key("test", thread, 9),
-        marker_key("test", thread, 9),
-    ]
-    assert numbers.first_free(get_log(), "test", thread) == 7
-
-
-def test_rollup_voids_a_gap_whose_next_claim_it_rolls_up_so_that_the_dat_goes_on():
-    made = history(hours=1)
-    thread = made[1].thread
-    post_at("test", thread, 8, at(50))  # 7's poster died holding its number
-    rollup(get_log(), get_store(), now=LATER)
-    assert decode(get_log().read(post_key("test", thread, 7))).payload["void"] is True
-    assert queries.thread(get_store(), "test", thread).count == 8
-    assert queries.posts(get_store(), "test", thread, [7])[0]["deleted"]
-
-
-def test_rollup_leaves_a_gap_whose_next_claim_is_still_open_to_numbering():
-    made = history(hours=1)
-    thread = made[1].thread
-    post_at("test", thread, 8, at(90))  # 7 may still be on its way
-    rollup(get_log(), get_store(), now=at(100))
-    assert not get_log().exists(post_key("test", thread, 7))
-
-
-def test_rollup_deletes_no_claim_above_one_whose_event_it_does_not_roll_up():
-    made = history(hours=1)
-    thread = made[1].thread
-    post_at("test", thread, 7, at(90))  # a clock ahead of the others stamped 7 in an hour still open
-    post_at("test", thread, 8, at(50))
-    rollup(get_log(), get_store(), now=at(100))
-    assert post_key("test", thread, 8) in incoming_objects(INCOMING_POSTS)
-    assert numbers.first_free(get_log(), "test", thread) == 9
-
-
-def test_once_the_gap_is_filled_the_claims_kept_above_it_are_tidied(monkeypatch):
-    monkeypatch.setattr(numbers, "void", lambda *args: False)
-    made = history(hours=1)
-    thread = made[1].thread
-    post_at("test", thread, 8, at(50))
-    post_at("test", thread, 9, at(51))
-    rollup(get_log(), get_store(), now=LATER)
-    post_at("test", thread, 7, at(70))
-    rollup(get_log(), get_store(), now=LATER + timedelta(hours=1))
-    assert incoming_objects(INCOMING_POSTS) == [post_key("test", thread, 9), marker_key("test", thread, 9)]
 
 
 def test_rollup_drops_every_claim_and_marker_of_a_thread_whose_archival_it_rolls():

@@ -183,6 +183,42 @@ def test_a_number_whose_poster_died_is_handed_out_again_once_the_sequence_is_stu
     assert committed() == [1, 2, 3, 4, 5]
 
 
+def test_the_sweep_voids_a_number_whose_poster_died_in_a_thread_nobody_posts_to_any_more(monkeypatch):
+    monkeypatch.setattr(sequence, "STALE_MS", 200)
+    claim_thread()
+    from django.core.cache import cache
+
+    sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, 2)  # 2, and its poster dies
+    assert commit().number == 3
+    time.sleep(0.3)
+    assert numbers.sweep(get_log()) == ["b/1 2: voided"]
+    assert decode(get_log().read(post_key("b", "1", 2))).payload["void"] is True
+    assert commit().number == 4
+    assert numbers.sweep(get_log()) == []
+
+
+def test_the_sweep_marks_a_number_written_by_a_poster_that_died_before_saying_so(monkeypatch):
+    monkeypatch.setattr(sequence, "STALE_MS", 200)
+    claim_thread()
+    from django.core.cache import cache
+
+    number = sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, 2)
+    get_log().create(post_key("b", "1", number), encode(build(number)))  # written, then the poster died
+    assert commit().number == 3
+    time.sleep(0.3)
+    assert numbers.sweep(get_log()) == ["b/1 2: written"]
+    assert decode(get_log().read(post_key("b", "1", 2))).payload["body"] == "post 2"
+
+
+def test_the_sweep_leaves_a_number_whose_poster_is_still_writing():
+    claim_thread()
+    from django.core.cache import cache
+
+    sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, 2)
+    assert commit().number == 3
+    assert numbers.sweep(get_log()) == []
+
+
 def test_a_number_another_writer_took_is_stepped_over():
     claim_thread()
     get_log().create(post_key("b", "1", 2), encode(build(2)))  # a poster that went ahead without Redis

@@ -11,9 +11,7 @@ rolled once it closed more than the grace period ago. For each such hour:
    rolled up becomes such an extra part; readers merge an hour's parts);
 3. read it back and check it, then create its manifest;
 4. apply every event of the hour to the store, and only then
-5. once every hour of the run is rolled up, delete their incoming objects,
-   except each live thread's highest claim and every claim from its lowest
-   open number on (board/lifecycle/claims.py).
+5. delete the incoming objects, except each live thread's highest claim.
 
 Then, once for the run:
 
@@ -63,7 +61,7 @@ import logging
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -71,15 +69,12 @@ from django.conf import settings
 
 from board.events import Event, EventType, decode
 from board.lifecycle import keys as k
-from board.lifecycle.claims import Claims, mark, tidy_claims
 from board.lifecycle.errors import LifecycleError
 from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.segments import Manifest, SegmentWriter, describe, events, read_manifest, upload
 from board.lifecycle.tail import read_tail
-from board.log import AlreadyExists, BaseLog
-from board.log.layout import post_key
-from board.posting import numbers
-from board.readmodel import projection
+from board.log import AlreadyExists, BaseLog, ObjectInfo
+from board.log.layout import marker_key, parse_post_key, post_key
 from board.readmodel.batch import BatchApplier
 from board.store import BaseStore
 
@@ -168,7 +163,7 @@ def rollup(
             f"and is rolled up once the grace period after that has passed"
         )
     report = RollupReport(closed_before=limit)
-    claims = Claims()
+    claims = _Claims()
     archiving: dict[tuple[str, str], datetime] = {}
     latest_fall: dict[tuple[str, str], tuple[str, str]] = {}  # a thread's latest archival or restore
     with _Spool() as spool:
@@ -179,7 +174,6 @@ def rollup(
                 if item.problem != "gone":
                     report.skipped.append((item.key, item.problem))
                     logger.error("rollup: skipped %s: %s", item.key, item.problem)
-                    claims.still_open(item.key)
                 continue
             event_hour = k.hour_of(item.event.time)
             if item.event.type in FALLS and item.event.thread is not None:
@@ -188,10 +182,7 @@ def rollup(
                     latest_fall[slot] = (item.event.id, item.event.type)
             if event_hour >= limit:
                 report.open_events += 1
-                claims.still_open(item.key)
-            elif hour is not None and event_hour != hour:
-                claims.still_open(item.key)
-            else:
+            elif hour is None or event_hour == hour:
                 assert item.data is not None
                 spool.add(event_hour, item.event.id, item.key, item.data)
                 if item.event.type == EventType.THREAD_ARCHIVED and item.event.thread is not None:
@@ -200,21 +191,12 @@ def rollup(
         for slot, (_, kind) in latest_fall.items():
             if kind != EventType.THREAD_ARCHIVED:
                 archiving.pop(slot, None)
+        keep = claims.highest(exclude=archiving.keys())
         hours = spool.hours()
         for done, event_hour in enumerate(hours):
             progress.phase(f"rolling up {event_hour:%Y-%m-%dT%H} ({done + 1} of {len(hours)} hours)")
-            report.hours.append(roll_hour(log, store, event_hour, spool))
+            report.hours.append(roll_hour(log, store, event_hour, spool, keep))
             progress.add("event(s) rolled up", report.hours[-1].events)
-        for result in report.hours:
-            if result.error:
-                for entry in spool.entries(result.hour):
-                    claims.still_open(entry[1])
-        keep = claims.keep(exclude=archiving.keys())
-        for board, thread, number in claims.old_gaps(exclude=archiving.keys()):
-            _void(log, store, board, thread, number)
-        for result in report.hours:
-            if not result.error:
-                _remove_rolled(log, result, [entry[1] for entry in spool.entries(result.hour)], keep)
     rolled = {result.hour for result in report.hours if not result.error}
     for result in report.hours:
         claims.marked_now(result.kept)
@@ -227,11 +209,13 @@ def rollup(
     return report
 
 
-def roll_hour(log: BaseLog, store: BaseStore, hour: datetime, spool: _Spool) -> HourResult:
-    """Steps 1-4 of the module docstring for one hour whose incoming events are in spool.
+def roll_hour(
+    log: BaseLog, store: BaseStore, hour: datetime, spool: _Spool, keep: frozenset[str] = frozenset()
+) -> HourResult:
+    """Steps 1-5 of the module docstring for one hour whose incoming events are in spool.
 
-    Step 5 waits until every hour of the run is rolled up (_remove_rolled):
-    which claims may go depends on which hours made it.
+    keep holds the claim keys not to delete (each live thread's highest); the
+    ones of this hour get their marker.
     """
     started = time.monotonic()
     result = HourResult(hour, events=spool.count(hour))
@@ -261,6 +245,14 @@ def roll_hour(log: BaseLog, store: BaseStore, hour: datetime, spool: _Spool) -> 
         with BatchApplier(store) as applier:
             for _, event in spool.read(spool.entries(hour)):
                 applier.add(event)
+        incoming = [entry[1] for entry in spool.entries(hour)]
+        kept = [key for key in incoming if key in keep]
+        for key in kept:
+            _mark(log, key)
+        gone = [key for key in incoming if key not in keep]
+        log.delete(gone)
+        result.deleted = len(gone)
+        result.kept = kept
     except Exception as exc:  # one bad hour must not stop the others; the report says which
         logger.exception("rollup of %s failed", f"{hour:%Y-%m-%dT%H}")
         result.error = f"{type(exc).__name__}: {exc}"
@@ -268,28 +260,78 @@ def roll_hour(log: BaseLog, store: BaseStore, hour: datetime, spool: _Spool) -> 
     return result
 
 
-def _void(log: BaseLog, store: BaseStore, board: str, thread: str, number: int) -> None:
-    """Fill a gap the rollup found (Claims.old_gaps) with a void, and apply it, so that the dat goes on."""
-    try:
-        if numbers.void(log, board, thread, number):
-            projection.apply(store, decode(log.read(post_key(board, thread, number))))
-    except Exception:  # the next run finds the gap again
-        logger.exception("rollup: voiding %s/%s %d failed", board, thread, number)
+def _mark(log: BaseLog, claim: str) -> None:
+    """Write the marker of a kept claim whose event is now in hourly/."""
+    parsed = parse_post_key(claim)
+    assert parsed is not None and not parsed.marker
+    with contextlib.suppress(AlreadyExists):  # a marker is empty: whatever is there says the same
+        log.create(marker_key(parsed.board, parsed.thread, parsed.number), b"")
 
 
-def _remove_rolled(log: BaseLog, result: HourResult, incoming: list[str], keep: frozenset[str]) -> None:
-    """Step 5 for a rolled-up hour: delete its incoming objects but the kept claims, which get their marker."""
-    try:
-        kept = [key for key in incoming if key in keep]
+def tidy_claims(log: BaseLog, claims: _Claims, archived: set[tuple[str, str]]) -> int:
+    """Step 6: remove kept claims (and markers) no thread needs any more; return how many objects went.
+
+    - a thread whose ThreadArchived event this run rolled up: every marked
+      claim and marker (its claims in the rolled hours are gone already);
+    - a live thread whose highest claim is marked: the marked claims and
+      markers below it (a newer claim was rolled, so they are not the highest);
+    - markers of a thread with no claim listed at all: left by an archival
+      tidy that stopped between the claims and the markers (a live thread's
+      highest claim is never deleted, so the listing shows one).
+
+    Claims go before their markers, so a crash leaves a marker without a
+    claim, never a rolled claim without its marker.
+    """
+    claim_keys: list[str] = []
+    marker_keys: list[str] = []
+    for (board, thread), markers in claims.markers.items():
+        top = claims.top.get((board, thread))
+        if (board, thread) in archived or top is None:
+            numbers = set(markers)
+        elif top in markers:
+            numbers = {n for n in markers if n < top}
+        else:
+            continue  # the highest claim is not rolled yet: the older kept one stays until it is
+        claim_keys += [post_key(board, thread, n) for n in sorted(numbers)]
+        marker_keys += [marker_key(board, thread, n) for n in sorted(numbers)]
+    if claim_keys:
+        log.delete(claim_keys)
+        log.delete(marker_keys)
+    return len(claim_keys) + len(marker_keys)
+
+
+class _Claims:
+    """What the incoming listing showed of each thread's claims: the highest number, and the marked ones.
+
+    One entry per thread with a claim in incoming/: the live threads (each
+    keeps one) and those posted to since the last rollup, not every thread
+    the board ever had.
+    """
+
+    def __init__(self) -> None:
+        self.top: dict[tuple[str, str], int] = {}
+        self.markers: dict[tuple[str, str], set[int]] = defaultdict(set)
+
+    def see(self, info: ObjectInfo) -> None:
+        parsed = parse_post_key(info.key)
+        if parsed is None:
+            return
+        thread = (parsed.board, parsed.thread)
+        if parsed.marker:
+            self.markers[thread].add(parsed.number)
+        elif parsed.number > self.top.get(thread, 0):
+            self.top[thread] = parsed.number
+
+    def highest(self, exclude: Collection[tuple[str, str]]) -> frozenset[str]:
+        """The claim keys to keep: each thread's highest, but not of threads being archived."""
+        return frozenset(post_key(b, t, n) for (b, t), n in self.top.items() if (b, t) not in exclude)
+
+    def marked_now(self, kept: list[str]) -> None:
+        """Claims this run kept and marked."""
         for key in kept:
-            mark(log, key)
-        gone = [key for key in incoming if key not in keep]
-        log.delete(gone)
-        result.deleted = len(gone)
-        result.kept = kept
-    except Exception as exc:  # rolled up all the same: the next run removes what is left
-        logger.exception("rollup of %s: removing its incoming objects failed", f"{result.hour:%Y-%m-%dT%H}")
-        result.error = f"{type(exc).__name__}: {exc}"
+            parsed = parse_post_key(key)
+            assert parsed is not None
+            self.markers[(parsed.board, parsed.thread)].add(parsed.number)
 
 
 def _bundled_parts(log: BaseLog, hour: datetime) -> set[str]:

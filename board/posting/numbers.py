@@ -12,7 +12,7 @@ put would then accept a second time.
 Where to start is read from the log: the rollup keeps each live thread's
 highest claim in incoming/ (marked ``.rolled`` once its event is in hourly/,
 board/lifecycle/rollup.py), so listing ``incoming/posts/<board>/<thread>/``
-(S3 lists consistently) shows the highest number committed, and any gap. A thread with no
+(S3 lists consistently) shows the highest number committed. A thread with no
 claim at all is archived and rolled up, or never existed: NotInLog.
 
 The cache (Redis in production) saves that listing on busy threads. It keeps
@@ -38,12 +38,12 @@ On Redis, posters do not queue on the lock: the thread's sequence
 (sequence.py) hands each one a number with one script and they write their
 claims at once, so a busy thread takes posts at the rate of parallel log
 writes. A later number can then land while an earlier one fails. Such a gap
-is closed three ways: its poster gives the number back when nobody was handed
-a later one, else writes a *void* there (an empty, deleted post); a number
-whose poster died is handed out again once the sequence has been stuck on it
-for a while; and when Redis lost the sequence, the listing shows the gap,
-because the rollup deletes a thread's claims only below its lowest open
-number (first_free).
+is closed: its poster gives the number back when nobody was handed a later
+one, else writes a *void* there (an empty, deleted post); a number whose
+poster died is handed out again once the sequence has been stuck on it for a
+while (at the next post, or by the reconcile job, sequence.sweep). A gap is
+not visible in a listing (the rollup's deletions look the same), so one left
+by a poster that died just before Redis lost the sequence stays: see README.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from collections.abc import Callable
 from board.events import Event, EventType, encode, new_event
 from board.lib.cache import CACHE_ERRORS
 from board.log import AlreadyExists, BaseLog, LogError
-from board.log.layout import incoming_key, parse_post_key, thread_prefix
+from board.log.layout import incoming_key, parse_post_key, post_key, thread_prefix
 from board.posting import confirm, sequence
 from board.posting.threadlock import Hint, thread_lock
 
@@ -70,29 +70,13 @@ class NotInLog(Exception):
 
 
 def first_free(log: BaseLog, board: str, thread: str) -> int | None:
-    """The lowest number the log shows free in the thread: the first gap, else after the highest; None if none.
-
-    Claims and markers count as taken. The rollup deletes a thread's claims
-    only below its lowest number still open (board/lifecycle/rollup.py), so a
-    number missing above the lowest claim listed is one no write took: a gap
-    a batch left whose leader died (see commit_numbered), taken first. A
-    marker alone may be what a tidy left of a deleted claim, so the search
-    starts at the lowest claim.
-    """
-    claims: set[int] = set()
-    taken: set[int] = set()
+    """The number after the highest the log shows taken in the thread (claims and markers); None if none."""
+    highest = None
     for info in log.list(thread_prefix(board, thread)):
         parsed = parse_post_key(info.key)
-        if parsed is not None:
-            taken.add(parsed.number)
-            if not parsed.marker:
-                claims.add(parsed.number)
-    if not taken:
-        return None
-    number = min(claims, default=max(taken))
-    while number in taken:
-        number += 1
-    return number
+        if parsed is not None and (highest is None or parsed.number > highest):
+            highest = parsed.number
+    return None if highest is None else highest + 1
 
 
 def _has_claims(log: BaseLog, board: str, thread: str) -> bool:
@@ -229,7 +213,7 @@ def void(log: BaseLog, board: str, thread: str, number: int) -> bool:
     It is written with a conditional put like any claim: if the failed write
     lands after all, one of the two is refused. When it cannot be written,
     the sequence's ``h`` stays below the gap and a later poster is handed it
-    (sequence.py), or, without Redis, the listing shows it (first_free).
+    (sequence.py).
     """
     event = new_event(EventType.POST_CREATED, board, thread, number, VOID)
     try:
@@ -241,6 +225,24 @@ def void(log: BaseLog, board: str, thread: str, number: int) -> bool:
         return False
     logger.warning("numbering: %s/%s %d voided: its post was not written, later ones were", board, thread, number)
     return True
+
+
+def sweep(log: BaseLog) -> list[str]:
+    """Settle the numbers whose posters died holding them (sequence.stuck); return what was done, a line each.
+
+    A number whose claim is in the log was written and only not marked; one
+    whose claim is not gets a void. Either way the thread's ``h`` moves on.
+    """
+    cache = sequence.redis_cache()
+    if cache is None:
+        return []
+    done = []
+    for board, thread, number in list(sequence.stuck(cache, _now_ms())):
+        written = log.exists(post_key(board, thread, number))
+        if written or void(log, board, thread, number):
+            sequence.Sequence(cache, board, thread).used(number, _now_ms())
+            done.append(f"{board}/{thread} {number}: {'written' if written else 'voided'}")
+    return done
 
 
 def _commit_locked(

@@ -18,7 +18,9 @@ writes a void there (numbers.void). A number whose poster died is never
 given back: once ``h`` has not moved for STALE_MS while numbers are out,
 posters are handed ``h + 1`` again, and the conditional put tells whether
 its first poster wrote it (then it is used, and ``h`` moves on) or not (then
-the new poster fills it).
+the new poster fills it); a thread nobody posts to any more has it settled by
+the number sweep (numbers.sweep, every UTAKATA_NUMBER_SWEEP_SECONDS), before
+the state expires.
 
 The state expires half a rollup grace after its last use, like the hint:
 while it lives, no claim above ``h`` can have been rolled up and deleted.
@@ -27,6 +29,8 @@ the log (numbers.first_free) and starts the state there.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
@@ -117,3 +121,17 @@ class Sequence:
     def give_back(self, number: int) -> bool:
         """Take number back if nobody was handed one after it (then no void is needed)."""
         return bool(self.client.eval(GIVE_BACK, 1, self.state, number))
+
+
+def stuck(cache: RedisCache, now_ms: int) -> Iterator[tuple[str, str, int]]:
+    """(board, thread, number) of every live sequence whose ``h`` has waited on number for STALE_MS."""
+    client = cache._cache.get_client(write=True)
+    pattern = cache.make_and_validate_key("utakata:seq:*")
+    for key in client.scan_iter(match=pattern, count=500):
+        state = client.hgetall(key)
+        if not state or b"n" not in state or b"h" not in state:
+            continue
+        n, h, p = int(state[b"n"]), int(state[b"h"]), int(state.get(b"p", 0))
+        if n > h + 1 and now_ms - p > STALE_MS:
+            board, thread = key.decode().rsplit(":", 2)[1:]
+            yield board, thread, h + 1

@@ -11,6 +11,7 @@ from board.events import decode
 from board.lifecycle import state as logstate
 from board.log import LogUnavailable, NotFound, get_log
 from board.ops import logformat, metrics
+from board.posting import numbers
 from board.readmodel import projection
 from board.store import StoreUnavailable, get_store
 
@@ -53,3 +54,10 @@ def apply_logged(key: str) -> None:
     except (LogUnavailable, StoreUnavailable) as exc:
         metrics.count_error("store" if isinstance(exc, StoreUnavailable) else "log", exc)
         raise
+
+
+@shared_task(name="utakata.numbers.sweep", acks_late=True)
+def sweep_numbers() -> None:
+    """Settle the res numbers whose posters died holding them, so that their threads' dats go on."""
+    for line in numbers.sweep(get_log()):
+        logger.warning("number sweep: %s", line)
