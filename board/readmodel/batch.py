@@ -10,6 +10,7 @@ thread objects, then the lists the threads' entries go to.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import OrderedDict
 
 from board.events import Event, EventType
@@ -28,20 +29,33 @@ Slot = tuple[str, str]
 def _absorb(bucket: str, held: o.State, delta: o.State) -> o.State:
     """Join delta into held, a state the applier owns, in place where the object grows.
 
-    A posts page gains an entry per event; joining by copying (o.JOINS)
-    costs the page's whole size on every event. Here the post is joined into
-    the held map with the same per-entry join, so the result equals
-    ``o.JOINS[bucket](held, delta)``. Any other delta takes the general join.
+    A posts page, or a slot of the search index, gains an entry per event;
+    joining by copying (o.JOINS) costs the object's whole size on every
+    event. Here the post is joined into the held map with the same per-entry
+    join, and a day's list of slots that already holds the slot is left as it
+    is, so the result equals ``o.JOINS[bucket](held, delta)``. Any other delta
+    takes the general join.
     """
     if bucket == o.THREADS:
         return o.gather_threads(held, delta)
-    if bucket == o.POSTS and len(delta) == 1:
+    if bucket in (o.KAKO, o.POST_INDEX_DAYS) and _holds(held["items"], delta["items"]):
+        return held  # held is already joined (sorted, no repeats): the join would give it back
+    if bucket in (o.POSTS, o.POST_INDEX) and len(delta) == 1:
         posts = held["posts"]
         for number, post in delta["posts"].items():
             mine = posts.get(number)
             posts[number] = post if mine is None else o.join_post(mine, post)
         return held
     return o.JOINS[bucket](held, delta)
+
+
+def _holds(items: list[str], wanted: list[str]) -> bool:
+    """Whether sorted items hold every one wanted (a day has up to 1,152 slots: no set per event)."""
+    for item in wanted:
+        at = bisect_left(items, item)
+        if at == len(items) or items[at] != item:
+            return False
+    return True
 
 
 def _gather(bucket: str, held: o.State, delta: o.State) -> o.State:
