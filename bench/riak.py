@@ -22,7 +22,9 @@ measured in the same run:
   wrapped as tests/test_riak_board.py does), and for one post end to end
   (submit, then the apply a worker runs).
 
-    .venv/bin/python -m bench.riak [--events 1000000] [--serve-nodes 3] [--skip-rehydrate]
+    .venv/bin/python -m bench.riak [--events 1000000] [--serve-nodes 3] [--skip-rehydrate | --skip-serve]
+
+``--skip-serve`` measures the rehydrate on a 1-node cluster only (no serving).
 """
 
 from __future__ import annotations
@@ -394,6 +396,7 @@ def main() -> int:
     parser.add_argument("--serve-nodes", type=int, default=3, choices=[1, 3], help="the cluster serving is measured on")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the serving figures")
     parser.add_argument("--skip-rehydrate", action="store_true")
+    parser.add_argument("--skip-serve", action="store_true", help="only the rehydrate, on a 1-node cluster")
     parser.add_argument("--phase", choices=["restore", "puts"])
     parser.add_argument("--dir")
     parser.add_argument("--store")
@@ -414,14 +417,17 @@ def main() -> int:
     from bench.common import note, report
 
     started = time.perf_counter()
-    sizes = [1, 3] if not args.skip_rehydrate else [args.serve_nodes]
+    sizes = [args.serve_nodes] if args.skip_rehydrate else [1] if args.skip_serve else [1, 3]
+    served, counts = [], {}
     with tempfile.TemporaryDirectory(prefix="utakata-bench-riak-") as scratch, clusters(sizes) as made:
         note(f"started Riak clusters of {', '.join(map(str, sizes))} nodes in {time.perf_counter() - started:.0f}s")
         figures = [] if args.skip_rehydrate else rehydrate_part(made, Path(scratch), args.events)
-        served, counts = serve_part(made[args.serve_nodes], Path(scratch), args.rounds)
+        if not args.skip_serve:
+            served, counts = serve_part(made[args.serve_nodes], Path(scratch), args.rounds)
     for name, ops, base in figures + served:
         report(name, ops, base)
-    note(f"Riak requests per read on the {args.serve_nodes}-node cluster (warm: the board's settings kept):")
+    if counts:
+        note(f"Riak requests per read on the {args.serve_nodes}-node cluster (warm: the board's settings kept):")
     for name, counted in counts.items():
         detail = ", ".join(f"{m} {c}" for m, c in sorted(counted.items()))
         note(f"  {name}: {sum(counted.values())} ({detail})")

@@ -7,6 +7,7 @@ explicit time straight to the log, as the write path would have.
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -67,6 +68,31 @@ def history(hours: int = 3, per_hour: int = 5, board: str = "test") -> list[Even
         for i in range(per_hour):
             number += 1
             made.append(post_at(board, thread.thread, number, at(hour * 60 + 2 + i * 55 / per_hour), body=f"{number}"))
+    return made
+
+
+def long_history(hours: int = 8) -> list[Event]:
+    """A reply every 20 s for hours, to one of the three newest threads (a new one every 40 posts).
+
+    Far more objects than a small cache holds (pages, thread objects, the
+    search index's 10-minute slots), few of them changing at any time.
+    """
+    rng = random.Random(5)
+    when = T0
+    made = [new_event(EventType.BOARD_CREATED, "b", payload={"title": "B"}, at=when)]
+    live: list[list] = []  # [key, posts], newest first
+    for n in range(hours * 180):
+        when += timedelta(seconds=20)
+        if n % 40 == 0:
+            key = str(int(when.timestamp()))
+            payload = {"name": "名無し", "mail": "", "body": "1", "id": "ID1", "subject": f"スレ{n}"}
+            made.append(new_event(EventType.THREAD_CREATED, "b", key, 1, payload, at=when))
+            live.insert(0, [key, 1])
+            continue
+        thread = live[min(int(rng.expovariate(1)), len(live) - 1, 2)]
+        thread[1] += 1
+        payload = {"name": "名無し", "mail": rng.choice(["", "sage"]), "body": f"レス{n}", "id": "ID2"}
+        made.append(new_event(EventType.POST_CREATED, "b", thread[0], thread[1], payload, at=when))
     return made
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from board.events import EventType, new_event
 from board.readmodel import batch, projection
 from board.store.memory import MemoryStore
-from tests.lifecycle_helpers import T0, store_dump
+from tests.lifecycle_helpers import T0, long_history, store_dump
 
 
 def random_history(seed: int, count: int = 400) -> list:
@@ -170,3 +171,52 @@ def test_a_fresh_batch_over_objects_another_writer_made_meanwhile_loses_nothing(
             if n % 5 == 0:
                 projection.apply(store, event)  # fan-out writing the same objects, unknown to the batch
     assert store_dump(store) == one_by_one(events)
+
+
+# --- requests per object: a restore writes each object about once ----------------------------
+
+
+def counting_store(monkeypatch) -> tuple[MemoryStore, Counter]:
+    """An empty store that counts the objects it is asked to read ("GET") and write ("PUT")."""
+    store = MemoryStore(uuid.uuid4().hex)
+    made: Counter = Counter()
+    fetch_many, store_many, update = store.fetch_many, store.store_many, store.update
+
+    def fetching(bucket, keys):
+        keys = list(keys)
+        made["GET"] += len(keys)
+        return fetch_many(bucket, keys)
+
+    def storing(bucket, items):
+        made["PUT"] += len(items)
+        return store_many(bucket, items)
+
+    def updating(bucket, key, *args, **kwargs):
+        made["GET"] += 1
+        made["PUT"] += 1
+        return update(bucket, key, *args, **kwargs)
+
+    monkeypatch.setattr(store, "fetch_many", fetching)
+    monkeypatch.setattr(store, "store_many", storing)
+    monkeypatch.setattr(store, "update", updating)
+    return store, made
+
+
+def test_a_fresh_batch_writes_each_object_about_once_and_reads_almost_none(monkeypatch):
+    store, made = counting_store(monkeypatch)
+    with batch.BatchApplier(store, max_objects=100, fresh=True) as applier:
+        for event in long_history():
+            applier.add(event)
+    objects = len(store_dump(store))
+    assert objects > 400, "the stream holds far more objects than the cache"
+    assert made["PUT"] <= 1.1 * objects, (made, objects)
+    assert made["GET"] <= 0.05 * objects, (made, objects)
+
+
+def test_the_cache_never_holds_more_than_max_objects():
+    applier = batch.BatchApplier(MemoryStore(uuid.uuid4().hex), max_objects=100, fresh=True)
+    held = 0
+    for event in long_history():
+        applier.add(event)
+        held = max(held, len(applier.pending))
+    assert held <= 100

@@ -15,6 +15,12 @@ from django.test import Client
 from board import store as store_module
 from board.boards import UNLIMITED
 from board.lib.backends import parse_url
+from board.lifecycle import keys as k
+from board.lifecycle import rehydrate
+from board.lifecycle.plan import plan_restore
+from board.lifecycle.rollup import hourly_manifest
+from board.lifecycle.segments import SegmentWriter, upload
+from board.log.local import LocalLog
 from board.posting.commit import Posted, submit
 from board.posting.validation import Submission
 from board.readmodel import encoding as e
@@ -23,7 +29,7 @@ from board.readmodel.projection import apply
 from board.store import SCHEMES, get_store
 from board.store.riak import store as riak_store
 from tests.helpers import apply_pending, make_board
-from tests.lifecycle_helpers import page_urls, render_all, three_days
+from tests.lifecycle_helpers import T0, long_history, page_urls, render_all, three_days
 
 
 @pytest.fixture
@@ -163,3 +169,38 @@ def test_the_live_list_holds_only_live_threads_whatever_the_boards_age(on_riak):
     apply_pending()  # the archivals' fan-out
     state = e.loads(on_riak.get(o.THREADS, "test", lambda values: values[0]))
     assert sum(1 for entry in state["threads"].values() if entry["state"] == "live") == 3
+
+
+def segment_log(directory, events: list) -> LocalLog:
+    """A file log whose only data is one hourly segment holding events (as a rollup writes it)."""
+    log = LocalLog(str(directory))
+    writer = SegmentWriter()
+    with writer:
+        for event in events:
+            writer.write(event)
+        stats = writer.finish()
+        hour = T0.replace(minute=0)
+        key = k.hourly_key(hour)
+        upload(log, writer, hourly_manifest(key, hour, 0, stats), k.manifest_key(key))
+    return log
+
+
+def test_a_restore_into_an_empty_riak_store_writes_each_object_about_once(on_riak, monkeypatch, tmp_path):
+    """A cache far smaller than the board: an object is written when evicted or at the end, not at every eviction."""
+    log = segment_log(tmp_path, long_history())
+    monkeypatch.setattr(rehydrate, "RESTORE_OBJECTS", 100)
+    made: list[tuple[str, str]] = []
+    real = riak_store.request
+
+    def counting(cluster, method, url, *args, **kwargs):
+        made.append((method, url.split("?")[0]))
+        return real(cluster, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(riak_store, "request", counting)
+    rehydrate.restore(log, on_riak, plan_restore(log), workers=1)
+    puts = [url for method, url in made if method == "PUT"]
+    objects = len(set(puts))
+    assert objects > 400, "the log holds far more objects than the cache"
+    assert len(puts) <= 1.1 * objects, Counter(puts).most_common(3)
+    reads = [url for method, url in made if method == "GET" and "/keys/" in url]
+    assert len(reads) <= 0.05 * objects, Counter(reads).most_common(3)

@@ -39,9 +39,9 @@ from board.store import BaseStore
 
 CHUNK = 4096
 # Objects a restore keeps in BatchApplier's write-back cache: enough for every
-# thread being posted to on a busy board (a page and a dat index each), so a
-# page is encoded about once instead of at every eviction. About 250 MB of
-# RSS at most, whatever the size of the log.
+# thread being posted to on a busy board (a page and a thread object each) and
+# the search index's current slots, so each object is written about once, when
+# it has gone cold. About 250 MB of RSS at most, whatever the size of the log.
 RESTORE_OBJECTS = 6000
 Progress = Callable[[int], None]
 
@@ -148,9 +148,10 @@ def restore(
     With workers > 1 (and a store other processes can write to: SQLite,
     Riak), each worker reads every planned segment but decodes and applies
     only its shard of the threads; objects several shards touch (a board's
-    thread list) are joined by update()'s conditional writes. The tail and
-    the hourly segments rolled up meanwhile are applied here afterwards,
-    which keeps the order the module docstring asks for.
+    thread list, the search index's slots) are written once by each and
+    joined by the store (conditional writes on SQLite, siblings on Riak).
+    The tail and the hourly segments rolled up meanwhile are applied here
+    afterwards, which keeps the order the module docstring asks for.
     """
     started = time.monotonic()
     report = RestoreReport(dry_run=dry_run)

@@ -10,6 +10,7 @@ thread objects, then the lists the threads' entries go to.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import OrderedDict
 
 from board.events import Event, EventType
@@ -28,14 +29,18 @@ Slot = tuple[str, str]
 def _absorb(bucket: str, held: o.State, delta: o.State) -> o.State:
     """Join delta into held, a state the applier owns, in place where the object grows.
 
-    A posts page gains an entry per event; joining by copying (o.JOINS)
-    costs the page's whole size on every event. Here the post is joined into
-    the held map with the same per-entry join, so the result equals
-    ``o.JOINS[bucket](held, delta)``. Any other delta takes the general join.
+    A posts page, or a slot of the search index, gains an entry per event;
+    joining by copying (o.JOINS) costs the object's whole size on every
+    event. Here the post is joined into the held map with the same per-entry
+    join, and a day's list of slots that already holds the slot is left as it
+    is, so the result equals ``o.JOINS[bucket](held, delta)``. Any other delta
+    takes the general join.
     """
     if bucket == o.THREADS:
         return o.gather_threads(held, delta)
-    if bucket == o.POSTS and len(delta) == 1:
+    if bucket in (o.KAKO, o.POST_INDEX_DAYS) and _holds(held["items"], delta["items"]):
+        return held  # held is already joined (sorted, no repeats): the join would give it back
+    if bucket in (o.POSTS, o.POST_INDEX) and len(delta) == 1:
         posts = held["posts"]
         for number, post in delta["posts"].items():
             mine = posts.get(number)
@@ -44,30 +49,44 @@ def _absorb(bucket: str, held: o.State, delta: o.State) -> o.State:
     return o.JOINS[bucket](held, delta)
 
 
+def _holds(items: list[str], wanted: list[str]) -> bool:
+    """Whether sorted items hold every one wanted (a day has up to 1,152 slots: no set per event)."""
+    for item in wanted:
+        at = bisect_left(items, item)
+        if at == len(items) or items[at] != item:
+            return False
+    return True
+
+
 def _gather(bucket: str, held: o.State, delta: o.State) -> o.State:
     """Join deltas the batch holds; a live list's fallen marks are kept until the store's join."""
     return o.gather_threads(held, delta) if bucket == o.THREADS else o.JOINS[bucket](held, delta)
 
 
-def _thread_of(bucket: str, key: str) -> tuple[str, str] | None:
-    """The thread a posts page or thread object belongs to (None for board-level objects)."""
+# A board's live list takes every thread's entry and there is one per board: it is held until the
+# final flush (written once), whatever the cache evicts meanwhile.
+HELD = frozenset({o.THREADS})
+
+
+def _group_of(bucket: str, key: str) -> Slot:
+    """What an object is evicted with: a thread's pages with its thread object (named by its slot), else itself."""
     if bucket == o.POSTS:
         board, thread, _ = o.split_posts_key(key)
-        return board, thread
-    if bucket == o.THREAD:
-        return o.split_thread_key(key)
-    return None
+        return o.THREAD, o.thread_key(board, thread)
+    return bucket, key
 
 
 class BatchApplier:
     """Folds many events into a bounded write-back cache, then flushes it.
 
     Memory stays bounded by ``max_objects`` however long the stream is. When
-    the cache is full, the threads touched least recently are written out
-    (their pages, then their thread object) until it is half empty; a thread
-    still being posted to stays in memory, so its pages are encoded once
-    rather than at every flush. Board-level objects (a board's live list)
-    stay until the final flush; a board's list is bounded by its thread cap.
+    the cache is full, the objects touched least recently are written out (a
+    thread's pages with its thread object) until it is half empty. An object
+    is written when it is evicted or at the final flush, never at each
+    eviction: a thread still being posted to, or the search index's current
+    10 minutes, stays in memory and is written about once. Board-level lists
+    a written thread goes to (archive windows, kako) come back into the cache
+    the same way; a board's live list (HELD) stays until the final flush.
     """
 
     def __init__(self, store: BaseStore, max_objects: int = 2000, fresh: bool = False) -> None:
@@ -78,7 +97,8 @@ class BatchApplier:
         self.store = store
         self.max_objects = max_objects
         self.pending: dict[Slot, o.State] = {}
-        self.threads: OrderedDict[tuple[str, str], list[Slot]] = OrderedDict()
+        # Least recently touched first: each group's slots held in pending (HELD ones are in no group).
+        self.groups: OrderedDict[Slot, list[Slot]] = OrderedDict()
         self.applied = 0
         self.fresh = fresh
         self.written: OrderedDict[Slot, None] = OrderedDict()  # what a fresh batch wrote (bounded)
@@ -86,29 +106,34 @@ class BatchApplier:
     def add(self, event: Event) -> None:
         if event.type in (EventType.BOARD_CREATED, EventType.BOARD_SETTINGS_CHANGED):
             boardcache.forget(event.board)
-        pending, threads = self.pending, self.threads
+        pending = self.pending
         for bucket, key, delta in deltas(event):
             slot = (bucket, key)
             mine = pending.get(slot)
-            if mine is None:
-                pending[slot] = delta
-                thread = _thread_of(bucket, key)
-                if thread is not None:
-                    threads.setdefault(thread, []).append(slot)
-            else:
-                pending[slot] = _absorb(bucket, mine, delta)
-        if event.thread is not None and (thread := (event.board, event.thread)) in threads:
-            threads.move_to_end(thread)
+            pending[slot] = delta if mine is None else _absorb(bucket, mine, delta)
+            if bucket not in HELD:
+                self._touch(slot, mine is None)
         self.applied += 1
         if len(pending) >= self.max_objects:
             self.evict(len(pending) - self.max_objects // 2)
 
+    def _touch(self, slot: Slot, new: bool) -> None:
+        """Mark slot's group as the most recently touched (and add slot to it when new in pending)."""
+        group = _group_of(*slot)
+        slots = self.groups.get(group)
+        if slots is None:
+            self.groups[group] = [slot]
+            return
+        if new:
+            slots.append(slot)
+        self.groups.move_to_end(group)
+
     def evict(self, count: int) -> None:
-        """Write out the least recently touched threads' objects, at least count of them."""
+        """Write out the least recently touched objects, at least count of them (whole groups)."""
         written = 0
         evicted: dict[Slot, o.State] = {}
-        while written < count and self.threads:
-            _, slots = self.threads.popitem(last=False)
+        while written < count and self.groups:
+            _, slots = self.groups.popitem(last=False)
             for slot in slots:
                 evicted[slot] = self.pending.pop(slot)
             written += len(slots)
@@ -117,10 +142,14 @@ class BatchApplier:
     def flush(self) -> None:
         self._write(self.pending, final=True)
         self.pending = {}
-        self.threads.clear()
+        self.groups.clear()
 
     def _write(self, states: dict[Slot, o.State], final: bool) -> None:
-        """Pages, then thread objects (with the pages' dat sizes), then the lists the threads go to."""
+        """Pages, then thread objects (with the pages' dat sizes), then the lists the threads go to.
+
+        Before the final flush, what the threads give the lists goes back into
+        the cache (joined into what it holds for them) rather than to the store.
+        """
         by_bucket: dict[str, dict[str, o.State]] = {}
         for (bucket, key), state in states.items():
             by_bucket.setdefault(bucket, {})[key] = state
@@ -139,18 +168,19 @@ class BatchApplier:
                 for bucket, list_key, delta in listed(board, thread, state["thread"]):
                     slot = (bucket, list_key)
                     derived[slot] = _gather(bucket, derived[slot], delta) if slot in derived else delta
+        if not final:
+            for slot in [s for s in derived if s[1] not in held_lists[s[0]]]:  # those not written now anyway
+                delta, held = derived.pop(slot), self.pending.get(slot)
+                self.pending[slot] = delta if held is None else _gather(slot[0], held, delta)
+                if slot[0] not in HELD:
+                    self._touch(slot, held is None)
         for bucket, items in held_lists.items():
             for key, delta in items.items():
                 slot = (bucket, key)
                 derived[slot] = _gather(bucket, derived[slot], delta) if slot in derived else delta
         now: dict[str, dict[str, o.State]] = {}
         for (bucket, key), delta in derived.items():
-            if bucket == o.THREADS and not final:
-                # A board's list is written once, at the end: keep joining into the held one.
-                held = self.pending.get((bucket, key))
-                self.pending[(bucket, key)] = delta if held is None else o.gather_threads(held, delta)
-            else:
-                now.setdefault(bucket, {})[key] = delta
+            now.setdefault(bucket, {})[key] = delta
         for bucket, items in now.items():
             self._write_bucket(bucket, items)
 
@@ -196,7 +226,9 @@ class BatchApplier:
             written[(bucket, key)] = None
             written.move_to_end((bucket, key))
         while len(written) > WRITTEN_KEPT:
-            # Forgotten keys are read before their next write, as in any batch: only slower.
+            # A forgotten key is written without reading it first, as if another writer had made
+            # it: still correct (see __init__), only an extra request or a sibling. Eviction is
+            # least recently touched first, so these are the ones least likely to be touched again.
             written.popitem(last=False)
 
     def __enter__(self) -> BatchApplier:
