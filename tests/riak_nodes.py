@@ -20,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,7 +101,8 @@ class RiakCluster:
             raise RuntimeError(f"riakctl {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def start(self) -> None:
+    def start(self, same_ports: bool = False) -> None:
+        """Start the nodes; with same_ports (a cluster whose URL is in use), never on another port block."""
         for attempt in range(3):
             try:
                 self.ctl("start", str(self.nodes))
@@ -108,8 +110,14 @@ class RiakCluster:
             except RuntimeError:
                 if attempt == 2:
                     raise
-                # Most likely another cluster took one of our ports meanwhile: a new folder, a new block.
                 self.ctl("stop", timeout=120)
+                if same_ports:
+                    # The stopped nodes' ports may not be free yet: wait for them, keep the block.
+                    deadline = time.monotonic() + 60
+                    while not _ports_free(self.base) and time.monotonic() < deadline:
+                        time.sleep(1)
+                    continue
+                # Most likely another cluster took one of our ports meanwhile: a new folder, a new block.
                 shutil.rmtree(self.dir, ignore_errors=True)
                 self.dir = Path(tempfile.mkdtemp(prefix="utakata-riak-"))
                 self.base = _free_base()
@@ -136,7 +144,7 @@ class RiakCluster:
         self.ctl("stop", timeout=120)
         for node in range(1, self.nodes + 1):
             shutil.rmtree(self.dir / f"node{node}" / "data", ignore_errors=True)
-        self.start()
+        self.start(same_ports=True)  # the tests' store URLs name these ports
 
     def url(self, nodes: list[int] | None = None, **options: str) -> str:
         chosen = nodes or list(range(1, self.nodes + 1))
@@ -156,7 +164,7 @@ class External:
         self.ctl("stop", timeout=120)
         for node in range(1, self.nodes + 1):
             shutil.rmtree(self.dir / f"node{node}" / "data", ignore_errors=True)
-        self.start()
+        self.start(same_ports=True)  # the tests' store URLs name these ports
 
     def url(self, nodes: list[int] | None = None, **options: str) -> str:
         if nodes is not None:
