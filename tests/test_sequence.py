@@ -63,6 +63,23 @@ def in_thread(target) -> tuple[threading.Thread, list]:
     return runner, outcome
 
 
+def fails_after_the_next_is_written(write):
+    """Post 2 with write(), which runs only once post 3 (committed here) is written; return post 2's outcome."""
+    inside, later_written = threading.Event(), threading.Event()
+
+    def after_the_next(key: str, data: bytes) -> None:
+        inside.set()
+        later_written.wait(5)
+        write(key, data)
+
+    first, outcome = in_thread(lambda: commit(after_the_next))
+    inside.wait(5)
+    assert commit().number == 3
+    later_written.set()
+    first.join(10)
+    return outcome[0]
+
+
 def test_posters_on_one_thread_write_their_claims_at_the_same_time():
     claim_thread()
     writing, most, guard = [0], [0], threading.Lock()
@@ -114,19 +131,11 @@ def test_a_failed_write_with_no_later_number_out_gives_the_number_back():
 
 def test_a_failed_write_below_a_written_one_is_voided_so_that_the_dat_goes_on():
     claim_thread()
-    inside, later_written = threading.Event(), threading.Event()
 
-    def fails_after_the_next(key: str, data: bytes) -> None:
-        inside.set()
-        later_written.wait(5)
+    def refused(key: str, data: bytes) -> None:
         raise LogError("refused")
 
-    first, failed = in_thread(lambda: commit(fails_after_the_next))
-    inside.wait(5)
-    assert commit().number == 3
-    later_written.set()
-    first.join(10)
-    assert isinstance(failed[0], LogError)
+    assert isinstance(fails_after_the_next_is_written(refused), LogError)
     voided = until(lambda: get_log().exists(post_key("b", "1", 2)))  # written after the poster was answered
     assert voided and decode(get_log().read(post_key("b", "1", 2))).payload["void"] is True
     assert commit().number == 4
@@ -147,20 +156,12 @@ def test_a_gap_that_could_not_be_voided_is_handed_out_again_once_the_sequence_is
         real_create(self, key, data)
 
     monkeypatch.setattr(type(log), "create", create)
-    inside, later_written = threading.Event(), threading.Event()
 
-    def fails_after_the_next(key: str, data: bytes) -> None:
-        inside.set()
-        later_written.wait(5)
+    def log_goes_down(key: str, data: bytes) -> None:
         down.set()
         log.create(key, data)
 
-    first, failed = in_thread(lambda: commit(fails_after_the_next))
-    inside.wait(5)
-    assert commit().number == 3
-    later_written.set()
-    first.join(10)
-    assert isinstance(failed[0], LogError)
+    assert isinstance(fails_after_the_next_is_written(log_goes_down), LogError)
     assert until(lambda: len(refused) == 2)  # the post, then the void in the background
     down.clear()
     time.sleep(0.3)

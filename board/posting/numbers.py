@@ -57,7 +57,7 @@ from board.lib.cache import CACHE_ERRORS
 from board.log import AlreadyExists, BaseLog, LogError
 from board.log.layout import incoming_key, parse_post_key, post_key, thread_prefix
 from board.posting import confirm, sequence
-from board.posting.threadlock import Hint, thread_lock
+from board.posting.threadlock import Hint, redis_backend, thread_lock
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def commit_numbered(
     fails before a number was handed out, one at a time under the thread lock.
     """
     put = put or log.create
-    cache = sequence.redis_cache()
+    cache = redis_backend()
     if cache is not None:
         try:
             seq = sequence.Sequence(cache, board, thread)
@@ -233,7 +233,7 @@ def sweep(log: BaseLog) -> list[str]:
     A number whose claim is in the log was written and only not marked; one
     whose claim is not gets a void. Either way the thread's ``h`` moves on.
     """
-    cache = sequence.redis_cache()
+    cache = redis_backend()
     if cache is None:
         return []
     done = []

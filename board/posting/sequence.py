@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 
 from board.posting.threadlock import LOCK_TTL, trust_window_ms
@@ -93,12 +92,6 @@ return 0
 
 NEEDS_START = -1
 FULL = 0
-
-
-def redis_cache() -> RedisCache | None:
-    """The cache if it is Redis (the scripts need it), else None: numbering takes the thread lock instead."""
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    return backend if isinstance(backend, RedisCache) else None
 
 
 class Sequence:

@@ -57,7 +57,7 @@ def _hint_key(board: str, thread: str) -> str:
     return f"utakata:hint:{board}:{thread}"
 
 
-def _redis() -> RedisCache | None:
+def redis_backend() -> RedisCache | None:
     backend = caches[DEFAULT_CACHE_ALIAS]
     return backend if isinstance(backend, RedisCache) else None
 
@@ -66,7 +66,7 @@ def read_hint(board: str, thread: str) -> Hint | None:
     """The thread's hint, or None (none kept, or the cache did not answer)."""
     key = _hint_key(board, thread)
     try:
-        redis_cache = _redis()
+        redis_cache = redis_backend()
         if redis_cache is not None:
             full_key = redis_cache.make_and_validate_key(key)
             number, at_ms = redis_cache._cache.get_client(full_key).hmget(full_key, "n", "t")
@@ -88,7 +88,7 @@ def raise_hint(board: str, thread: str, hint: Hint, lock: ThreadLock) -> None:
     key = _hint_key(board, thread)
     expiry_ms = trust_window_ms()
     try:
-        redis_cache = _redis()
+        redis_cache = redis_backend()
         if redis_cache is not None:
             full_key = redis_cache.make_and_validate_key(key)
             client = redis_cache._cache.get_client(full_key, write=True)
@@ -162,12 +162,12 @@ class ThreadLock:
         except CACHE_ERRORS as exc:
             logger.warning("numbering: posting without the thread lock, the cache failed: %s", exc)
             self.acquired = False
-        if not (self.acquired and _redis() is not None):  # the script read it with the lock
+        if not (self.acquired and redis_backend() is not None):  # the script read it with the lock
             self.hint = read_hint(self.board, self.thread)
         return self.acquired
 
     def _try(self) -> bool:
-        redis_cache = _redis()
+        redis_cache = redis_backend()
         if redis_cache is None:
             return cache.add(self.key, self.token, LOCK_TTL)
         lock_key, hint_key = self._redis_keys(redis_cache)
@@ -188,7 +188,7 @@ class ThreadLock:
         if not self.acquired:
             return False
         try:
-            redis_cache = _redis()
+            redis_cache = redis_backend()
             if redis_cache is None:
                 return cache.get(self.key) == self.token
             lock_key, _ = self._redis_keys(redis_cache)
@@ -198,7 +198,7 @@ class ThreadLock:
 
     def release(self, hint: Hint | None = None) -> None:
         """Raise the thread's hint to ``hint`` (if given), then give the lock up if it is still ours."""
-        redis_cache = _redis()
+        redis_cache = redis_backend()
         if redis_cache is None:
             if hint is not None:
                 raise_hint(self.board, self.thread, hint, self)
