@@ -23,7 +23,7 @@ from board.events import EventType, decode, encode, new_event
 from board.lifecycle import keys as k
 from board.lifecycle.rollup import rollup
 from board.log import get_log
-from board.log.layout import INCOMING_POSTS, marker_key, post_key
+from board.log.layout import INCOMING_POSTS, floor_key, marker_key, post_key
 from board.posting import numbers, threadlock
 from board.posting import refusals as r
 from board.posting.commit import submit
@@ -390,7 +390,7 @@ def test_a_reply_to_a_thread_with_no_claim_left_in_the_log_is_refused_as_archive
     reply("test", thread)
     rollup(get_log(), get_store(), now=datetime.now(UTC) + timedelta(hours=2), grace_period=GRACE)
     # What a rollup of an earlier version left: every claim of the thread rolled away.
-    get_log().delete([post_key("test", thread, 2), marker_key("test", thread, 2)])
+    get_log().delete([post_key("test", thread, 2), marker_key("test", thread, 2), floor_key("test", thread, 2)])
     cache.clear()
     with pytest.raises(Refused) as refused:
         submit("test", thread, Submission(name="", mail="", body="3"), "192.0.2.1")

@@ -20,7 +20,8 @@ from django.test import Client
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from board.boards import UNLIMITED
+from board.boards import DEFAULTS, UNLIMITED
+from board.posting.validation import sjis_size
 from tests.helpers import apply_pending, log_keys, make_board, new_thread
 
 MARKUP = [
@@ -68,8 +69,13 @@ def short(pieces: int, at_least: int = 0) -> st.SearchStrategy[str]:
     return st.lists(piece, min_size=at_least, max_size=pieces).map("".join)
 
 
-# Text every board takes: plain characters and markup, nothing with a rule of its own.
-TYPED = st.lists(st.one_of(PLAIN, st.sampled_from(MARKUP)), max_size=2).map("".join)
+# Text every board takes: plain characters and markup, nothing with a rule of its own, within the
+# default name and mail limits (two pieces of markup can pass them once written into the dat).
+TYPED = (
+    st.lists(st.one_of(PLAIN, st.sampled_from(MARKUP)), max_size=2)
+    .map("".join)
+    .filter(lambda text: sjis_size(text) <= min(DEFAULTS["name_max"], DEFAULTS["mail_max"]))
+)
 WORDY = st.text(alphabet=st.sampled_from("abcあいう漢字"), min_size=1, max_size=8)
 
 huge = st.sampled_from(["あ" * 1100, "x" * 5000, "\n" * 100, "<" * 3000])

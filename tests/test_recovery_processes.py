@@ -23,7 +23,7 @@ from board.boards import UNLIMITED
 from board.events import EventType, encode, new_event
 from board.lifecycle import keys as k
 from board.lifecycle.tail import pending
-from board.log.layout import INCOMING, incoming_key, marker_key, post_key
+from board.log.layout import INCOMING, floor_key, incoming_key, marker_key, post_key
 from board.log.local import LocalLog
 from board.readmodel import queries
 from board.store.sqlite import SQLiteStore
@@ -79,8 +79,8 @@ def test_a_rollup_sigkilled_mid_way_and_run_again_loses_and_doubles_nothing(file
     assert list(pending(log.list(INCOMING))) == []
     kept = sorted(info.key for info in log.list(INCOMING))
     tops = [e for e in made if e.number == 150]
-    assert kept == sorted(key(e.board, e.thread, 150) for e in tops for key in (post_key, marker_key)), (
-        "each thread's highest claim is kept, marked as rolled up"
+    assert kept == sorted(key(e.board, e.thread, 150) for e in tops for key in (post_key, marker_key, floor_key)), (
+        "each thread's highest claim is kept, marked as rolled up, its floor there"
     )
     ids = [e.id for info in log.list(k.HOURLY) if info.key.endswith(k.DATA) for e in read_segment_at(log, info.key)]
     assert sorted(ids) == sorted(e.id for e in made), "every event once, none lost, none doubled"

@@ -11,7 +11,9 @@ from datetime import timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
+from board.boards import UNLIMITED
 from board.events import EventType, decode
+from board.lifecycle import claims
 from board.lifecycle import keys as k
 from board.lifecycle.jobs import snapshot_and_bundle
 from board.lifecycle.plan import plan_restore
@@ -20,10 +22,11 @@ from board.lifecycle.rehydrate import Follower, restore
 from board.lifecycle.rollup import NotClosed, rollup
 from board.lifecycle.segments import SegmentWriter, read_manifest, upload, verify
 from board.log import get_log
-from board.log.layout import INCOMING, INCOMING_POSTS, marker_key, post_key
+from board.log.layout import FLOOR, INCOMING, INCOMING_POSTS, floor_key, marker_key, post_key
 from board.readmodel import queries
 from board.store import get_store
 from board.store.memory import MemoryStore
+from board.twoch import datfile
 from tests.lifecycle_helpers import (
     at,
     board_at,
@@ -249,11 +252,16 @@ def incoming_objects(prefix: str = INCOMING) -> list[str]:
     return [info.key for info in get_log().list(prefix)]
 
 
-def test_rollup_keeps_the_highest_claim_of_a_live_thread_and_writes_its_marker():
+def kept(thread: str, number: int) -> list[str]:
+    """What a live thread keeps in incoming/ once number, its highest, is rolled up: floor, claim, marker."""
+    return [floor_key("test", thread, number), post_key("test", thread, number), marker_key("test", thread, number)]
+
+
+def test_rollup_keeps_the_highest_claim_of_a_live_thread_and_writes_its_marker_and_floor():
     made = history(hours=2)
     thread = made[1].thread
     rollup(get_log(), get_store(), now=LATER)
-    assert incoming_objects() == [post_key("test", thread, 11), marker_key("test", thread, 11)]
+    assert incoming_objects() == kept(thread, 11)
     assert get_log().read(marker_key("test", thread, 11)) == b""
     assert incoming_keys() == []
 
@@ -262,7 +270,9 @@ def test_rollup_keeps_the_highest_claim_listed_even_when_its_hour_is_not_rolled(
     made = history(hours=2)
     thread = made[1].thread
     rollup(get_log(), get_store(), now=at(60 + 30))  # 09:00-10:00 is closed, 10:00-11:00 is not
-    assert incoming_objects(INCOMING_POSTS) == [post_key("test", thread, n) for n in range(7, 12)]
+    assert incoming_objects(INCOMING_POSTS) == [floor_key("test", thread, 6)] + [
+        post_key("test", thread, n) for n in range(7, 12)
+    ]
 
 
 def test_a_newer_highest_claim_replaces_the_kept_one_and_its_marker_in_the_rollup_that_rolls_it():
@@ -273,14 +283,15 @@ def test_a_newer_highest_claim_replaces_the_kept_one_and_its_marker_in_the_rollu
     post_at("test", thread, 8, at(75))
     rollup(get_log(), get_store(), now=at(90))  # the newer claims' hour is still open
     assert incoming_objects() == [
+        floor_key("test", thread, 6),
         post_key("test", thread, 6),
         marker_key("test", thread, 6),
         post_key("test", thread, 7),
         post_key("test", thread, 8),
     ]
     report = rollup(get_log(), get_store(), now=LATER)
-    assert incoming_objects() == [post_key("test", thread, 8), marker_key("test", thread, 8)]
-    assert report.hours[0].kept == [post_key("test", thread, 8)] and report.tidied == 2
+    assert incoming_objects() == kept(thread, 8)
+    assert report.hours[0].kept == [post_key("test", thread, 8)] and report.tidied == 3
 
 
 def test_rollup_drops_every_claim_and_marker_of_a_thread_whose_archival_it_rolls():
@@ -334,3 +345,55 @@ def test_rehydrate_reads_no_kept_claim_from_the_tail():
     report = restore(get_log(), store, plan)
     assert report.incoming_seen == set() and report.applied == len(made)
     assert Follower(get_log(), store, plan, report).step() == 0
+
+
+# --- gaps and floors: a number nobody wrote is voided before any claim above it goes ------------------
+
+
+def test_the_rollup_voids_a_gap_below_the_claims_it_rolls_up_and_writes_the_floor_above_it():
+    made = history(hours=1)  # the thread's posts 1-6
+    thread = made[1].thread
+    post_at("test", thread, 8, at(50))  # 7's poster died, and Redis lost what would have settled it
+    rollup(get_log(), get_store(), now=LATER)
+    assert decode(get_log().read(post_key("test", thread, 7))).payload["void"] is True
+    assert incoming_objects() == [post_key("test", thread, 7), *kept(thread, 8)]
+
+
+def test_a_gap_voided_by_the_rollup_lets_the_dat_go_on_past_it():
+    made = history(hours=1)
+    thread = made[1].thread
+    post_at("test", thread, 8, at(50))
+    rollup(get_log(), get_store(), now=LATER)
+    reconcile(get_log(), get_store(), min_age=timedelta(0))
+    assert sum(chunk.lines for chunk in datfile.open_dat(get_store(), "test", thread).chunks) == 8
+
+
+def test_the_claims_of_a_thread_whose_gap_could_not_be_voided_stay_for_a_later_run(monkeypatch):
+    made = history(hours=1)
+    thread = made[1].thread
+    post_at("test", thread, 8, at(50))
+    monkeypatch.setattr(claims, "void", lambda *args: False)  # S3 refused the void
+    rollup(get_log(), get_store(), now=LATER)
+    assert incoming_objects(INCOMING_POSTS) == [post_key("test", thread, n) for n in (1, 2, 3, 4, 5, 6, 8)]
+    monkeypatch.undo()
+    rollup(get_log(), get_store(), now=LATER)
+    assert floor_key("test", thread, 8) in incoming_objects()
+    assert post_key("test", thread, 2) not in incoming_objects()
+
+
+def test_a_thread_rolled_up_before_floors_were_kept_gets_no_void():
+    board_at("test", at(0), **UNLIMITED)
+    thread = thread_at("test", at(1)).thread
+    get_log().delete([post_key("test", thread, 1)])  # what an older rollup left: its claims rolled away
+    post_at("test", thread, 5, at(10))
+    rollup(get_log(), get_store(), now=LATER)
+    assert incoming_objects(INCOMING_POSTS) == kept(thread, 5)
+
+
+def test_a_floor_below_a_newer_one_is_tidied_away():
+    made = history(hours=1)
+    thread = made[1].thread
+    rollup(get_log(), get_store(), now=LATER)
+    post_at("test", thread, 7, at(70))
+    rollup(get_log(), get_store(), now=LATER)
+    assert [key for key in incoming_objects() if key.endswith(FLOOR)] == [floor_key("test", thread, 7)]

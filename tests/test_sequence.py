@@ -9,6 +9,7 @@ import pytest
 
 from board.events import EventType, decode, encode, new_event
 from board.log import LogError, LogUnavailable, get_log
+from board.log.claims import read_claims
 from board.log.layout import INCOMING_POSTS, post_key
 from board.posting import numbers, sequence
 from board.readmodel import projection, queries
@@ -189,7 +190,9 @@ def test_the_sweep_voids_a_number_whose_poster_died_in_a_thread_nobody_posts_to_
     claim_thread()
     from django.core.cache import cache
 
-    sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, 2)  # 2, and its poster dies
+    sequence.Sequence(cache, "b", "1").reserve(
+        int(time.time() * 1000), 1000, read_claims(get_log(), "b", "1")
+    )  # 2, and its poster dies
     assert commit().number == 3
     time.sleep(0.3)
     assert numbers.sweep(get_log()) == ["b/1 2: voided"]
@@ -203,7 +206,7 @@ def test_the_sweep_marks_a_number_written_by_a_poster_that_died_before_saying_so
     claim_thread()
     from django.core.cache import cache
 
-    number = sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, 2)
+    number = sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, read_claims(get_log(), "b", "1"))
     get_log().create(post_key("b", "1", number), encode(build(number)))  # written, then the poster died
     assert commit().number == 3
     time.sleep(0.3)
@@ -211,11 +214,40 @@ def test_the_sweep_marks_a_number_written_by_a_poster_that_died_before_saying_so
     assert decode(get_log().read(post_key("b", "1", 2))).payload["body"] == "post 2"
 
 
+def poster_dies_then_redis_loses_the_sequence() -> None:
+    """Number 2 handed out and its poster dead, 3 written; then Redis restarts without what it held."""
+    from django.core.cache import cache
+
+    sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, read_claims(get_log(), "b", "1"))
+    assert commit().number == 3
+    cache.clear()
+
+
+def test_a_gap_left_when_redis_lost_the_sequence_is_handed_out_again(monkeypatch):
+    monkeypatch.setattr(sequence, "STALE_MS", 200)
+    claim_thread()
+    poster_dies_then_redis_loses_the_sequence()
+    assert commit().number == 4  # the sequence starts from the log, stuck below the gap
+    time.sleep(0.3)
+    assert commit().number == 2
+    assert committed() == [1, 2, 3, 4]
+
+
+def test_the_sweep_voids_a_gap_left_when_redis_lost_the_sequence(monkeypatch):
+    monkeypatch.setattr(sequence, "STALE_MS", 200)
+    claim_thread()
+    poster_dies_then_redis_loses_the_sequence()
+    assert commit().number == 4
+    time.sleep(0.3)
+    assert numbers.sweep(get_log()) == ["b/1 2: voided"]
+    assert committed() == [1, 2, 3, 4]
+
+
 def test_the_sweep_leaves_a_number_whose_poster_is_still_writing():
     claim_thread()
     from django.core.cache import cache
 
-    sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, 2)
+    sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, read_claims(get_log(), "b", "1"))
     assert commit().number == 3
     assert numbers.sweep(get_log()) == []
 

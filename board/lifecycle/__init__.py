@@ -4,6 +4,7 @@ Layout of the durable log, as this package writes and reads it::
 
     incoming/posts/<board>/<thread>/<nnnn>.json    the commits (board/log/layout.py)
     incoming/posts/<board>/<thread>/<nnnn>.rolled  a kept claim whose event is in hourly/ (rollup.py)
+    incoming/posts/<board>/<thread>/<nnnn>.floor   no gap up to it; no claim above it deleted (claims.py)
     incoming/events/<event-id>.json
     hourly/YYYY/MM/DD/HH.jsonl.gz                  an hour's events, sorted by id (rollup.py)
     hourly/YYYY/MM/DD/HH.manifest.json             count, sha256, first/last id, time range

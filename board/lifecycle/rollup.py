@@ -2,7 +2,10 @@
 
 Keys under incoming/posts/ carry no time, so the rollup reads the whole
 incoming tail and groups events by the UTC hour of ``event.time``. An hour is
-rolled once it closed more than the grace period ago. For each such hour:
+rolled once it closed more than the grace period ago. First, for each live
+thread with claims in those hours, the gaps below the highest of them are
+voided and the thread's floor written there (board/lifecycle/claims.py: no
+claim is ever deleted above a floor). Then, for each such hour:
 
 1. find the parts already written for it (a crashed or concurrent rollup,
    or an earlier run) and read their ids;
@@ -16,8 +19,9 @@ rolled once it closed more than the grace period ago. For each such hour:
 Then, once for the run:
 
 6. tidy the threads' kept claims: a thread whose newest kept claim is marked
-   loses its older kept claims and their markers, and a thread whose
-   ThreadArchived event was rolled up loses every claim and marker.
+   loses its older kept claims and their markers, and its older floors; a
+   thread whose ThreadArchived event was rolled up loses every claim, marker
+   and floor.
 
 Res numbers rest on step 5 (board/posting/numbers.py): the claim objects are
 what makes a number unique, so a thread's highest claim is never deleted
@@ -69,12 +73,13 @@ from django.conf import settings
 
 from board.events import Event, EventType, decode
 from board.lifecycle import keys as k
+from board.lifecycle.claims import Claims, settle_gaps, tidy_claims
 from board.lifecycle.errors import LifecycleError
 from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.segments import Manifest, SegmentWriter, describe, events, read_manifest, upload
 from board.lifecycle.tail import read_tail
-from board.log import AlreadyExists, BaseLog, ObjectInfo
-from board.log.layout import marker_key, parse_post_key, post_key
+from board.log import AlreadyExists, BaseLog
+from board.log.layout import marker_key, parse_post_key
 from board.readmodel.batch import BatchApplier
 from board.store import BaseStore
 
@@ -163,7 +168,8 @@ def rollup(
             f"and is rolled up once the grace period after that has passed"
         )
     report = RollupReport(closed_before=limit)
-    claims = _Claims()
+    claims = Claims()
+    rolling: dict[tuple[str, str], int] = {}  # each thread's highest number rolled up in this run
     archiving: dict[tuple[str, str], datetime] = {}
     latest_fall: dict[tuple[str, str], tuple[str, str]] = {}  # a thread's latest archival or restore
     with _Spool() as spool:
@@ -185,6 +191,10 @@ def rollup(
             elif hour is None or event_hour == hour:
                 assert item.data is not None
                 spool.add(event_hour, item.event.id, item.key, item.data)
+                parsed = parse_post_key(item.key)
+                if parsed is not None:
+                    slot = (parsed.board, parsed.thread)
+                    rolling[slot] = max(rolling.get(slot, 0), parsed.number)
                 if item.event.type == EventType.THREAD_ARCHIVED and item.event.thread is not None:
                     archiving[(item.event.board, item.event.thread)] = event_hour
         # A thread archived and then restored (ThreadRestored) keeps its claims.
@@ -192,10 +202,11 @@ def rollup(
             if kind != EventType.THREAD_ARCHIVED:
                 archiving.pop(slot, None)
         keep = claims.highest(exclude=archiving.keys())
+        held = settle_gaps(log, claims, {slot: top for slot, top in rolling.items() if slot not in archiving})
         hours = spool.hours()
         for done, event_hour in enumerate(hours):
             progress.phase(f"rolling up {event_hour:%Y-%m-%dT%H} ({done + 1} of {len(hours)} hours)")
-            report.hours.append(roll_hour(log, store, event_hour, spool, keep))
+            report.hours.append(roll_hour(log, store, event_hour, spool, keep, held))
             progress.add("event(s) rolled up", report.hours[-1].events)
     rolled = {result.hour for result in report.hours if not result.error}
     for result in report.hours:
@@ -210,12 +221,18 @@ def rollup(
 
 
 def roll_hour(
-    log: BaseLog, store: BaseStore, hour: datetime, spool: _Spool, keep: frozenset[str] = frozenset()
+    log: BaseLog,
+    store: BaseStore,
+    hour: datetime,
+    spool: _Spool,
+    keep: frozenset[str] = frozenset(),
+    held: Collection[tuple[str, str]] = (),
 ) -> HourResult:
     """Steps 1-5 of the module docstring for one hour whose incoming events are in spool.
 
     keep holds the claim keys not to delete (each live thread's highest); the
-    ones of this hour get their marker.
+    ones of this hour get their marker. The claims of the held threads stay
+    as they are (no floor could be written for them, board/lifecycle/claims.py).
     """
     started = time.monotonic()
     result = HourResult(hour, events=spool.count(hour))
@@ -245,7 +262,7 @@ def roll_hour(
         with BatchApplier(store) as applier:
             for _, event in spool.read(spool.entries(hour)):
                 applier.add(event)
-        incoming = [entry[1] for entry in spool.entries(hour)]
+        incoming = [entry[1] for entry in spool.entries(hour) if _thread_of(entry[1]) not in held]
         kept = [key for key in incoming if key in keep]
         for key in kept:
             _mark(log, key)
@@ -260,78 +277,17 @@ def roll_hour(
     return result
 
 
+def _thread_of(key: str) -> tuple[str, str] | None:
+    parsed = parse_post_key(key)
+    return None if parsed is None else (parsed.board, parsed.thread)
+
+
 def _mark(log: BaseLog, claim: str) -> None:
     """Write the marker of a kept claim whose event is now in hourly/."""
     parsed = parse_post_key(claim)
     assert parsed is not None and not parsed.marker
     with contextlib.suppress(AlreadyExists):  # a marker is empty: whatever is there says the same
         log.create(marker_key(parsed.board, parsed.thread, parsed.number), b"")
-
-
-def tidy_claims(log: BaseLog, claims: _Claims, archived: set[tuple[str, str]]) -> int:
-    """Step 6: remove kept claims (and markers) no thread needs any more; return how many objects went.
-
-    - a thread whose ThreadArchived event this run rolled up: every marked
-      claim and marker (its claims in the rolled hours are gone already);
-    - a live thread whose highest claim is marked: the marked claims and
-      markers below it (a newer claim was rolled, so they are not the highest);
-    - markers of a thread with no claim listed at all: left by an archival
-      tidy that stopped between the claims and the markers (a live thread's
-      highest claim is never deleted, so the listing shows one).
-
-    Claims go before their markers, so a crash leaves a marker without a
-    claim, never a rolled claim without its marker.
-    """
-    claim_keys: list[str] = []
-    marker_keys: list[str] = []
-    for (board, thread), markers in claims.markers.items():
-        top = claims.top.get((board, thread))
-        if (board, thread) in archived or top is None:
-            numbers = set(markers)
-        elif top in markers:
-            numbers = {n for n in markers if n < top}
-        else:
-            continue  # the highest claim is not rolled yet: the older kept one stays until it is
-        claim_keys += [post_key(board, thread, n) for n in sorted(numbers)]
-        marker_keys += [marker_key(board, thread, n) for n in sorted(numbers)]
-    if claim_keys:
-        log.delete(claim_keys)
-        log.delete(marker_keys)
-    return len(claim_keys) + len(marker_keys)
-
-
-class _Claims:
-    """What the incoming listing showed of each thread's claims: the highest number, and the marked ones.
-
-    One entry per thread with a claim in incoming/: the live threads (each
-    keeps one) and those posted to since the last rollup, not every thread
-    the board ever had.
-    """
-
-    def __init__(self) -> None:
-        self.top: dict[tuple[str, str], int] = {}
-        self.markers: dict[tuple[str, str], set[int]] = defaultdict(set)
-
-    def see(self, info: ObjectInfo) -> None:
-        parsed = parse_post_key(info.key)
-        if parsed is None:
-            return
-        thread = (parsed.board, parsed.thread)
-        if parsed.marker:
-            self.markers[thread].add(parsed.number)
-        elif parsed.number > self.top.get(thread, 0):
-            self.top[thread] = parsed.number
-
-    def highest(self, exclude: Collection[tuple[str, str]]) -> frozenset[str]:
-        """The claim keys to keep: each thread's highest, but not of threads being archived."""
-        return frozenset(post_key(b, t, n) for (b, t), n in self.top.items() if (b, t) not in exclude)
-
-    def marked_now(self, kept: list[str]) -> None:
-        """Claims this run kept and marked."""
-        for key in kept:
-            parsed = parse_post_key(key)
-            assert parsed is not None
-            self.markers[(parsed.board, parsed.thread)].add(parsed.number)
 
 
 def _bundled_parts(log: BaseLog, hour: datetime) -> set[str]:

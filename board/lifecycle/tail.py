@@ -8,7 +8,8 @@ share between threads (boto3 clients are; the local and memory logs lock).
 Not everything under incoming/ is pending. The rollup keeps each live
 thread's highest claim (so numbering can see it) and writes a marker next to
 it once its event is in hourly/; ``pending`` leaves both out, so that no
-reader applies, reconciles or rolls up a kept claim a second time.
+reader applies, reconciles or rolls up a kept claim a second time. A
+thread's floor (board/lifecycle/claims.py) holds no event either.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from board.events.model import MalformedEvent
 from board.lifecycle import purgelist
 from board.lifecycle.purgelist import NOTHING, PurgeList
 from board.log import BaseLog, NotFound, ObjectInfo
-from board.log.layout import INCOMING, claim_of_marker, is_marker
+from board.log.layout import INCOMING, claim_of_marker, is_floor, is_marker
 
 WORKERS = 8
 WINDOW = 256
@@ -62,7 +63,7 @@ def _fetch(log: BaseLog, info: ObjectInfo, purges: PurgeList = NOTHING) -> TailI
 
 
 def pending(infos: Iterable[ObjectInfo]) -> Iterator[ObjectInfo]:
-    """The listed incoming objects whose events are not in hourly/ yet: markers, and the claims they mark, left out.
+    """The listed incoming objects whose events are not in hourly/ yet (no marker, marked claim or floor).
 
     A marker sorts right after its claim (``0005.json`` < ``0005.rolled``, and
     no other key of the layout lies between them), so one object of look-ahead
@@ -70,6 +71,8 @@ def pending(infos: Iterable[ObjectInfo]) -> Iterator[ObjectInfo]:
     """
     held: ObjectInfo | None = None
     for info in infos:
+        if is_floor(info.key):
+            continue
         if is_marker(info.key):
             if held is not None and held.key != claim_of_marker(info.key):
                 yield held

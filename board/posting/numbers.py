@@ -41,9 +41,10 @@ writes. A later number can then land while an earlier one fails. Such a gap
 is closed: its poster gives the number back when nobody was handed a later
 one, else writes a *void* there (an empty, deleted post); a number whose
 poster died is handed out again once the sequence has been stuck on it for a
-while (at the next post, or by the reconcile job, sequence.sweep). A gap is
-not visible in a listing (the rollup's deletions look the same), so one left
-by a poster that died just before Redis lost the sequence stays: see README.
+while (at the next post, or by the number sweep, sweep below). When Redis
+lost the sequence as well, the gap is read from the log: the sequence starts
+from a listing that shows it (board/log/claims.py) and stays stuck on it,
+and the rollup voids any gap left below the claims it rolls up.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ from collections.abc import Callable
 from board.events import Event, EventType, encode, new_event
 from board.lib.cache import CACHE_ERRORS
 from board.log import AlreadyExists, BaseLog, LogError
-from board.log.layout import incoming_key, parse_post_key, post_key, thread_prefix
+from board.log.claims import read_claims
+from board.log.layout import incoming_key, post_key, thread_prefix
 from board.posting import confirm, sequence
 from board.posting.threadlock import Hint, redis_backend, thread_lock
 
@@ -71,11 +73,7 @@ class NotInLog(Exception):
 
 def first_free(log: BaseLog, board: str, thread: str) -> int | None:
     """The number after the highest the log shows taken in the thread (claims and markers); None if none."""
-    highest = None
-    for info in log.list(thread_prefix(board, thread)):
-        parsed = parse_post_key(info.key)
-        if parsed is not None and (highest is None or parsed.number > highest):
-            highest = parsed.number
+    highest = read_claims(log, board, thread).highest
     return None if highest is None else highest + 1
 
 
@@ -137,10 +135,10 @@ def _reserve(log: BaseLog, seq: sequence.Sequence, board: str, thread: str, limi
     """A number from the sequence, starting it from the log if it is not there; FULL past limit."""
     number = seq.reserve(_now_ms(), limit)
     if number == sequence.NEEDS_START:
-        start = first_free(log, board, thread)
-        if start is None:
+        claims = read_claims(log, board, thread)
+        if not claims:
             raise NotInLog(f"no claim of thread {board}/{thread} in the log: archived and rolled up, or never made")
-        number = seq.reserve(_now_ms(), limit, start)
+        number = seq.reserve(_now_ms(), limit, claims)
     return number
 
 

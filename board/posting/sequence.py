@@ -25,7 +25,9 @@ the state expires.
 The state expires half a rollup grace after its last use, like the hint:
 while it lives, no claim above ``h`` can have been rolled up and deleted.
 Without it (first post after a while, Redis flushed) the first poster lists
-the log (numbers.first_free) and starts the state there.
+the log (board/log/claims.py) and starts the state there, ``h`` below the
+first gap the listing shows: a number whose poster died just before Redis
+lost the state is then handed out again or swept like any other.
 """
 
 from __future__ import annotations
@@ -34,18 +36,22 @@ from collections.abc import Iterator
 
 from django.core.cache.backends.redis import RedisCache
 
+from board.log.claims import ThreadClaims
 from board.posting.threadlock import LOCK_TTL, trust_window_ms
 
 STALE_MS = LOCK_TTL * 1000  # as long as the thread lock outlives a crashed holder
 
-# KEYS: state, used set; ARGV: now (ms), limit, stale (ms), expiry (ms), start or ''.
-# Returns the number handed out, 0 when the thread is full, -1 when the state must be started from the log.
+# KEYS: state, used set; ARGV: now (ms), limit, stale (ms), expiry (ms), then to start a state that is not
+# there: n, h and the numbers above h already used. Returns the number handed out, 0 when the
+# thread is full, -1 when the state must be started from the log.
 RESERVE = """
 local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
 if not n then
-    if ARGV[5] == '' then return -1 end
+    if ARGV[5] == nil then return -1 end
     n = tonumber(ARGV[5])
-    redis.call('HSET', KEYS[1], 'n', n, 'h', n - 1, 'p', ARGV[1])
+    redis.call('HSET', KEYS[1], 'n', n, 'h', ARGV[6], 'p', ARGV[1])
+    redis.call('DEL', KEYS[2])
+    for i = 7, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
 end
 local h = tonumber(redis.call('HGET', KEYS[1], 'h'))
 local p = tonumber(redis.call('HGET', KEYS[1], 'p'))
@@ -102,9 +108,19 @@ class Sequence:
         self.used_set = cache.make_and_validate_key(f"utakata:seq-used:{board}:{thread}")
         self.client = cache._cache.get_client(self.state, write=True)
 
-    def reserve(self, now_ms: int, limit: int, start: int | None = None) -> int:
-        """A number for one poster; FULL past limit; NEEDS_START when no state lives (call again with start)."""
-        args = (now_ms, limit, STALE_MS, trust_window_ms(), "" if start is None else start)
+    def reserve(self, now_ms: int, limit: int, claims: ThreadClaims | None = None) -> int:
+        """A number for one poster; FULL past limit; NEEDS_START when no state lives (call again with claims).
+
+        Started from the thread's claims as listed, ``h`` stops below the
+        first gap the listing shows, so that the gap is handed out again (or
+        swept) once it has been stuck for STALE_MS, like a dead poster's.
+        """
+        args: list[int] = [now_ms, limit, STALE_MS, trust_window_ms()]
+        if claims is not None:
+            highest = claims.highest or 0
+            gaps = claims.gaps()
+            h = gaps[0] - 1 if gaps else highest
+            args += [highest + 1, h, *sorted(set(range(h + 1, highest + 1)) - set(gaps))]
         return int(self.client.eval(RESERVE, 2, self.state, self.used_set, *args))
 
     def used(self, number: int, now_ms: int) -> int:
