@@ -27,16 +27,20 @@ logger = logging.getLogger(__name__)
 LOCK_TTL = 5  # seconds: longer than one commit, short enough to outlive a crashed holder
 LOCK_WAIT = 10.0
 
-# KEYS[1] the hint; ARGV: number, time (ms), expiry (ms). Writes only a higher number.
-RAISE_HINT = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'n'))
-if current and current >= tonumber(ARGV[1]) then
-    return 0
+
+def _raise_lua(key: int, arg: int) -> str:
+    """Lua raising the hint at KEYS[key] to ARGV[arg] (number), ARGV[arg + 1] (time), expiring after ARGV[arg + 2]."""
+    return f"""
+local current = tonumber(redis.call('HGET', KEYS[{key}], 'n'))
+if not current or current < tonumber(ARGV[{arg}]) then
+    redis.call('HSET', KEYS[{key}], 'n', ARGV[{arg}], 't', ARGV[{arg + 1}])
+    redis.call('PEXPIRE', KEYS[{key}], ARGV[{arg + 2}])
 end
-redis.call('HSET', KEYS[1], 'n', ARGV[1], 't', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
 """
+
+
+# KEYS[1] the hint; ARGV: number, time (ms), expiry (ms). Writes only a higher number.
+RAISE_HINT = _raise_lua(key=1, arg=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +118,8 @@ return false
 
 # KEYS[1] the lock, KEYS[2] the hint; ARGV: token, then number, time (ms), expiry (ms) or nothing.
 # Raises the hint (never lowers it) and frees the lock if it is still ours.
-RELEASE = """
-if ARGV[2] then
-    local current = tonumber(redis.call('HGET', KEYS[2], 'n'))
-    if not current or current < tonumber(ARGV[2]) then
-        redis.call('HSET', KEYS[2], 'n', ARGV[2], 't', ARGV[3])
-        redis.call('PEXPIRE', KEYS[2], ARGV[4])
-    end
-end
+RELEASE = f"""
+if ARGV[2] then {_raise_lua(key=2, arg=2)} end
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     redis.call('DEL', KEYS[1])
 end
