@@ -453,7 +453,7 @@ class TestS3Log(LogContract):
         assert [(i.key, i.size) for i in log.list("p/k", start_after="p/j")][0] == ("p/k", len(data))
 
     def test_delete_and_replace_remove_a_claims_data(self, log, raw, any_s3_bucket, monkeypatch):
-        from board.log import s3
+        from board.log import s3data
 
         data = random.Random(13).randbytes(self.large_size)
         log.create_from_file("snapshots/a.jsonl.gz", io.BytesIO(data))
@@ -467,7 +467,7 @@ class TestS3Log(LogContract):
             "snapshots/a.jsonl.gz.02",
             "snapshots/a.jsonl.gz.03",
         ]
-        monkeypatch.setattr(s3, "SPAN_SLACK", 0)  # a crowded range: one listing per key instead
+        monkeypatch.setattr(s3data, "SPAN_SLACK", 0)  # a crowded range: one listing per key instead
         log.delete(["snapshots/a.jsonl.gz.01", "snapshots/b.jsonl.gz", "snapshots/zzz"])
         log.replace("snapshots/c.jsonl.gz", b"a pointer now")
         assert log.read("snapshots/c.jsonl.gz") == b"a pointer now"
