@@ -363,15 +363,8 @@ class S3Log(ClaimedData, ConditionalWritesProbe, BaseLog):
         return _Stream(answer["Body"], lambda exc: self._error(exc, "reading", where))  # type: ignore[return-value]
 
     def exists(self, key: str) -> bool:
-        try:
-            self._client.head_object(Bucket=self.bucket, Key=self._full(key))
-        except ClientError as exc:
-            if error_code(exc) in {"NoSuchKey", "NotFound", "404"}:
-                return False
-            raise self._error(exc, "looking up", key) from exc
-        except BotoCoreError as exc:
-            raise self._error(exc, "looking up", key) from exc
-        return True
+        self._full(key)
+        return self._head_answer(key) is not None
 
     def list(self, prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
         # A claim is held back until the keys that start with it have gone by

@@ -185,16 +185,22 @@ class ClaimedData:
                 "could not remove %s after a refused create (%s); delete() of its key removes it", data_key, exc
             )
 
-    def _head(self, key: str) -> _Head | None:
-        """What is stored at key, without its body; None if nothing."""
+    def _head_answer(self, key: str) -> dict | None:
+        """HeadObject's answer for key; None if nothing is there."""
         try:
-            answer = self._client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+            return self._client.head_object(Bucket=self.bucket, Key=self.prefix + key)
         except ClientError as exc:
             if error_code(exc) in {"NoSuchKey", "NotFound", "404"}:
                 return None
             raise self._error(exc, "looking up", key) from exc
         except BotoCoreError as exc:
             raise self._error(exc, "looking up", key) from exc
+
+    def _head(self, key: str) -> _Head | None:
+        """What is stored at key, without its body; None if nothing."""
+        answer = self._head_answer(key)
+        if answer is None:
+            return None
         suffix = self._claimed(key, answer)
         if suffix is None:
             return _Head(answer.get("ContentLength", 0), None, None, None)
