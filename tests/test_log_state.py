@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from board.lifecycle import keys as k
 from board.lifecycle import state as logstate
 from board.lifecycle.jobs import snapshot_and_bundle
+from board.lifecycle.manifests import read_manifest
 from board.lifecycle.rollup import rollup
-from board.lifecycle.segments import read_manifest
 from board.lifecycle.snapshot import latest
 from board.log import get_log
 from board.store import get_store

@@ -13,9 +13,10 @@ from board.events import EventType, decode
 from board.lifecycle import keys as k
 from board.lifecycle import purge as purge_module
 from board.lifecycle import purgelist
+from board.lifecycle.manifests import read_manifest
 from board.lifecycle.purge import SETTLE, sweep
 from board.lifecycle.rollup import rollup
-from board.lifecycle.segments import SegmentWriter, read_manifest, upload
+from board.lifecycle.segments import SegmentWriter, upload
 from board.lifecycle.snapshot import latest
 from board.log import get_log
 from board.log.layout import post_key

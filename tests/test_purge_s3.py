@@ -10,8 +10,8 @@ from django.core.management import call_command
 
 from board.lifecycle import keys as k
 from board.lifecycle import purgelist
+from board.lifecycle.manifests import read_manifest
 from board.lifecycle.purge import sweep
-from board.lifecycle.segments import read_manifest
 from board.log import get_log
 from board.moderation.purge import purge_post
 from board.readmodel.projection import apply

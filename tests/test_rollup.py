@@ -16,11 +16,12 @@ from board.events import EventType, decode
 from board.lifecycle import claims
 from board.lifecycle import keys as k
 from board.lifecycle.jobs import snapshot_and_bundle
+from board.lifecycle.manifests import read_manifest
 from board.lifecycle.plan import plan_restore
 from board.lifecycle.reconcile import reconcile
 from board.lifecycle.rehydrate import Follower, restore
 from board.lifecycle.rollup import NotClosed, rollup
-from board.lifecycle.segments import SegmentWriter, read_manifest, upload, verify
+from board.lifecycle.segments import SegmentWriter, upload, verify
 from board.log import get_log
 from board.log.layout import FLOOR, INCOMING, INCOMING_POSTS, floor_key, marker_key, post_key
 from board.readmodel import queries

@@ -16,8 +16,9 @@ from board.lifecycle import keys as k
 from board.lifecycle.bundle import bundle_days
 from board.lifecycle.errors import CorruptObject
 from board.lifecycle.jobs import snapshot_and_bundle
+from board.lifecycle.manifests import read_manifest
 from board.lifecycle.rollup import hourly_manifest, rollup
-from board.lifecycle.segments import SegmentWriter, read_manifest, upload
+from board.lifecycle.segments import SegmentWriter, upload
 from board.lifecycle.snapshot import advance, latest, make_snapshot
 from board.log import get_log
 from board.log.local import LocalLog

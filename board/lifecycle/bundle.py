@@ -23,9 +23,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from board.lifecycle import keys as k
 from board.lifecycle.errors import LifecycleError
+from board.lifecycle.manifests import Manifest, read_manifest
 from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.rollup import grace
-from board.lifecycle.segments import Manifest, SegmentWriter, events, merged, read_manifest, upload
+from board.lifecycle.segments import SegmentWriter, events, merged, upload
 from board.log import AlreadyExists, BaseLog
 
 logger = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from django.conf import settings
 from board.events import EventType
 from board.lifecycle import keys as k
 from board.lifecycle import state as logstate
-from board.lifecycle.segments import read_manifest
+from board.lifecycle.manifests import read_manifest
 from board.lifecycle.tail import pending
 from board.log import BaseLog, ObjectInfo
 from board.log.layout import INCOMING, parse_post_key

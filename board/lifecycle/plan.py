@@ -19,7 +19,7 @@ from datetime import datetime
 
 from board.lifecycle import keys as k
 from board.lifecycle.errors import ArchivedObjects
-from board.lifecycle.segments import Manifest
+from board.lifecycle.manifests import Manifest
 from board.lifecycle.snapshot import daily_manifests, hourly_manifests, latest, snapshot_manifests
 from board.log import BaseLog
 

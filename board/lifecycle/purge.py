@@ -29,7 +29,7 @@ read through the purge list. A crash after 3 leaves old data no manifest
 names: step 5 of the next sweep removes it, and so do the bundler and the
 snapshot prune if they remove the segment first (they remove ``replaced``
 with it). A restore that finds its segment's data gone reads the manifest
-again (segments.current).
+again (manifests.current).
 
 The incoming objects are rewritten in place: a purged post's claim (not
 rolled up yet, or its thread's kept highest claim) must stay at its key,
@@ -68,8 +68,9 @@ from board.lib.lease import Lease
 from board.lifecycle import keys as k
 from board.lifecycle import purgelist
 from board.lifecycle.errors import LifecycleError
+from board.lifecycle.manifests import Manifest, read_manifest
 from board.lifecycle.purgelist import NOTHING, Entry, PurgeList
-from board.lifecycle.segments import Manifest, SegmentWriter, events, read_manifest, verify
+from board.lifecycle.segments import SegmentWriter, events, verify
 from board.lifecycle.tail import read_objects
 from board.log import Archived, BaseLog, NotFound, ObjectInfo
 from board.log.layout import INCOMING_EVENTS, post_key

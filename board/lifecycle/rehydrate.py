@@ -28,8 +28,9 @@ from queue import Empty
 from board.events import Event
 from board.lifecycle import keys as k
 from board.lifecycle.errors import LifecycleError, MissingObject
+from board.lifecycle.manifests import Manifest, current, read_manifest
 from board.lifecycle.plan import Plan, remaining_hourly
-from board.lifecycle.segments import Manifest, current, events, read_manifest
+from board.lifecycle.segments import events
 from board.lifecycle.snapshot import daily_manifests
 from board.lifecycle.tail import pending, read_objects
 from board.log import BaseLog

@@ -75,8 +75,9 @@ from board.events import Event, EventType, decode
 from board.lifecycle import keys as k
 from board.lifecycle.claims import Claims, settle_gaps, tidy_claims
 from board.lifecycle.errors import LifecycleError
+from board.lifecycle.manifests import Manifest, read_manifest
 from board.lifecycle.progress import Progress, quiet
-from board.lifecycle.segments import Manifest, SegmentWriter, describe, events, read_manifest, upload
+from board.lifecycle.segments import SegmentWriter, describe, events, upload
 from board.lifecycle.tail import read_tail
 from board.log import AlreadyExists, BaseLog
 from board.log.layout import marker_key, parse_post_key

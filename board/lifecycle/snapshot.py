@@ -44,9 +44,10 @@ from django.conf import settings
 from board.events import Event, EventType
 from board.lifecycle import keys as k
 from board.lifecycle.errors import MissingObject
+from board.lifecycle.manifests import Manifest, read_manifest
 from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.purgelist import redacted_post
-from board.lifecycle.segments import Manifest, SegmentWriter, events, merged, raw_lines, read_manifest, verify
+from board.lifecycle.segments import SegmentWriter, events, merged, raw_lines, verify
 from board.log import AlreadyExists, BaseLog, NotFound
 
 logger = logging.getLogger(__name__)

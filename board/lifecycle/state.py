@@ -40,8 +40,8 @@ from django.core.cache import cache
 
 from board.lifecycle import keys as k
 from board.lifecycle.errors import LifecycleError
+from board.lifecycle.manifests import read_manifest
 from board.lifecycle.rollup import closed_before, grace
-from board.lifecycle.segments import read_manifest
 from board.lifecycle.snapshot import latest
 from board.lifecycle.tail import pending
 from board.log import BaseLog
