@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from board.boards import UNLIMITED
@@ -364,3 +365,64 @@ def test_one_pages_token_posts_once_in_each_of_two_threads(board):
         submit("test", thread, Submission(body="同じページから", token="one-page-token"), "192.0.2.9")
     apply_pending()
     assert [queries.thread(get_store(), "test", t).count for t in (one, two)] == [2, 2]
+
+
+def test_a_thread_pages_posts_are_read_once_while_the_thread_is_unchanged(board, monkeypatch):
+    key = thread_with(3)
+    read = []
+    real = queries.posts_html
+    monkeypatch.setattr(queries, "posts_html", lambda *a: read.append(a[3]) or real(*a))
+    first = Client().get(f"/test/read.cgi/test/{key}/").content.decode()
+    second = Client().get(f"/test/read.cgi/test/{key}/").content.decode()
+    assert read == [[1, 2, 3]], "the second request used the kept posts"
+    assert numbers_shown(first) == numbers_shown(second) == [1, 2, 3]
+
+
+def test_each_range_of_a_thread_keeps_its_own_posts(board):
+    key = thread_with(3)
+    Client().get(f"/test/read.cgi/test/{key}/")
+    assert numbers_shown(Client().get(f"/test/read.cgi/test/{key}/2-3n").content.decode()) == [2, 3]
+    assert numbers_shown(Client().get(f"/test/read.cgi/test/{key}/").content.decode()) == [1, 2, 3]
+
+
+def test_a_kept_page_shows_a_moderators_deletion_at_once(board):
+    key = thread_with(3)
+    assert "消される本文" not in Client().get(f"/test/read.cgi/test/{key}/").content.decode()
+    reply("test", key, body="消される本文")
+    assert "消される本文" in Client().get(f"/test/read.cgi/test/{key}/").content.decode()
+    call_command("deletepost", "test", key, "4", "--reason", "spam")
+    page = Client().get(f"/test/read.cgi/test/{key}/").content.decode()
+    assert "消される本文" not in page and numbers_shown(page) == [1, 2, 3, 4]
+
+
+def test_a_kept_page_shows_a_deleted_first_post_at_once(board):
+    key = new_thread(body="最初の本文").thread
+    reply("test", key, body="2")
+    assert "最初の本文" in Client().get(f"/test/read.cgi/test/{key}/l50").content.decode()
+    call_command("deletepost", "test", key, "1")
+    assert "最初の本文" not in Client().get(f"/test/read.cgi/test/{key}/l50").content.decode()
+
+
+def test_a_stopped_threads_page_is_kept_whole_and_is_the_same_for_every_reader(client):
+    from board.web import splice
+
+    make_board("tiny", "小さい板", **UNLIMITED, res_max=2)
+    key = new_thread(board="tiny").thread
+    reply("tiny", key)
+    first = Client().get(f"/test/read.cgi/tiny/{key}/").content
+    second = Client().get(f"/test/read.cgi/tiny/{key}/").content
+    assert first == second
+    (_, frame), kept = splice._contents.get(("posts", get_store().location, "tiny", key, ""))
+    assert frame is not None and kept == first
+
+
+def test_kept_contents_stay_within_their_bound():
+    from board.web.splice import Kept
+
+    kept = Kept(1000, len)
+    for n in range(20):
+        kept.put(n, bytes(100))
+    assert kept.used == sum(len(v) for v in kept.items.values()) <= 1000
+    assert 19 in kept.items and 0 not in kept.items
+    kept.put("big", bytes(300))  # over a quarter of the bound: not kept
+    assert kept.get("big") is None

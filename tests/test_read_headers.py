@@ -65,3 +65,16 @@ def test_a_kept_dat_follows_a_change_of_res_max() -> None:
     full = datfile.open_dat(store, BOARD, THREAD)
     assert full.tail and full.lines == 3
     assert dat_bytes(store).endswith(full.tail)
+
+
+def test_a_poll_for_the_stop_line_of_a_full_thread_reads_no_page() -> None:
+    store = apply_all(fresh_store(), [post_event(1), post_event(2)])
+    projection.apply(store, new_event(EventType.BOARD_SETTINGS_CHANGED, BOARD, payload={"res_max": 2}))
+    boardcache.forget()
+    full = datfile.open_dat(store, BOARD, THREAD)
+    fetched = []
+    real = store.fetch_many
+    store.fetch_many = lambda bucket, keys: fetched.append(list(keys)) or real(bucket, keys)
+    got, body = datfile.read(store, full, full.size - 1)
+    assert (got, body) == (full, full.tail[-1:])
+    assert fetched == []

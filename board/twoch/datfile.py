@@ -137,7 +137,8 @@ def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:
         if offset + chunk.size > start:
             wanted.append((chunk, offset))
         offset += chunk.size
-    values = _fetch_pages(store, dat, [c.page for c, _ in wanted])
+    # A poll for the last byte of a full thread wants the stop line alone: no page, no store request.
+    values = _fetch_pages(store, dat, [c.page for c, _ in wanted]) if wanted else {}
     parts = []
     for chunk, _ in wanted:
         value = values.get(chunk.page)

@@ -7,13 +7,19 @@ thread's title, the reply form) changes only when the thread or its board
 does, so it is rendered once and kept (bounded) under a key naming what it
 shows; each request only puts its own tokens in: the CSRF token and the
 form's one-time posting token (board/posting/once.py).
+
+The fragments a page shows are kept the same way, joined, one version per
+page (its URL's parts), beside the version they were cut from: for a thread
+page the thread object's header, which names every posts page's fingerprint
+and moves with every post, deletion or purge. A page read again while its
+thread is unchanged reads the thread object and nothing else.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
@@ -26,18 +32,49 @@ SLOT = "<!--utakata:slot-->"
 # Stand-ins rendered into a kept frame, replaced per request (letters only: escaping leaves them be).
 CSRF_MARK = "utakataCsrfTokenMark"
 ONCE_MARK = "utakataOnceTokenMark"
+_CSRF, _ONCE = CSRF_MARK.encode(), ONCE_MARK.encode()
 FRAMES_BYTES = 4 * 1024 * 1024  # frames a process keeps at most, in bytes
+CONTENTS_BYTES = 8 * 1024 * 1024  # joined fragments a process keeps at most, in bytes
 
-_frames: OrderedDict[Hashable, tuple[bytes, bytes]] = OrderedDict()
-_frames_size = 0
-_lock = threading.Lock()
 
+class Kept:
+    """Values kept in this process under keys, bounded by their size in bytes (the oldest go first).
+
+    Reads take no lock (a dict read is atomic); a value must never be changed once kept.
+    """
+
+    def __init__(self, limit: int, size: Callable[[object], int]) -> None:
+        self.limit = limit
+        self.size = size
+        self.items: OrderedDict[Hashable, object] = OrderedDict()
+        self.used = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable) -> object | None:
+        return self.items.get(key)
+
+    def put(self, key: Hashable, value: object) -> None:
+        size = self.size(value)
+        if size > self.limit // 4:
+            return  # one value may not push out everything else
+        with self.lock:
+            old = self.items.pop(key, None)
+            self.used += size - (self.size(old) if old is not None else 0)
+            self.items[key] = value
+            while self.used > self.limit and self.items:
+                _, dropped = self.items.popitem(last=False)
+                self.used -= self.size(dropped)
+
+
+_frames = Kept(FRAMES_BYTES, lambda frame: len(frame[0]) + len(frame[1]))
+# ((version, frame key or None), bytes): the content, or the whole page when its frame has no tokens.
+_contents = Kept(CONTENTS_BYTES, lambda kept: len(kept[0][0]) + len(kept[1]))
 
 Context = dict | Callable[[], dict]
+Pieces = bytes | Sequence[bytes | memoryview]
 
 
 def _frame(template: str, context: Context, key: Hashable | None) -> tuple[bytes, bytes]:
-    global _frames_size
     if key is not None:
         found = _frames.get(key)
         if found is not None:
@@ -49,20 +86,15 @@ def _frame(template: str, context: Context, key: Hashable | None) -> tuple[bytes
         raise ValueError(f"{template} has no {{{{ slot }}}}")
     frame = (head.encode("utf-8"), tail.encode("utf-8"))
     if key is not None:
-        with _lock:
-            _frames[key] = frame
-            _frames_size += len(frame[0]) + len(frame[1])
-            while _frames_size > FRAMES_BYTES and _frames:
-                _, (old_head, old_tail) = _frames.popitem(last=False)
-                _frames_size -= len(old_head) + len(old_tail)
+        _frames.put(key, frame)
     return frame
 
 
 def _tokens(request: HttpRequest, part: bytes) -> bytes:
-    if CSRF_MARK.encode() in part:
-        part = part.replace(CSRF_MARK.encode(), get_token(request).encode("ascii"))
-    if ONCE_MARK.encode() in part:
-        part = part.replace(ONCE_MARK.encode(), new_token().encode("ascii"))
+    if _CSRF in part:
+        part = part.replace(_CSRF, get_token(request).encode("ascii"))
+    if _ONCE in part:
+        part = part.replace(_ONCE, new_token().encode("ascii"))
     return part
 
 
@@ -70,18 +102,45 @@ def render_spliced(
     request: HttpRequest,
     template: str,
     context: Context,
-    content: bytes | list[bytes | memoryview] = b"",
+    content: Pieces | Callable[[], Pieces] = b"",
     key: Hashable | None = None,
     status: int = 200,
+    content_key: tuple[Hashable, bytes] | None = None,
 ) -> HttpResponse:
     """``template`` rendered with ``content`` (UTF-8 HTML, or pieces of it) where it writes ``{{ slot }}``.
 
     With ``key``, the rendered frame is kept: the key must name everything the
     template shows (the view builds it from the thread's and board's versions),
     and ``context`` may be a function, called only when the frame is rendered.
-    The template gets no request: per-request values are only the tokens.
+    With ``content_key`` (where, version), the content is kept likewise, one
+    version per ``where`` (the whole page, if its frame is kept and has no
+    tokens): the version must name the content's bytes exactly, and
+    ``content`` may be a function, called only when they are not kept. The
+    template gets no request: per-request values are only the tokens.
     """
     head, tail = _frame(template, context, key)
-    pieces = [content] if isinstance(content, bytes) else content
-    body = b"".join((_tokens(request, head), *pieces, _tokens(request, tail)))
+    if content_key is None:
+        pieces = _pieces(content)
+        body = b"".join((_tokens(request, head), *pieces, _tokens(request, tail)))
+        return HttpResponse(body, content_type="text/html; charset=utf-8", status=status)
+    where, version = content_key
+    # A kept frame without tokens makes the same page for everyone: then the whole page is kept.
+    whole = key is not None and not _marked(head) and not _marked(tail)
+    tag = (version, key if whole else None)
+    found = _contents.get(where)
+    if found is not None and found[0] == tag:
+        kept = found[1]
+    else:
+        kept = b"".join((head, *_pieces(content), tail) if whole else _pieces(content))
+        _contents.put(where, (tag, kept))
+    body = kept if whole else b"".join((_tokens(request, head), kept, _tokens(request, tail)))
     return HttpResponse(body, content_type="text/html; charset=utf-8", status=status)
+
+
+def _pieces(content: Pieces | Callable[[], Pieces]) -> Sequence[bytes | memoryview]:
+    pieces = content() if callable(content) else content
+    return (pieces,) if isinstance(pieces, bytes) else pieces
+
+
+def _marked(part: bytes) -> bool:
+    return _CSRF in part or _ONCE in part

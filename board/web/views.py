@@ -22,6 +22,7 @@ from board.posting.commit import submit
 from board.posting.refusals import Refused
 from board.posting.validation import Submission
 from board.readmodel import queries
+from board.readmodel.encoding import raw_header
 from board.store import get_store
 from board.web import readyourwrites
 from board.web.client import client_address
@@ -108,11 +109,17 @@ def thread_page(request: HttpRequest, board: str, key: str, range_text: str = ""
         thread = queries.thread(store, board, key, value) if value is not None else None
     if thread is None:
         raise Http404("該当するスレッドは存在しません。")
-    posts = queries.posts_html(store, board, key, wanted.numbers(thread.count), value)
     context = {"board": settings, "thread": thread, "stopped": thread.count >= settings["res_max"]}
     # The frame shows the board's settings and the thread's entry: kept under their versions.
     frame = ("thread", store.location, board, version, thread)
-    return render_spliced(request, "board/thread.html", context, posts, key=frame)
+    # The posts shown are named by the range and the thread object's header (its count, its
+    # pages' fingerprints, its own fragments' bounds, the renderer): kept under it.
+    shown = (("posts", store.location, board, key, range_text), raw_header(value))
+
+    def posts() -> list[bytes | memoryview]:
+        return queries.posts_html(store, board, key, wanted.numbers(thread.count), value)
+
+    return render_spliced(request, "board/thread.html", context, posts, key=frame, content_key=shown)
 
 
 def post(request: HttpRequest, board: str) -> HttpResponse:
