@@ -417,7 +417,7 @@ def test_a_stopped_threads_page_is_kept_whole_and_is_the_same_for_every_reader(c
 
 
 def test_kept_contents_stay_within_their_bound():
-    from board.web.splice import Kept
+    from board.lib.kept import Kept
 
     kept = Kept(1000, len)
     for n in range(20):

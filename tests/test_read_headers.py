@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from board.events import EventType, new_event
+from board.lib.kept import Kept
 from board.readmodel import boardcache, projection
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
@@ -35,15 +36,14 @@ def test_a_changed_header_is_read_anew() -> None:
 
 
 def test_kept_headers_stay_within_their_bound(monkeypatch) -> None:
-    monkeypatch.setattr(e, "HEADERS_BYTES", 2000)
-    monkeypatch.setattr(e, "_headers", {})
-    monkeypatch.setattr(e, "_headers_size", 0)
+    kept = Kept(2000, lambda item: len(item[0]))
+    monkeypatch.setattr(e, "_headers", kept)
     store = apply_all(fresh_store(), [post_event(1)])
     value = thread_value(store)
     for n in range(20):
         e.read_header(o.THREAD, f"{SLOT}-{n}", value)
-    assert e._headers_size == sum(len(raw) for raw, _ in e._headers.values()) <= 2000
-    assert f"{SLOT}-19" in {key for _, key in e._headers}
+    assert kept.used == sum(len(raw) for raw, _ in kept.items.values()) <= 2000
+    assert f"{SLOT}-19" in {key for _, key in kept.items}
 
 
 def test_a_polled_dat_grows_with_its_thread() -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from html import escape
 from typing import Any
 
@@ -29,6 +28,7 @@ from board.formats import dat
 from board.formats.dates import DEFAULT_WEEKDAYS
 from board.formats.posthtml import RENDERER, post_html
 from board.formats.subject import SubjectRow, subject_line
+from board.lib.kept import Kept
 from board.readmodel import objects as o
 
 # JSON never holds a raw NUL (json.dumps escapes control characters), so the
@@ -83,9 +83,7 @@ def _frames(value: bytes) -> tuple[int, int]:
 # a thread polled by many readers has its header parsed once per change, not per request
 # (a 1000-post thread's is 2.5 KB of JSON, 40 dicts: parsing it cost more than reading it).
 HEADERS_BYTES = 512 * 1024  # raw header bytes kept at most (parsed, they take a few times that)
-_headers: dict[tuple[str, str], tuple[bytes, State]] = {}
-_headers_size = 0
-_headers_lock = threading.Lock()
+_headers = Kept(HEADERS_BYTES, lambda kept: len(kept[0]))  # (bucket, key) -> (raw header, parsed)
 
 
 def read_header(bucket: str, key: str, value: bytes) -> tuple[State, int]:
@@ -93,7 +91,6 @@ def read_header(bucket: str, key: str, value: bytes) -> tuple[State, int]:
 
     The header is shared with other requests: read it, never change it.
     """
-    global _headers_size
     first, second = _frames(value)
     raw = value[first + 1 : second]
     slot = (bucket, key)
@@ -101,12 +98,7 @@ def read_header(bucket: str, key: str, value: bytes) -> tuple[State, int]:
     if kept is not None and kept[0] == raw:
         return kept[1], second + 1
     header = json.loads(raw)
-    with _headers_lock:
-        old = _headers.pop(slot, None)
-        _headers_size += len(raw) - (len(old[0]) if old else 0)
-        while _headers_size > HEADERS_BYTES and _headers:
-            _headers_size -= len(_headers.pop(next(iter(_headers)))[0])
-        _headers[slot] = (raw, header)
+    _headers.put(slot, (raw, header))
     return header, second + 1
 
 
