@@ -32,14 +32,17 @@ def _absorb(bucket: str, held: o.State, delta: o.State) -> o.State:
     A posts page, or a slot of the search index, gains an entry per event;
     joining by copying (o.JOINS) costs the object's whole size on every
     event. Here the post is joined into the held map with the same per-entry
-    join, and a day's list of slots that already holds the slot is left as it
-    is, so the result equals ``o.JOINS[bucket](held, delta)``. Any other delta
-    takes the general join.
+    join, a thread object takes the delta in place (o.absorb_thread), and a
+    new item goes into a sorted list where it belongs, so the result equals
+    ``o.JOINS[bucket](held, delta)``. Any other delta takes the general join.
     """
     if bucket == o.THREADS:
         return o.gather_threads(held, delta)
-    if bucket in (o.KAKO, o.POST_INDEX_DAYS) and _holds(held["items"], delta["items"]):
-        return held  # held is already joined (sorted, no repeats): the join would give it back
+    if bucket in (o.KAKO, o.POST_INDEX_DAYS):
+        _insert_sorted(held["items"], delta["items"])
+        return held
+    if bucket == o.THREAD:
+        return o.absorb_thread(held, delta)
     if bucket in (o.POSTS, o.POST_INDEX) and len(delta) == 1:
         posts = held["posts"]
         for number, post in delta["posts"].items():
@@ -49,13 +52,16 @@ def _absorb(bucket: str, held: o.State, delta: o.State) -> o.State:
     return o.JOINS[bucket](held, delta)
 
 
-def _holds(items: list[str], wanted: list[str]) -> bool:
-    """Whether sorted items hold every one wanted (a day has up to 1,152 slots: no set per event)."""
-    for item in wanted:
+def _insert_sorted(items: list[str], new: list[str]) -> None:
+    """Put each new item into sorted items (no repeats), as join_kako would, without sorting it all again.
+
+    A day's list of the search index's slots grows to 1,152 items and gains
+    one every few events: sorting it whole each time was most of a restore.
+    """
+    for item in new:
         at = bisect_left(items, item)
         if at == len(items) or items[at] != item:
-            return False
-    return True
+            items.insert(at, item)
 
 
 def _gather(bucket: str, held: o.State, delta: o.State) -> o.State:

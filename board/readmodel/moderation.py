@@ -13,6 +13,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
+from functools import lru_cache
 
 from board.events import Event, EventType
 from board.formats.dates import JST
@@ -48,12 +49,31 @@ def jst(ms: int) -> datetime:
 
 
 def day_of(ms: int) -> str:
-    return f"{jst(ms):%Y%m%d}"
+    hour = _jst_hour(ms // 3_600_000)
+    return hour[0] if hour is not None else f"{jst(ms):%Y%m%d}"
 
 
 def slot_of(ms: int) -> str:
-    t = jst(ms)
-    return f"{t:%Y%m%d%H}{t.minute // 10}"
+    hour = _jst_hour(ms // 3_600_000)
+    if hour is None:
+        t = jst(ms)
+        return f"{t:%Y%m%d%H}{t.minute // 10}"
+    return f"{hour[1]}{ms % 3_600_000 // 600_000}"
+
+
+@lru_cache(maxsize=4096)
+def _jst_hour(hour: int) -> tuple[str, str] | None:
+    """The JST day and ``YYYYmmddHH`` of UTC hour ``hour`` (since the epoch), or None if it starts off the hour.
+
+    Every post goes into a slot, and the zone lookup was most of the cost of
+    finding it (as for post dates, board/formats/dates.py): Japan's offset
+    only ever changed on the hour, so within an hour JST starts on the hour
+    the minutes are the UTC ones.
+    """
+    t = jst(hour * 3_600_000)
+    if t.minute or t.second:
+        return None
+    return f"{t:%Y%m%d}", f"{t:%Y%m%d%H}"
 
 
 def shard_of(event_id: str) -> int:

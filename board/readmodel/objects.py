@@ -269,6 +269,35 @@ def join_thread(a: State, b: State) -> State:
     return joined
 
 
+def absorb_thread(held: State, delta: State) -> State:
+    """join_thread(held, delta), made by changing held in place (held must be a state nobody else holds).
+
+    A restore joins a delta into a thread object at every post; copying its
+    maps each time cost more than the join itself.
+    """
+    theirs = delta.get("thread")
+    if theirs:
+        mine = held.get("thread")
+        held["thread"] = join_thread_entry(mine, theirs) if mine else theirs
+    if delta.get("pages"):
+        pages = held.setdefault("pages", {})
+        for page, entry in delta["pages"].items():
+            mine = pages.get(page)
+            pages[page] = entry if mine is None or entry["fp"] > mine["fp"] else mine
+    first = delta.get("first")
+    if first:
+        mine = held.get("first")
+        held["first"] = join_post(mine, first) if mine else first
+    if delta.get("recent"):
+        recent = held.setdefault("recent", {})
+        for number, post in delta["recent"].items():
+            mine = recent.get(number)
+            recent[number] = post if mine is None else join_post(mine, post)
+        while len(recent) > RECENT:
+            del recent[min(recent, key=int)]
+    return held
+
+
 def join_posts(a: State, b: State) -> State:
     """Posts merge number by number; the title (page 0) rides along."""
     joined: State = {"posts": _join_map(a["posts"], b["posts"], join_post)}
