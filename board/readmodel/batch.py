@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import OrderedDict
+from typing import Any
 
 from board.events import Event, EventType
 from board.readmodel import boardcache
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
 from board.readmodel.projection import deltas, join_into, listed, merger, page_sizes, write
-from board.store import BaseStore
+from board.store import BaseStore, Fetched
 
 FETCH_CHUNK = 500  # keys per multi-get when a batch is written
 WRITTEN_KEPT = 200_000  # keys a fresh batch remembers having written (a few tens of MB at most)
@@ -195,8 +196,11 @@ class BatchApplier:
 
         The objects are fetched together and the new values encoded before the
         store's batch opens, so the batch (SQLite's write lock) is held only
-        for the writes. Each write is conditional on what was fetched; one that
-        lost a race goes through update()'s loop.
+        for the writes. Each write is conditional on what was fetched. Those
+        that lost a race (another restore process made the object since: a
+        fresh batch writes without reading) are read and joined again inside
+        the batch, where on SQLite nobody else can write, and written in the
+        same transaction; one that loses again goes through update()'s loop.
         """
         written: dict[str, bytes | None] = {}
         keys = list(items)
@@ -204,27 +208,54 @@ class BatchApplier:
             chunk = keys[start : start + FETCH_CHUNK]
             unread = [k for k in chunk if (bucket, k) in self.written] if self.fresh else chunk
             fetched = self.store.fetch_many(bucket, unread) if unread else {}
-            writes = []
-            for key in chunk:
-                found = fetched.get(key)
-                if found is None:
-                    current, context = None, None
-                else:
-                    values = found.values
-                    current = values[0] if len(values) == 1 else merger(bucket, key)(list(values))
-                    context = found.context
-                new = join_into(bucket, key, current, items[key])
-                if found is not None and new == current and len(found.values) == 1:
-                    written[key] = current
-                else:
-                    writes.append((key, new, context))
+            writes = self._joined(bucket, chunk, items, fetched, written)
             with self.store.batch():
-                results = self.store.store_many(bucket, writes)
-            for key, new, _ in writes:
-                written[key] = new if results.get(key) is None else write(self.store, bucket, key, items[key])
+                lost = self._store(bucket, writes, written)
+                # A dual write (generations.py) goes to the twin through update() only.
+                if lost and self.store.dual_twin() is None:
+                    again = self._joined(bucket, lost, items, self.store.fetch_many(bucket, lost), written)
+                    lost = self._store(bucket, again, written)
+            for key in lost:
+                written[key] = write(self.store, bucket, key, items[key])
             if self.fresh:
                 self._remember(bucket, chunk)
         return written
+
+    def _joined(
+        self,
+        bucket: str,
+        keys: list[str],
+        items: dict[str, o.State],
+        fetched: dict[str, Fetched],
+        written: dict[str, bytes | None],
+    ) -> list[tuple[str, bytes, Any]]:
+        """The writes that join each key's state into what was fetched (unchanged objects go to written)."""
+        writes = []
+        for key in keys:
+            found = fetched.get(key)
+            if found is None:
+                current, context = None, None
+            else:
+                values = found.values
+                current = values[0] if len(values) == 1 else merger(bucket, key)(list(values))
+                context = found.context
+            new = join_into(bucket, key, current, items[key])
+            if found is not None and new == current and len(found.values) == 1:
+                written[key] = current
+            else:
+                writes.append((key, new, context))
+        return writes
+
+    def _store(self, bucket: str, writes: list[tuple[str, bytes, Any]], written: dict[str, bytes | None]) -> list[str]:
+        """Make the writes; record those that landed in written and return the keys of those that lost a race."""
+        results = self.store.store_many(bucket, writes)
+        lost = []
+        for key, new, _ in writes:
+            if results.get(key) is None:
+                written[key] = new
+            else:
+                lost.append(key)
+        return lost
 
     def _remember(self, bucket: str, keys: list[str]) -> None:
         written = self.written
