@@ -78,8 +78,7 @@ HELD = frozenset({o.THREADS})
 def _group_of(bucket: str, key: str) -> Slot:
     """What an object is evicted with: a thread's pages with its thread object (named by its slot), else itself."""
     if bucket == o.POSTS:
-        board, thread, _ = o.split_posts_key(key)
-        return o.THREAD, o.thread_key(board, thread)
+        return o.THREAD, key.rpartition("/")[0]  # o.thread_key of the page's thread, without splitting the key
     return bucket, key
 
 
