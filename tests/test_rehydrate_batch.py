@@ -7,8 +7,10 @@ whatever the order of the events, the store must end byte for byte the same.
 
 from __future__ import annotations
 
+import copy
 import random
 import uuid
+import zlib
 from collections import Counter
 from datetime import timedelta
 
@@ -16,6 +18,7 @@ import pytest
 
 from board.events import EventType, new_event
 from board.readmodel import batch, projection
+from board.readmodel import objects as o
 from board.store.memory import MemoryStore
 from tests.lifecycle_helpers import T0, long_history, store_dump
 
@@ -220,3 +223,45 @@ def test_the_cache_never_holds_more_than_max_objects():
         applier.add(event)
         held = max(held, len(applier.pending))
     assert held <= 100
+
+
+def test_a_thread_object_joined_in_place_equals_the_join():
+    rng = random.Random(5)
+
+    def thread_delta() -> dict:
+        delta: dict = {}
+        if rng.random() < 0.8:
+            delta["thread"] = {"title": "", "created": 0, "count": rng.randint(1, 50), "bumped": "", "updated": 0}
+            delta["thread"]["state"] = "live"
+        if rng.random() < 0.3:
+            delta["pages"] = {str(rng.randint(0, 2)): {"fp": f"{rng.randint(0, 99):03d}", "size": 1, "lines": 1}}
+        posts = {str(n): {"number": n, "event": f"e{rng.randint(0, 9)}"} for n in rng.sample(range(1, 30), 3)}
+        if rng.random() < 0.2:
+            delta["first"] = {"number": 1, "event": f"e{rng.randint(0, 9)}", "deleted": rng.random() < 0.5}
+        delta["recent"] = posts
+        return delta
+
+    held = thread_delta()
+    joined = copy.deepcopy(held)
+    for _ in range(300):
+        delta = thread_delta()
+        joined = o.join_thread(joined, delta)
+        held = o.absorb_thread(held, delta)
+        assert held == joined
+
+
+def test_writes_that_lost_a_race_are_joined_again_in_the_same_batch_not_one_by_one(monkeypatch):
+    events = random_history(14)
+    store = MemoryStore(uuid.uuid4().hex)
+    updates = []
+    real = store.update
+    monkeypatch.setattr(store, "update", lambda *args, **kwargs: updates.append(args[:2]) or real(*args, **kwargs))
+    # Two restore processes, a shard of the threads each: both write the boards' lists (and would
+    # write the search index's slots), so the second to write each of those loses its first write.
+    shards = [[e for e in events if zlib.crc32((e.thread or "").encode()) % 2 == i] for i in (0, 1)]
+    for shard in shards:
+        with batch.BatchApplier(store, max_objects=40, fresh=True) as applier:
+            for event in shard:
+                applier.add(event)
+    assert updates == []
+    assert store_dump(store) == one_by_one(events)
