@@ -398,3 +398,12 @@ def test_a_floor_below_a_newer_one_is_tidied_away():
     post_at("test", thread, 7, at(70))
     rollup(get_log(), get_store(), now=LATER)
     assert [key for key in incoming_objects() if key.endswith(FLOOR)] == [floor_key("test", thread, 7)]
+
+
+def test_during_the_dual_write_of_a_rebuild_rollup_applies_to_both_generations():
+    made = history(hours=1)
+    staging = get_store().staging()
+    staging.start_dual_write()
+    rollup(get_log(), get_store(), now=LATER)  # the fan-out never ran: the rollup is the first to apply
+    assert queries.thread(get_store(), "test", made[1].thread).count == 6
+    assert queries.thread(staging, "test", made[1].thread).count == 6, "the generation being built has it too"

@@ -201,6 +201,10 @@ class BatchApplier:
         the batch, where on SQLite nobody else can write, and written in the
         same transaction; one that loses again goes through update()'s loop.
         """
+        if self.store.dual_twin() is not None:
+            # A dual write (generations.py) reaches the staged generation through update() only, and
+            # the rollup applies what fan-out and reconcile missed: one object at a time while it lasts.
+            return {key: write(self.store, bucket, key, state) for key, state in items.items()}
         written: dict[str, bytes | None] = {}
         keys = list(items)
         for start in range(0, len(keys), FETCH_CHUNK):
@@ -210,8 +214,7 @@ class BatchApplier:
             writes = self._joined(bucket, chunk, items, fetched, written)
             with self.store.batch():
                 lost = self._store(bucket, writes, written)
-                # A dual write (generations.py) goes to the twin through update() only.
-                if lost and self.store.dual_twin() is None:
+                if lost:
                     again = self._joined(bucket, lost, items, self.store.fetch_many(bucket, lost), written)
                     lost = self._store(bucket, again, written)
             for key in lost:
