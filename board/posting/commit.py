@@ -287,10 +287,11 @@ def commit(event: Event) -> Event:
 
 def fan_out(event: Event) -> None:
     """Hand the committed event to the workers; a lost message is found by reconcile."""
+    from board.tasks import queueing
     from board.tasks.fanout import apply_logged
 
     try:
-        apply_logged.delay(incoming_key(event))
+        queueing.send(apply_logged, incoming_key(event))
     except Exception:  # the broker is down: the event is durable, reconcile will apply it
         with logformat.about(event):
             logger.exception("fan-out of %s not queued; reconcile will apply it", event.id)

@@ -1,0 +1,115 @@
+"""Queueing a task as one LPUSH (board/tasks/queueing.py): the message is the one Celery sends.
+
+Each test builds a Celery app the way boards_site/celery.py does (the
+project's CELERY_* settings) on the session's real Redis, and a task named
+like the fan-out; what ``apply_async`` pushed onto the queue is the reference.
+That a worker runs such a message end to end is tests/test_worker.py (posts
+go through gunicorn and a real worker on Redis).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import redis
+from celery import Celery
+
+from board.tasks import queueing
+
+IDS = ("id", "root_id", "correlation_id", "delivery_tag")
+
+
+@pytest.fixture(autouse=True)
+def forget_senders():
+    """Senders are kept per process and task name: each test's app is new."""
+    queueing.forget()
+    yield
+    queueing.forget()
+
+
+@pytest.fixture
+def app(fresh_redis, settings):
+    settings.CELERY_BROKER_URL = fresh_redis
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    app = Celery("queueing-test", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def task(app):
+    @app.task(name="utakata.fanout.apply", acks_late=True, shared=False)
+    def apply(key):
+        return key
+
+    return apply
+
+
+@pytest.fixture
+def broker(fresh_redis):
+    client = redis.Redis.from_url(fresh_redis)
+    yield client
+    client.close()
+
+
+def queued(broker: redis.Redis) -> list[dict]:
+    messages = [json.loads(m) for m in broker.lrange("fanout", 0, -1)]
+    for m in messages:
+        for part in (m["headers"], m["properties"]):
+            for name in IDS:
+                part.pop(name, None)
+    return messages
+
+
+def test_the_message_is_the_one_apply_async_pushes_apart_from_its_ids(task, broker):
+    task.apply_async(("incoming/posts/test/1/0002.json",))
+    celerys = queued(broker)
+    broker.delete("fanout")
+
+    queueing.send(task, "incoming/posts/test/1/0002.json")
+
+    assert queued(broker) == celerys
+
+
+def test_the_message_carries_the_task_its_arguments_and_one_id(task, broker):
+    message = json.loads(queueing.sender_for(task).message(("incoming/posts/test/1/0002.json",), "abc"))
+
+    assert message["headers"]["task"] == "utakata.fanout.apply"
+    assert json.loads(base64.b64decode(message["body"]))[0] == ["incoming/posts/test/1/0002.json"]
+    assert message["headers"]["id"] == message["headers"]["root_id"] == message["properties"]["correlation_id"]
+
+
+def test_each_message_has_an_id_of_its_own(task, broker):
+    queueing.send(task, "a")
+    queueing.send(task, "a")
+
+    ids = {json.loads(m)["headers"]["id"] for m in broker.lrange("fanout", 0, -1)}
+    assert len(ids) == 2
+
+
+def test_a_broker_that_is_not_redis_is_left_to_apply_async(app, task):
+    app.conf.broker_url = "memory://"
+
+    assert queueing.sender_for(task) is None
+
+
+def test_a_key_prefix_in_the_transport_options_is_left_to_apply_async(app, task):
+    app.conf.broker_transport_options = {"visibility_timeout": 10, "global_keyprefix": "utakata:"}
+
+    assert queueing.sender_for(task) is None
+
+
+def test_eager_mode_is_left_to_apply_async(app, task):
+    app.conf.task_always_eager = True
+
+    assert queueing.sender_for(task) is None
+
+
+def test_a_broker_that_cannot_be_reached_raises(app, task):
+    app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+
+    with pytest.raises(redis.RedisError):
+        queueing.send(task, "a")
