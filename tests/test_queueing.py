@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 import pytest
 import redis
@@ -94,6 +95,22 @@ def test_a_broker_that_is_not_redis_is_left_to_apply_async(app, task):
     app.conf.broker_url = "memory://"
 
     assert queueing.sender_for(task) is None
+
+
+def test_a_tls_broker_is_left_to_apply_async(app, task):
+    app.conf.broker_url = "rediss://127.0.0.1:6379/0"
+
+    assert queueing.sender_for(task) is None
+
+
+def test_a_forked_process_opens_a_client_of_its_own(task):
+    parents = queueing.sender_for(task)
+    pid = os.fork()
+    if pid == 0:  # the child reports by its exit code alone
+        os._exit(0 if queueing.sender_for(task).client is not parents.client else 1)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_a_key_prefix_in_the_transport_options_is_left_to_apply_async(app, task):

@@ -7,9 +7,11 @@ When the broker is Redis laid out as kombu lays it out by default, the message
 (Celery's task protocol 2 inside kombu's Redis envelope) is built here and
 pushed onto the queue's list, which is all kombu does with it: the workers
 take it like any other task (acks_late, redelivery, retries). Any other
-broker, eager mode, a route other than a plain direct queue, or transport
-options that change the layout (a key prefix, priorities) go through
-``apply_async``. tests/test_queueing.py holds the message to Celery's own.
+broker (TLS and failover URLs too), eager mode, a route other than a plain
+direct queue, or transport options that change the layout (a key prefix,
+priorities) go through ``apply_async``. Celery's publish signals are not sent
+on this path (nothing here listens to them). tests/test_queueing.py holds the
+message to Celery's own.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 # a message lost to a hung broker is applied by reconcile (README, "When Redis is down").
 TIMEOUT = 2.0
 
-_senders: dict[tuple[int, str], Sender | None] = {}
+_senders: dict[str, Sender | None] = {}  # by task name, for the process _pid
+_pid = os.getpid()
 _lock = threading.Lock()
 
 
@@ -102,12 +105,17 @@ class Sender:
 
 def sender_for(task: Task) -> Sender | None:
     """This process's Sender for task, or None where only ``apply_async`` knows how to queue it."""
-    key = (os.getpid(), task.name)  # a forked process opens connections of its own
-    if key not in _senders:
+    global _pid
+    sender = _senders.get(task.name, False)
+    if sender is False or _pid != os.getpid():
         with _lock:
-            if key not in _senders:
-                _senders[key] = _make_sender(task)
-    return _senders[key]
+            if _pid != os.getpid():  # forked: the parent's connections are not this process's
+                _senders.clear()
+                _pid = os.getpid()
+            if task.name not in _senders:
+                _senders[task.name] = _make_sender(task)
+            sender = _senders[task.name]
+    return sender
 
 
 def forget() -> None:
@@ -119,7 +127,7 @@ def forget() -> None:
 def _make_sender(task: Task) -> Sender | None:
     conf = task.app.conf
     url = conf.broker_url or ""
-    if not url.startswith(("redis://", "rediss://")) or ";" in url:  # ";": failover URLs, kombu's alone
+    if not url.startswith("redis://") or ";" in url or conf.broker_use_ssl:  # TLS and failover: kombu's own
         return None
     if conf.task_always_eager or conf.task_protocol != 2 or conf.task_serializer != "json":
         return None
