@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
+import time
 
 import pytest
 import redis
@@ -130,3 +132,14 @@ def test_a_broker_that_cannot_be_reached_raises(app, task):
 
     with pytest.raises(redis.RedisError):
         queueing.send(task, "a")
+
+
+def test_a_broker_that_does_not_answer_is_given_up_on_after_the_timeout(app, task, monkeypatch):
+    monkeypatch.setattr(queueing, "TIMEOUT", 0.3)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (the kernel's backlog), never answers
+        app.conf.broker_url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        started = time.monotonic()
+        with pytest.raises(redis.RedisError):
+            queueing.send(task, "a")
+
+    assert time.monotonic() - started < 2
