@@ -121,6 +121,12 @@ def test_a_key_prefix_in_the_transport_options_is_left_to_apply_async(app, task)
     assert queueing.sender_for(task) is None
 
 
+def test_a_task_with_a_time_limit_of_its_own_is_left_to_apply_async(task):
+    task.time_limit = 60  # Celery writes it into the message's headers
+
+    assert queueing.sender_for(task) is None
+
+
 def test_eager_mode_is_left_to_apply_async(app, task):
     app.conf.task_always_eager = True
 
@@ -143,3 +149,12 @@ def test_a_broker_that_does_not_answer_is_given_up_on_after_the_timeout(app, tas
             queueing.send(task, "a")
 
     assert time.monotonic() - started < 2
+
+
+def test_the_fan_out_task_on_the_projects_redis_broker_is_queued_by_one_lpush(fresh_redis, monkeypatch):
+    from board.tasks.fanout import apply_logged
+
+    monkeypatch.setattr(apply_logged.app.conf, "broker_url", fresh_redis)
+    monkeypatch.setattr(apply_logged.app.conf, "broker_transport_options", {"visibility_timeout": 3600})
+
+    assert queueing.sender_for(apply_logged) is not None

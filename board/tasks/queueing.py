@@ -27,6 +27,17 @@ import redis
 from celery import Task
 from celery.utils.nodenames import anon_nodename
 
+# Task attributes Celery copies into a message (celery.app.task.extract_exec_options): none may be set.
+MESSAGE_OPTIONS = (
+    "queue",
+    "routing_key",
+    "exchange",
+    "priority",
+    "expires",
+    "compression",
+    "time_limit",
+    "soft_time_limit",
+)
 # Transport options that leave kombu's Redis layout as this module writes it.
 LAYOUT_NEUTRAL = {"visibility_timeout"}
 EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
@@ -133,7 +144,13 @@ def _make_sender(task: Task) -> Sender | None:
         return None
     if set(conf.broker_transport_options or {}) - LAYOUT_NEUTRAL:
         return None
-    if conf.task_default_priority is not None or getattr(task, "priority", None) is not None:
+    if conf.task_default_priority is not None or conf.task_compression or conf.task_send_sent_event:
+        return None
+    if any(getattr(task, name, None) is not None for name in MESSAGE_OPTIONS):
+        return None  # the task sets what would change its message: left to Celery
+    if getattr(task, "serializer", None) not in (None, "json"):
+        return None
+    if conf.task_default_delivery_mode not in (2, "persistent"):
         return None
     queue = task.app.amqp.router.route({}, task.name)["queue"]
     exchange = queue.exchange
