@@ -243,37 +243,18 @@ def _mark(entry: State) -> State:
     return {**{k: v for k, v in entry.items() if k != "title_purged"}, "title": ""}
 
 
-def _join_recent(a: dict, b: dict) -> dict:
-    joined = _join_map(a, b, join_post)
-    if len(joined) <= RECENT:
-        return joined
-    keep = sorted(joined, key=int)[-RECENT:]
-    return {n: joined[n] for n in keep}
-
-
 def join_thread(a: State, b: State) -> State:
     """One thread: its entry, its pages' dat sizes (larger fp wins), post 1 and its last posts."""
-    joined: State = {}
-    mine, theirs = a.get("thread"), b.get("thread")
-    if mine or theirs:
-        joined["thread"] = join_thread_entry(mine, theirs) if mine and theirs else mine or theirs
-    pages = _join_map(a.get("pages", {}), b.get("pages", {}), lambda x, y: y if y["fp"] > x["fp"] else x)
-    if pages:
-        joined["pages"] = pages
-    first_a, first_b = a.get("first"), b.get("first")
-    if first_a or first_b:
-        joined["first"] = join_post(first_a, first_b) if first_a and first_b else first_a or first_b
-    recent = _join_recent(a.get("recent", {}), b.get("recent", {}))
-    if recent:
-        joined["recent"] = recent
-    return joined
+    held = {key: dict(value) if key in ("pages", "recent") else value for key, value in a.items()}
+    return absorb_thread(held, b)
 
 
 def absorb_thread(held: State, delta: State) -> State:
     """join_thread(held, delta), made by changing held in place (held must be a state nobody else holds).
 
     A restore joins a delta into a thread object at every post; copying its
-    maps each time cost more than the join itself.
+    maps each time cost more than the join itself. join_thread copies the
+    maps this changes, then absorbs.
     """
     theirs = delta.get("thread")
     if theirs:
