@@ -355,7 +355,8 @@ def test_the_rollup_voids_a_gap_below_the_claims_it_rolls_up_and_writes_the_floo
     made = history(hours=1)  # the thread's posts 1-6
     thread = made[1].thread
     post_at("test", thread, 8, at(50))  # 7's poster died, and Redis lost what would have settled it
-    rollup(get_log(), get_store(), now=LATER)
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert report.voided == [f"test/{thread} 7"]
     assert decode(get_log().read(post_key("test", thread, 7))).payload["void"] is True
     assert incoming_objects() == [post_key("test", thread, 7), *kept(thread, 8)]
 
@@ -374,7 +375,8 @@ def test_the_claims_of_a_thread_whose_gap_could_not_be_voided_stay_for_a_later_r
     thread = made[1].thread
     post_at("test", thread, 8, at(50))
     monkeypatch.setattr(claims, "void", lambda *args: False)  # S3 refused the void
-    rollup(get_log(), get_store(), now=LATER)
+    report = rollup(get_log(), get_store(), now=LATER)
+    assert report.held == {("test", thread): "the gap at 7 could not be voided"}
     assert incoming_objects(INCOMING_POSTS) == [post_key("test", thread, n) for n in (1, 2, 3, 4, 5, 6, 8)]
     monkeypatch.undo()
     rollup(get_log(), get_store(), now=LATER)
@@ -407,3 +409,10 @@ def test_during_the_dual_write_of_a_rebuild_rollup_applies_to_both_generations()
     rollup(get_log(), get_store(), now=LATER)  # the fan-out never ran: the rollup is the first to apply
     assert queries.thread(get_store(), "test", made[1].thread).count == 6
     assert queries.thread(staging, "test", made[1].thread).count == 6, "the generation being built has it too"
+
+
+def test_rollup_command_names_the_gaps_it_voided(capsys):
+    made = history(hours=1)
+    post_at("test", made[1].thread, 8, at(50))
+    call_command("rollup")
+    assert f"voided test/{made[1].thread} 7: nobody wrote it" in capsys.readouterr().out

@@ -24,6 +24,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Collection
+from dataclasses import dataclass, field
 
 from board.log import AlreadyExists, BaseLog, LogError, ObjectInfo
 from board.log.claims import ThreadClaims
@@ -67,14 +68,22 @@ class Claims:
             self.threads[(parsed.board, parsed.thread)].marked.add(parsed.number)
 
 
-def settle_gaps(log: BaseLog, claims: Claims, rolling: dict[Thread, int]) -> set[Thread]:
+@dataclass
+class Settled:
+    """What settle_gaps did: the numbers it voided, and the threads whose claims stay for a later run."""
+
+    voided: list[str] = field(default_factory=list)  # "board/thread number"
+    held: dict[Thread, str] = field(default_factory=dict)  # thread -> why
+
+
+def settle_gaps(log: BaseLog, claims: Claims, rolling: dict[Thread, int]) -> Settled:
     """Void the gaps up to each thread's highest number being rolled up, then write its floor there.
 
     ``rolling`` maps each live thread to the highest number of the claims
-    this run rolls up. Returns the threads whose claims must not be deleted:
-    a gap or the floor could not be written (the next run tries again).
+    this run rolls up. The threads in ``held`` must not have their claims
+    deleted: a gap or the floor could not be written (the next run tries again).
     """
-    held: set[Thread] = set()
+    done = Settled()
     for (board, thread), top in sorted(rolling.items()):
         seen = claims.threads[(board, thread)]
         if seen.floor is not None and seen.floor >= top:
@@ -83,14 +92,15 @@ def settle_gaps(log: BaseLog, claims: Claims, rolling: dict[Thread, int]) -> set
             for gap in seen.gaps(below=top):
                 if not void(log, board, thread, gap):
                     raise LogError(f"the gap at {gap} could not be voided")
+                done.voided.append(f"{board}/{thread} {gap}")
             with contextlib.suppress(AlreadyExists):  # a floor is empty: whatever is there says the same
                 log.create(floor_key(board, thread, top), b"")
         except LogError as exc:
             logger.error("rollup: the claims of %s/%s are kept for a later run: %s", board, thread, exc)
-            held.add((board, thread))
+            done.held[(board, thread)] = str(exc)
             continue
         seen.floors.add(top)
-    return held
+    return done
 
 
 def tidy_claims(log: BaseLog, claims: Claims, archived: set[Thread]) -> int:

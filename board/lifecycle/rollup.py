@@ -125,6 +125,8 @@ class RollupReport:
     open_events: int = 0
     closed_before: datetime | None = None
     tidied: int = 0
+    voided: list[str] = field(default_factory=list)  # numbers nobody wrote, voided before their floor
+    held: dict[tuple[str, str], str] = field(default_factory=dict)  # threads whose claims stay, and why
     seconds: float = 0.0
 
     @property
@@ -137,7 +139,8 @@ class RollupReport:
         return (
             f"rollup: {len(self.hours) - len(self.failed)} hour(s) rolled up, {len(self.failed)} failed, "
             f"{written} event(s) written, {len(self.skipped)} object(s) skipped, {self.open_events} left in "
-            f"open hours, {self.tidied} kept claim(s) tidied, in {self.seconds:.1f}s"
+            f"open hours, {self.tidied} kept claim(s) tidied, {len(self.voided)} gap(s) voided, "
+            f"{len(self.held)} thread(s) keeping their claims for a later run, in {self.seconds:.1f}s"
         )
 
 
@@ -203,11 +206,12 @@ def rollup(
             if kind != EventType.THREAD_ARCHIVED:
                 archiving.pop(slot, None)
         keep = claims.highest(exclude=archiving.keys())
-        held = settle_gaps(log, claims, {slot: top for slot, top in rolling.items() if slot not in archiving})
+        settled = settle_gaps(log, claims, {slot: top for slot, top in rolling.items() if slot not in archiving})
+        report.voided, report.held = settled.voided, settled.held
         hours = spool.hours()
         for done, event_hour in enumerate(hours):
             progress.phase(f"rolling up {event_hour:%Y-%m-%dT%H} ({done + 1} of {len(hours)} hours)")
-            report.hours.append(roll_hour(log, store, event_hour, spool, keep, held))
+            report.hours.append(roll_hour(log, store, event_hour, spool, keep, settled.held))
             progress.add("event(s) rolled up", report.hours[-1].events)
     rolled = {result.hour for result in report.hours if not result.error}
     for result in report.hours:

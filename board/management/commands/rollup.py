@@ -33,6 +33,10 @@ class Command(BaseCommand):
             write(result.line())
         for key, problem in report.skipped:
             self.stderr.write(f"skipped {key}: {problem} (left in place; see verifylog)")
+        for number in report.voided:
+            self.stdout.write(f"voided {number}: nobody wrote it, and later numbers were written")
+        for (board, thread), why in report.held.items():
+            self.stderr.write(f"{board}/{thread}: its claims stay in incoming/ for a later run ({why})")
         if not report.hours:
             self.stdout.write("nothing to roll up")
         if report.open_events:
