@@ -182,11 +182,15 @@ def join_post(a: State, b: State) -> State:
 
 
 def _join_map(a: dict, b: dict, join: Callable[[Any, Any], Any]) -> dict:
-    joined = dict(a)
+    return _absorb_map(dict(a), b, join)
+
+
+def _absorb_map(held: dict, b: dict, join: Callable[[Any, Any], Any]) -> dict:
+    """_join_map, changing held in place."""
     for key, value in b.items():
-        mine = joined.get(key)
-        joined[key] = value if mine is None else join(mine, value)
-    return joined
+        mine = held.get(key)
+        held[key] = value if mine is None else join(mine, value)
+    return held
 
 
 # --- joins ------------------------------------------------------------------
@@ -249,6 +253,11 @@ def join_thread(a: State, b: State) -> State:
     return absorb_thread(held, b)
 
 
+def _later_page(mine: State, theirs: State) -> State:
+    """Of two entries of one page, the one with the larger fingerprint (more lines, more deleted)."""
+    return theirs if theirs["fp"] > mine["fp"] else mine
+
+
 def absorb_thread(held: State, delta: State) -> State:
     """join_thread(held, delta), made by changing held in place (held must be a state nobody else holds).
 
@@ -261,19 +270,13 @@ def absorb_thread(held: State, delta: State) -> State:
         mine = held.get("thread")
         held["thread"] = join_thread_entry(mine, theirs) if mine else theirs
     if delta.get("pages"):
-        pages = held.setdefault("pages", {})
-        for page, entry in delta["pages"].items():
-            mine = pages.get(page)
-            pages[page] = entry if mine is None or entry["fp"] > mine["fp"] else mine
+        _absorb_map(held.setdefault("pages", {}), delta["pages"], _later_page)
     first = delta.get("first")
     if first:
         mine = held.get("first")
         held["first"] = join_post(mine, first) if mine else first
     if delta.get("recent"):
-        recent = held.setdefault("recent", {})
-        for number, post in delta["recent"].items():
-            mine = recent.get(number)
-            recent[number] = post if mine is None else join_post(mine, post)
+        recent = _absorb_map(held.setdefault("recent", {}), delta["recent"], join_post)
         while len(recent) > RECENT:
             del recent[min(recent, key=int)]
     return held
