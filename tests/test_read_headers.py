@@ -46,6 +46,18 @@ def test_kept_headers_stay_within_their_bound(monkeypatch) -> None:
     assert f"{SLOT}-19" in {key for _, key in kept.items}
 
 
+def test_kept_dats_stay_within_their_bound(monkeypatch) -> None:
+    kept = Kept(3000, datfile._dat_size)
+    monkeypatch.setattr(datfile, "_dats", kept)
+    store = fresh_store()
+    for n in range(12):
+        first = {"name": "名無しさん", "mail": "", "body": "本文", "id": "AbCdEfGh", "subject": f"スレ{n}"}
+        store = apply_all(store, [new_event(EventType.THREAD_CREATED, BOARD, f"17000000{n:02d}", 1, first)])
+        datfile.open_dat(store, BOARD, f"17000000{n:02d}")
+    assert kept.used == sum(datfile._dat_size(item) for item in kept.items.values()) <= 3000
+    assert o.thread_key(BOARD, "1700000011") in kept.items
+
+
 def test_a_polled_dat_grows_with_its_thread() -> None:
     store = apply_all(fresh_store(), [post_event(1)])
     before = datfile.open_dat(store, BOARD, THREAD)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from board.formats import dat as datformat
+from board.lib.kept import Kept
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
 from board.readmodel import projection, queries
@@ -87,9 +88,17 @@ def _tail(lines: int, board: dict) -> bytes:
 
 # The dat each thread's header last described, kept while the header's bytes and the board's
 # res_max stay the same: a poll then builds nothing (chunks, ETag, stop line) and parses nothing.
-# Bounded by count: an entry is the header's bytes and the Dat (a few KB for a 1000-post thread).
-DATS = 1024
-_dats: dict[str, tuple[bytes, int, Dat | None]] = {}
+# Bounded in bytes: an entry is the header's bytes and the Dat (a few KB for a 1000-post thread).
+DATS_BYTES = 2 * 1024 * 1024
+CHUNK_BYTES = 200  # what a Chunk takes in memory, about
+
+
+def _dat_size(kept: tuple[bytes, int, Dat | None]) -> int:
+    raw, _, dat = kept
+    return len(raw) + (CHUNK_BYTES * len(dat.chunks) + len(dat.tail) if dat is not None else 0)
+
+
+_dats = Kept(DATS_BYTES, _dat_size)
 
 
 def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
@@ -107,9 +116,7 @@ def open_dat(store: BaseStore, board_name: str, key: str) -> Dat | None:
     if kept is not None and kept[0] == raw and kept[1] == board["res_max"]:
         return kept[2]
     dat = _described(board_name, key, e.read_header(o.THREAD, slot, value)[0], board)
-    if len(_dats) >= DATS:
-        _dats.clear()
-    _dats[slot] = (raw, board["res_max"], dat)
+    _dats.put(slot, (raw, board["res_max"], dat))
     return dat
 
 
