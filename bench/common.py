@@ -198,6 +198,14 @@ def have_ab() -> bool:
     return shutil.which("ab") is not None
 
 
+def report_ab(figures: list[tuple[str, float, float]]) -> None:
+    """Report each (name, ops/s, baseline ops/s) measured with ab, or say that ab is missing."""
+    for name, ops, baseline in figures:
+        report(name, ops, baseline)
+    if not figures:
+        note("the *_ab lines need ab: apt-get install apache2-utils")
+
+
 def ab_rate(url: str, total: int, headers: dict[str, str] | None = None, status_2xx: bool = True) -> float:
     """Requests/s ``ab -k -c 8`` measures for total GETs of url; every answer must be alike (and 2xx unless not).
 

@@ -51,6 +51,7 @@ from bench.common import (
     have_ab,
     note,
     report,
+    report_ab,
     seed_thread,
     thread_events,
 )
@@ -132,10 +133,7 @@ def main() -> int:
     report("dat_range_live_vs_minimal", *live_vs_minimal)
     report("dat_304_ims_vs_minimal", *ims_304)
     report("dat_304_inm_vs_minimal", *inm_304)
-    for name, ops, baseline in with_ab:
-        report(name, ops, baseline)
-    if not with_ab:
-        note("the *_ab lines need ab: apt-get install apache2-utils")
+    report_ab(with_ab)
     return 0
 
 

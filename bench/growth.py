@@ -59,6 +59,7 @@ from bench.common import (
     memory_mb,
     note,
     report,
+    report_ab,
     same_bytes_url,
 )
 from bench.posting import bare_puts, replies
@@ -233,10 +234,7 @@ def main() -> int:
     for i, s in enumerate(sizes):
         report(f"subject_vs_same_bytes_{s}", subject_rates[2 * i], subject_rates[2 * i + 1])
     report(f"subject_gzip_vs_same_bytes_{large}", subject_rates[-1], subject_rates[-2])
-    for name, ops, baseline in with_ab:
-        report(name, ops, baseline)
-    if not with_ab:
-        note("the *_ab lines need ab: apt-get install apache2-utils")
+    report_ab(with_ab)
     note("growth table: each cell against its row's first column")
     for r, rate in zip(res_sizes, thread_rates, strict=True):
         report(f"growth_thread_page_res{r}", rate, thread_rates[0])

@@ -37,6 +37,7 @@ from bench.common import (
     have_ab,
     note,
     report,
+    report_ab,
     same_bytes_url,
     seed_thread,
 )
@@ -90,10 +91,7 @@ def main() -> int:
     report("reading_vs_same_bytes", *vs_bytes)
     report("reading_l50_vs_same_bytes", *vs_bytes_l50)
     report("reading", *vs_minimal)
-    for name, ops, baseline in with_ab:
-        report(name, ops, baseline)
-    if not with_ab:
-        note("the *_ab lines need ab: apt-get install apache2-utils")
+    report_ab(with_ab)
     return 0
 
 
