@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from board.lib.env import envbool, envint
+from board.ops import webworkers
 from board.ops.multiproc import prepare
 
 # Prometheus metrics (board/ops/metrics.py): the workers write to a shared folder, set up
@@ -17,6 +18,10 @@ bind = os.environ.get("UTAKATA_BIND", "0.0.0.0:8000")
 workers = envint("UTAKATA_WEB_WORKERS", 2)
 threads = envint("UTAKATA_WEB_THREADS", 4)
 worker_class = "gthread"
+# Each worker on a listening socket and a CPU of its own (board/ops/webworkers.py); the CPUs are left to the
+# kernel where the CPU limit is a quota over the host's CPUs rather than a set of its own.
+reuse_port = webworkers.sockets_of_their_own([bind])
+CPU_AFFINITY = envbool("UTAKATA_WEB_CPU_AFFINITY", "1")
 timeout = 30
 graceful_timeout = 20
 accesslog = "-" if envbool("UTAKATA_ACCESS_LOG", "1") else None
@@ -49,6 +54,25 @@ preload_app = False
 # gunicorn's runtime control socket defaults to one path per user, shared by
 # every gunicorn on the machine; nothing here uses it.
 control_socket_disable = True
+
+
+def on_starting(server) -> None:
+    if server.cfg.reuse_port:
+        if not webworkers.sockets_of_their_own(server.cfg.bind):
+            raise RuntimeError("a Unix socket or a file descriptor is bound through UTAKATA_BIND, not --bind")
+        webworkers.refuse_taken(server.cfg.address)
+
+
+def pre_fork(server, worker) -> None:
+    if CPU_AFFINITY:
+        taken = (getattr(w, "cpu", None) for w in server.WORKERS.values())
+        worker.cpu = webworkers.choose(webworkers.allowed_cpus(), taken)
+
+
+def post_fork(server, worker) -> None:
+    if getattr(worker, "cpu", None) is not None:
+        webworkers.pin(worker.cpu)
+        server.log.info("Worker %s runs on CPU %s", worker.pid, worker.cpu)
 
 
 def when_ready(server) -> None:
