@@ -221,6 +221,11 @@ class StoreContract:
         assert found["k2"] == store.fetch(B, "k2"), "same values and context as fetch()"
         assert store.fetch_many(B, []) == {}
 
+    def test_fetch_many_of_one_key_finds_it_or_nothing(self, store):
+        store.store(B, "k0", b"v0")
+        assert store.fetch_many(B, ["k0", "k0"]) == {"k0": store.fetch(B, "k0")}
+        assert store.fetch_many(B, ["missing"]) == {}
+
     def test_fetch_many_handles_many_keys(self, store):
         with store.batch():
             for n in range(0, 2500, 2):

@@ -17,7 +17,7 @@ from board.readmodel import encoding as e
 from board.readmodel import objects as o
 from board.readmodel import projection
 from board.store import get_store
-from board.twoch import conditional
+from board.twoch import conditional, datfile
 from tests.helpers import apply_pending, make_board, new_thread, reply
 
 
@@ -231,6 +231,21 @@ def test_a_range_request_reads_only_the_pages_it_needs(board, monkeypatch) -> No
     monkeypatch.setattr(store, "fetch_many", recording)
     assert get(url(key), range=f"bytes={size - 1}-").status_code == 206
     assert fetched == [o.posts_key("test", key, o.page_of(250))]
+
+
+def test_a_range_from_any_offset_is_the_rest_of_the_whole_dat() -> None:
+    make_board("small", "小さい板", **UNLIMITED, res_max=2 * o.POSTS_PER_PAGE + 5)
+    key = seed_thread(2 * o.POSTS_PER_PAGE + 5, board="small")
+    whole = get(url(key, "small")).content
+    dat = datfile.open_dat(get_store(), "small", key)
+    assert dat.tail and len(dat.chunks) == 3
+    edges, at = {0, len(whole) - len(dat.tail), len(whole) - 1}, 0
+    for chunk in dat.chunks:
+        at += chunk.size
+        edges |= {at - 1, at, at + 1}
+    for start in sorted(edges):
+        answer = get(url(key, "small"), range=f"bytes={start}-")
+        assert (answer.status_code, answer.content) == (206, whole[start:]), start
 
 
 def test_serving_a_dat_renders_no_post(board, monkeypatch) -> None:

@@ -344,8 +344,11 @@ class SQLiteStore(BaseStore):
         return Fetched((row[0],), row[1])
 
     def fetch_many(self, bucket: str, keys: Iterable[str]) -> dict[str, Fetched]:
-        conn = self._db()
         keys = list(dict.fromkeys(keys))
+        if len(keys) == 1:  # a poll's one page: the prepared statement of fetch, not one built for a list
+            found = self.fetch(bucket, keys[0])
+            return {} if found is None else {keys[0]: found}
+        conn = self._db()
         for attempt in (0, 1):
             sql = self._sql(conn, create=False)
             found = {}

@@ -155,8 +155,12 @@ def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:
         if header["fp"] != chunk.fp:
             return _rebuilt(store, dat, start)
         parts.append(memoryview(value)[at : at + header["dat"]])
-    first = wanted[0][1] if wanted else offset
-    return dat, b"".join((*parts, dat.tail))[max(start - first, 0) :]
+    # Cut before joining: a poll for the last byte copies that byte, not its page's share.
+    skip = max(start - (wanted[0][1] if wanted else offset), 0)
+    if not parts:
+        return dat, dat.tail[skip:]
+    parts[0] = parts[0][skip:]
+    return dat, b"".join((*parts, dat.tail))
 
 
 def _fetch_pages(store: BaseStore, dat: Dat, pages: list[int]) -> dict[int, bytes]:
