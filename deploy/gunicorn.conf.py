@@ -18,10 +18,9 @@ bind = os.environ.get("UTAKATA_BIND", "0.0.0.0:8000")
 workers = envint("UTAKATA_WEB_WORKERS", 2)
 threads = envint("UTAKATA_WEB_THREADS", 4)
 worker_class = "gthread"
-# Each worker on a listening socket and a CPU of its own (board/ops/webworkers.py); the CPUs are left to the
-# kernel where the CPU limit is a quota over the host's CPUs rather than a set of its own.
+# Each worker on a listening socket of its own, and on a CPU of its own if asked (board/ops/webworkers.py).
 reuse_port = webworkers.sockets_of_their_own([bind])
-CPU_AFFINITY = envbool("UTAKATA_WEB_CPU_AFFINITY", "1")
+CPU_AFFINITY = envbool("UTAKATA_WEB_CPU_AFFINITY", "0")
 timeout = 30
 graceful_timeout = 20
 accesslog = "-" if envbool("UTAKATA_ACCESS_LOG", "1") else None

@@ -35,7 +35,7 @@ def _worker_cpus(web: processes.WebServer) -> dict[int, set[int]]:
 
 @two_cpus
 def test_each_gunicorn_worker_runs_on_a_cpu_of_its_own(tmp_path):
-    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path))
+    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path), UTAKATA_WEB_CPU_AFFINITY="1")
     with processes.gunicorn(env, workers=2, ready_path="/healthz", log_dir=tmp_path) as web:
         cpus = list(_worker_cpus(web).values())
     assert all(len(one) == 1 for one in cpus)
@@ -44,7 +44,7 @@ def test_each_gunicorn_worker_runs_on_a_cpu_of_its_own(tmp_path):
 
 @two_cpus
 def test_a_replaced_worker_takes_the_cpu_its_predecessor_left(tmp_path):
-    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path))
+    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path), UTAKATA_WEB_CPU_AFFINITY="1")
     with processes.gunicorn(env, workers=2, ready_path="/healthz", log_dir=tmp_path) as web:
         before = _worker_cpus(web)
         dead = min(before)
@@ -61,8 +61,8 @@ def test_a_replaced_worker_takes_the_cpu_its_predecessor_left(tmp_path):
 
 
 @two_cpus
-def test_pinning_is_off_when_the_setting_says_so(tmp_path):
-    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path), UTAKATA_WEB_CPU_AFFINITY="0")
+def test_workers_are_left_to_the_kernel_unless_the_setting_pins_them(tmp_path):
+    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path))
     with processes.gunicorn(env, workers=2, ready_path="/healthz", log_dir=tmp_path) as web:
         cpus = list(_worker_cpus(web).values())
     assert cpus == [webworkers.allowed_cpus()] * 2

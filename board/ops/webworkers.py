@@ -11,8 +11,11 @@ another at every socket write, SQLite step and wake-up of its main loop.
   across cores at each of those points. On 2 cores, one worker holding all
   eight keep-alive connections of ``ab -k -c 8`` spent 800–900 µs of CPU and
   20 context switches on a request to the minimal view unpinned, 440–590 µs
-  and 1.4 pinned (see the README, "Web workers"). uWSGI's ``cpu-affinity``
-  does the same.
+  and 1.4 pinned to one CPU, as uWSGI's ``cpu-affinity`` pins its workers
+  (see the README, "Web workers"). It is off unless asked for
+  (``UTAKATA_WEB_CPU_AFFINITY``): a pinned worker cannot move away from a
+  busy neighbour (beside moto and its clients, the posting benchmark ran
+  lower pinned), and under a CPU quota the CPUs it may run on are the host's.
 
 The arbiter chooses a worker's CPU (``pre_fork``, where every sibling's CPU is
 known, including one forked a moment before) and the worker applies it
