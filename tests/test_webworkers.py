@@ -111,4 +111,4 @@ def test_an_address_another_process_listens_on_stops_the_start(tmp_path):
             timeout=60,
         )
     assert done.returncode != 0
-    assert f"127.0.0.1:{port} (UTAKATA_BIND) is in use by another process" in done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: another process listens there" in done.stderr

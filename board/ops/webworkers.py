@@ -83,7 +83,7 @@ def refuse_taken(addresses: Iterable[tuple[str, int] | str | int]) -> None:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise RuntimeError(f"{host}:{port} (UTAKATA_BIND) is in use by another process") from None
+                raise RuntimeError(f"cannot listen on {host}:{port}: another process listens there") from None
             raise
         finally:
             probe.close()
