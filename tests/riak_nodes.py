@@ -132,8 +132,25 @@ class RiakCluster:
     def kill(self, node: int) -> None:
         self.ctl("kill", str(node))
 
-    def restart(self, node: int) -> None:
+    def restart(self, node: int, timeout: float = 180) -> None:
+        """Start node again on its data; return once the members agree on the ring.
+
+        /ping answers before the node is back in the ring's gossip: a replace run
+        right after (the next test's) then waits on a member still seen as down
+        and can fail "ring not ready after replace" on a loaded machine.
+        """
         self.ctl("restart", str(node))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                said = self.ctl("admin", str(node), "ringready", timeout=60)
+            except RuntimeError as exc:  # riak admin exits non-zero while the ring is not ready
+                said = str(exc)
+            if said.startswith("TRUE"):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {node} restarted, but the ring was not ready after {timeout}s:\n{said}")
+            time.sleep(1)
 
     def replace(self, node: int) -> None:
         """Node lost with its disk: a rebuilt empty node takes its place and is refilled by repair."""
