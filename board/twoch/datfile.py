@@ -144,8 +144,9 @@ def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:
         if offset + chunk.size > start:
             wanted.append((chunk, offset))
         offset += chunk.size
-    # A poll for the last byte of a full thread wants the stop line alone: no page, no store request.
-    values = _fetch_pages(store, dat, [c.page for c, _ in wanted]) if wanted else {}
+    if not wanted:  # a poll for the last byte of a full thread wants the stop line alone: no store request
+        return dat, dat.tail[max(start - offset, 0) :]
+    values = _fetch_pages(store, dat, [c.page for c, _ in wanted])
     parts = []
     for chunk, _ in wanted:
         value = values.get(chunk.page)
@@ -156,10 +157,7 @@ def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:
             return _rebuilt(store, dat, start)
         parts.append(memoryview(value)[at : at + header["dat"]])
     # Cut before joining: a poll for the last byte copies that byte, not its page's share.
-    skip = max(start - (wanted[0][1] if wanted else offset), 0)
-    if not parts:
-        return dat, dat.tail[skip:]
-    parts[0] = parts[0][skip:]
+    parts[0] = parts[0][max(start - wanted[0][1], 0) :]
     return dat, b"".join((*parts, dat.tail))
 
 
