@@ -48,3 +48,4 @@ urlpatterns = [
     # in production, so the baselines' ratios do not charge it an include level it does not pay there.
     *site.urlpatterns,
 ]
+handler400, handler403, handler404 = site.handler400, site.handler403, site.handler404

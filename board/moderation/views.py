@@ -43,15 +43,15 @@ def _boards(request: HttpRequest) -> list[str]:
 def _board_or_deny(request: HttpRequest, board: str) -> dict:
     settings = queries.board(get_store(), board)
     if settings is None:
-        raise Http404("no such board")
+        raise Http404("該当する板は存在しません。")
     if not request.user.can_moderate(board):
-        raise PermissionDenied(f"/{board}/ is not one of your boards")
+        raise PermissionDenied(f"/{board}/ はあなたが担当する板ではありません。")
     return settings
 
 
 def _superuser(request: HttpRequest) -> None:
     if not request.user.is_superuser:
-        raise PermissionDenied("only superusers manage boards and moderators")
+        raise PermissionDenied("板とモデレーターの管理は管理者（スーパーユーザー）だけができます。")
 
 
 def _page(request: HttpRequest, template: str, title: str, **context) -> HttpResponse:
@@ -98,7 +98,7 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
     _superuser(request)
     current = queries.board(get_store(), name) if name != "new" else None
     if name != "new" and current is None:
-        raise Http404("no such board")
+        raise Http404("該当する板は存在しません。")
     if request.method == "POST":
         target = request.POST.get("name", "") if current is None else name
         settings = {}
@@ -165,7 +165,7 @@ def thread(request: HttpRequest, board: str, key: str) -> HttpResponse:
     settings = _board_or_deny(request, board)
     found = queries.thread(get_store(), board, key)
     if found is None:
-        raise Http404("no such thread")
+        raise Http404("該当するスレッドは存在しません。")
     shown = queries.posts(get_store(), board, key, list(range(1, found.count + 1)))
     rows = [(p, post_html(board, key, p)) for p in shown]
     return _page(request, "moderation/thread.html", found.title, board=settings, thread=found, rows=rows)
@@ -275,7 +275,7 @@ def moderator_edit(request: HttpRequest, username: str) -> HttpResponse:
     _superuser(request)
     moderator = accounts.get(username)
     if moderator is None:
-        raise Http404("no such account")
+        raise Http404("該当するアカウントは存在しません。")
     if request.method == "POST":
         fields = {
             "boards": request.POST.getlist("boards"),

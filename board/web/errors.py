@@ -1,0 +1,42 @@
+"""The pages for HTTP errors (Django's handler400, handler403 and handler404), in the board's language.
+
+Each says why, in words a reader can act on, and none says anything about a
+post: a 404 or 403 can answer a form, and whether its post was saved is for
+the posting views to say, which know. The 500 page is templates/500.html,
+rendered by Django's own handler: it must not depend on anything that may
+be what failed.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+NOT_FOUND = "お探しのページは見つかりませんでした。アドレスをお確かめください。"
+BAD_REQUEST = "リクエストの形式が正しくないため、処理できませんでした。"
+FORBIDDEN = "このページを表示する権限がありません。"
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404: the reason the view gave (the board's views give it in Japanese), else that nothing is at this address."""
+    return _page(request, 404, "ページが見つかりません", _reason(exception) or NOT_FOUND)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400: a request Django refused before any view (a Host not served, a malformed body)."""
+    return _page(request, 400, "不正なリクエスト", BAD_REQUEST)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """403: the reason the view gave, else that the page is not for this visitor."""
+    return _page(request, 403, "権限がありません", _reason(exception) or FORBIDDEN)
+
+
+def _reason(exception: Exception) -> str:
+    # A URL nothing matched raises Resolver404 with a dict of what was tried: not a reason to show.
+    reason = exception.args[0] if exception.args else ""
+    return reason if isinstance(reason, str) else ""
+
+
+def _page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    return render(request, "board/http_error.html", {"title": title, "message": message}, status=status)
