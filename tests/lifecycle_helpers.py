@@ -132,7 +132,14 @@ def page_urls(store=None) -> list[str]:
 def archived_threads(board: str, store=None) -> list:
     """Every archived thread of a board, month by month (the pages read one month at a time)."""
     store = store or get_store()
-    return [t for month in queries.archive_months(store, board) for t in queries.archived(store, board, month)]
+    found = []
+    for month in queries.archive_months(store, board):
+        page = queries.archived(store, board, month)
+        found += page.threads
+        while page.older is not None:
+            page = queries.archived(store, board, month, page.older)
+            found += page.threads
+    return found
 
 
 HEADERS = ("Content-Type", "Last-Modified", "ETag", "Content-Length")

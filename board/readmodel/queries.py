@@ -161,24 +161,47 @@ def archive_months(store: BaseStore, board_name: str) -> list[str]:
     return sorted(state["items"], reverse=True) if state else []
 
 
-def archived(store: BaseStore, board_name: str, month: str) -> list[Thread]:
-    """The archived threads created in a month, newest first."""
-    windows = _get(store, o.KAKO, f"{board_name}/{month}")
-    if not windows:
-        return []
-    found = []
-    keys = [f"{board_name}/{w}" for w in windows["items"]]
-    for key, fetched in store.fetch_many(o.ARCHIVE, keys).items():
-        values = fetched.values
-        state = e.loads(values[0] if len(values) == 1 else merger(o.ARCHIVE, key)(list(values)))
-        assert state is not None
-        found += [
-            _thread(board_name, k, entry)
-            for k, entry in state["threads"].items()
-            if entry["state"] == "archived" and o.month_of(k) == month
-        ]
+# A page of a month's archive reads its windows newest first, a batch at a time, until it
+# holds ARCHIVE_PAGE_THREADS threads or has read ARCHIVE_PAGE_WINDOWS windows: a request's
+# work is bounded however many threads the month archived (a thread a second fills a
+# window with 1000), and a sparse month still shows a page of threads, not one a window.
+ARCHIVE_PAGE_THREADS = 200
+ARCHIVE_PAGE_WINDOWS = 50
+ARCHIVE_BATCH = 10  # windows fetched at once (parallel GETs on Riak)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivePage:
+    threads: list[Thread]
+    older: str | None  # the next page lists the windows before this one; None on the last page
+
+
+def archived(store: BaseStore, board_name: str, month: str, before: str | None = None) -> ArchivePage:
+    """A page of the threads archived from a month, newest first: those of the windows before ``before``.
+
+    A window is shown whole (at most 1000 threads), so a page may hold a few
+    more than ARCHIVE_PAGE_THREADS.
+    """
+    index = _get(store, o.KAKO, f"{board_name}/{month}")
+    windows = sorted(
+        (w for w in (index or {}).get("items", []) if before is None or int(w) < int(before)), key=int, reverse=True
+    )
+    found: list[Thread] = []
+    read = 0
+    while read < min(len(windows), ARCHIVE_PAGE_WINDOWS) and len(found) < ARCHIVE_PAGE_THREADS:
+        batch = windows[read : min(read + ARCHIVE_BATCH, ARCHIVE_PAGE_WINDOWS)]
+        for key, fetched in store.fetch_many(o.ARCHIVE, [f"{board_name}/{w}" for w in batch]).items():
+            values = fetched.values
+            state = e.loads(values[0] if len(values) == 1 else merger(o.ARCHIVE, key)(list(values)))
+            assert state is not None
+            found += [
+                _thread(board_name, k, entry)
+                for k, entry in state["threads"].items()
+                if entry["state"] == "archived" and o.month_of(k) == month
+            ]
+        read += len(batch)
     found.sort(key=lambda t: t.key, reverse=True)
-    return found
+    return ArchivePage(found, windows[read - 1] if read < len(windows) else None)
 
 
 def is_banned(store: BaseStore, board_name: str, day: str, poster: str) -> bool:

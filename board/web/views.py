@@ -6,6 +6,7 @@ page is its template with the stored fragments spliced in as bytes.
 
 from __future__ import annotations
 
+import re
 import zlib
 
 from django.conf import settings as site_settings
@@ -27,6 +28,9 @@ from board.store import get_store
 from board.web import readyourwrites
 from board.web.client import client_address
 from board.web.splice import render_spliced
+
+# A page cursor: an archive window, the first digits of the thread keys it holds.
+ARCHIVE_CURSOR_RE = re.compile(r"[0-9]{1,16}")
 
 
 def _board_or_404(name: str) -> tuple[dict, str]:
@@ -82,13 +86,16 @@ def subback(request: HttpRequest, board: str) -> HttpResponse:
 
 @require_GET
 def archive(request: HttpRequest, board: str, month: str = "") -> HttpResponse:
-    """The archive (過去ログ倉庫): its months, and a month's threads."""
+    """The archive (過去ログ倉庫): its months, and a page of a month's threads (``?before=`` pages back)."""
     settings, _ = _board_or_404(board)
+    before = request.GET.get("before")
+    if before is not None and not ARCHIVE_CURSOR_RE.fullmatch(before):
+        raise Http404("過去ログのページの指定が正しくありません。")
     store = get_store()
     months = queries.archive_months(store, board)
     month = month or (months[0] if months else "")
-    threads = queries.archived(store, board, month) if month else []
-    context = {"board": settings, "months": months, "month": month, "threads": threads}
+    page = queries.archived(store, board, month, before) if month else queries.ArchivePage([], None)
+    context = {"board": settings, "months": months, "month": month, "page": page, "before": before}
     return render(request, "board/archive.html", context)
 
 
