@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from board.posting.commit import Posted, commit, submit
 from board.posting.refusals import Refused
 from board.posting.validation import Submission
 from board.readmodel import queries
+from board.readmodel.projection import apply
 from board.store import get_store
 from board.tasks.fanout import apply_key
 
@@ -73,3 +75,16 @@ def attempt(board: str, thread: str | None, address: str, **fields: str) -> Refu
     with pytest.raises(Refused) as info:
         submit(board, thread, Submission(**fields), address)
     return info.value
+
+
+DECEMBER = 1796050800  # 2026-12-01 00:00 JST: thread keys from here on were created in 2026-12
+
+
+def archived_thread(key: int) -> str:
+    """A thread created at second key, sent to the archive at once."""
+    at = datetime.fromtimestamp(key, UTC)
+    payload = {"name": "", "mail": "", "body": "本文", "id": "abcd1234", "subject": f"アーカイブ{key} "}
+    store = get_store()
+    apply(store, new_event(EventType.THREAD_CREATED, "test", str(key), 1, payload, at=at))
+    apply(store, new_event(EventType.THREAD_ARCHIVED, "test", str(key), at=at))
+    return str(key)

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
 
-from board.events import EventType, new_event
 from board.readmodel import objects as o
 from board.readmodel import queries
-from board.readmodel.projection import apply
 from board.store import get_store
+from tests.helpers import DECEMBER, archived_thread
 
-DECEMBER = 1796050800  # 2026-12-01 00:00 JST: thread keys from here on were created in 2026-12
 MONTH = "2026-12"
 OLDER_RE = re.compile(r'href="/test/kako/2026-12/\?before=(\d+)"')
 TITLE_RE = re.compile(r"アーカイブ(\d+) ")
-
-
-def archived_thread(key: int) -> str:
-    """A thread created at second key, sent to the archive at once."""
-    at = datetime.fromtimestamp(key, UTC)
-    payload = {"name": "", "mail": "", "body": "本文", "id": "abcd1234", "subject": f"アーカイブ{key} "}
-    store = get_store()
-    apply(store, new_event(EventType.THREAD_CREATED, "test", str(key), 1, payload, at=at))
-    apply(store, new_event(EventType.THREAD_ARCHIVED, "test", str(key), at=at))
-    return str(key)
 
 
 @pytest.fixture

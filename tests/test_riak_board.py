@@ -25,10 +25,11 @@ from board.posting.commit import Posted, submit
 from board.posting.validation import Submission
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
+from board.readmodel import queries
 from board.readmodel.projection import apply
 from board.store import SCHEMES, get_store
 from board.store.riak import store as riak_store
-from tests.helpers import apply_pending, make_board
+from tests.helpers import DECEMBER, apply_pending, archived_thread, make_board
 from tests.lifecycle_helpers import T0, long_history, page_urls, render_all, three_days
 
 
@@ -150,6 +151,18 @@ def test_the_board_top_costs_at_most_four_plus_one_per_digest(busy_board, reques
     made = counted(requests_made, lambda: client.get("/test/"))
     digests = 4  # every live thread of this board is shown as a digest
     assert sum(made.values()) <= 4 + digests, made
+
+
+def test_an_archive_month_page_costs_two_plus_the_windows_a_page_reads(on_riak, requests_made, monkeypatch):
+    make_board("test", "テスト板", **UNLIMITED)
+    monkeypatch.setattr(queries, "ARCHIVE_PAGE_WINDOWS", 4)
+    monkeypatch.setattr(queries, "ARCHIVE_BATCH", 2)
+    for i in range(8):  # eight windows of one thread: sparse, so the windows' bound ends the page
+        archived_thread(DECEMBER + 5000 * i)
+    client = Client()
+    client.get("/test/kako/")
+    made = counted(requests_made, lambda: client.get("/test/kako/"))
+    assert sum(made.values()) <= 2 + 4, made  # the board's months, the month's windows, then 4 windows
 
 
 def test_a_reply_end_to_end_costs_a_bounded_number_of_requests(busy_board, requests_made):
