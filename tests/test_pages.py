@@ -78,6 +78,20 @@ def test_board_top_shows_the_first_and_the_last_five_res_of_a_thread(client, boa
     assert numbers_shown(client.get("/test/").content.decode()) == [1, 4, 5, 6, 7, 8]
 
 
+def test_the_board_top_reads_its_digests_thread_objects_in_one_batch(client, board, monkeypatch):
+    threads = [new_thread(subject=f"スレ{i}").thread for i in range(4)]
+    store = get_store()
+    singles, batches = [], []
+    fetch, fetch_many = store.fetch, store.fetch_many
+    monkeypatch.setattr(store, "fetch", lambda bucket, key: singles.append(bucket) or fetch(bucket, key))
+    monkeypatch.setattr(
+        store, "fetch_many", lambda bucket, keys: batches.append((bucket, sorted(keys))) or fetch_many(bucket, keys)
+    )
+    assert section_order(client.get("/test/").content.decode()) == threads[::-1]
+    assert "thread" not in singles
+    assert [keys for bucket, keys in batches if bucket == "thread"] == [sorted(f"test/{t}" for t in threads)]
+
+
 def test_thread_page_shows_every_post_with_its_title(client, board):
     key = thread_with(3)
     html = client.get(f"/test/read.cgi/test/{key}/").content.decode()

@@ -209,6 +209,21 @@ def test_a_fuller_page_has_the_larger_fingerprint() -> None:
     assert fps == sorted(fps) and len(set(fps)) == 3
 
 
+def test_read_many_merges_each_keys_siblings_and_leaves_out_missing_keys() -> None:
+    store = fresh_store(siblings="1")
+    apply_all(store, [post_event(1)])
+    key = o.posts_key(BOARD, THREAD, 0)
+    page = e.loads(store.get(o.POSTS, key))
+    context = store.fetch(o.POSTS, key).context
+    for event in (post_event(2), post_event(3)):
+        delta = {"posts": {str(event.number): projection.post_state(event)}}
+        store.store(o.POSTS, key, encode_page(o.join_posts(page, delta)), context)
+    missing = o.posts_key(BOARD, THREAD, 5)
+    found = projection.read_many(store, o.POSTS, [key, missing])
+    assert list(found) == [key]
+    assert sorted(e.loads(found[key])["posts"]) == ["1", "2", "3"]
+
+
 def test_sibling_pages_are_served_merged() -> None:
     store = fresh_store(siblings="1")
     apply_all(store, [post_event(1)])

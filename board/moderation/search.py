@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
 from board.readmodel.moderation import JST
-from board.readmodel.projection import merger, read
+from board.readmodel.projection import read, read_many
 from board.store import get_store
 
 DAYS = 7  # how far back a search without a date looks
@@ -59,9 +59,8 @@ def recent_posts(boards: list[str], filters: Filters, limit: int = PAGE, today: 
             if not index:
                 continue
             keys = [f"{board}/{slot}" for slot in index["items"]]
-            for key, fetched in store.fetch_many(o.POST_INDEX, keys).items():
-                values = list(fetched.values)
-                state = e.loads(values[0] if len(values) == 1 else merger(o.POST_INDEX, key)(values))
+            for value in read_many(store, o.POST_INDEX, keys).values():
+                state = e.loads(value)
                 assert state is not None
                 found += [
                     {**p, "board": board} for p in state["posts"].values() if not p.get("deleted") and filters.match(p)

@@ -19,7 +19,7 @@ Some writes are derived from what an earlier write left, not from the event:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from board.boards import DEFAULTS
 from board.events import Event, EventType
@@ -48,6 +48,15 @@ def merger(bucket: str, key: str) -> Callable[[list[bytes]], bytes]:
 def read(store: BaseStore, bucket: str, key: str) -> bytes | None:
     """One object's value, siblings merged."""
     return store.get(bucket, key, merger(bucket, key))
+
+
+def read_many(store: BaseStore, bucket: str, keys: Iterable[str]) -> dict[str, bytes]:
+    """The values of the keys that exist, siblings merged: one batch (a statement, parallel GETs)."""
+    found = {}
+    for key, fetched in store.fetch_many(bucket, keys).items():
+        values = fetched.values
+        found[key] = values[0] if len(values) == 1 else merger(bucket, key)(list(values))
+    return found
 
 
 def post_state(event: Event) -> o.State:

@@ -16,7 +16,7 @@ from board.boards import with_defaults
 from board.readmodel import boardcache
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
-from board.readmodel.projection import merger, read
+from board.readmodel.projection import read, read_many
 from board.store import BaseStore
 
 
@@ -94,6 +94,12 @@ def board_index(store: BaseStore) -> o.State:
 def thread_value(store: BaseStore, board_name: str, key: str) -> bytes | None:
     """The stored thread object (entry, dat sizes, post 1 and the last posts with their HTML)."""
     return read(store, o.THREAD, o.thread_key(board_name, key))
+
+
+def thread_values(store: BaseStore, board_name: str, keys: list[str]) -> dict[str, bytes]:
+    """The thread objects of these threads that exist, read in one batch (board tops' digests)."""
+    slots = {o.thread_key(board_name, key): key for key in keys}
+    return {slots[slot]: value for slot, value in read_many(store, o.THREAD, slots).items()}
 
 
 def thread(store: BaseStore, board_name: str, key: str, value: bytes | None = None) -> Thread | None:
@@ -190,9 +196,8 @@ def archived(store: BaseStore, board_name: str, month: str, before: str | None =
     read = 0
     while read < min(len(windows), ARCHIVE_PAGE_WINDOWS) and len(found) < ARCHIVE_PAGE_THREADS:
         batch = windows[read : min(read + ARCHIVE_BATCH, ARCHIVE_PAGE_WINDOWS)]
-        for key, fetched in store.fetch_many(o.ARCHIVE, [f"{board_name}/{w}" for w in batch]).items():
-            values = fetched.values
-            state = e.loads(values[0] if len(values) == 1 else merger(o.ARCHIVE, key)(list(values)))
+        for value in read_many(store, o.ARCHIVE, [f"{board_name}/{w}" for w in batch]).values():
+            state = e.loads(value)
             assert state is not None
             found += [
                 _thread(board_name, k, entry)
@@ -216,11 +221,7 @@ def is_banned(store: BaseStore, board_name: str, day: str, poster: str) -> bool:
 
 def _pages(store: BaseStore, board_name: str, key: str, pages: list[int]) -> dict[int, bytes]:
     keys = {o.posts_key(board_name, key, p): p for p in pages}
-    found = {}
-    for page_key, fetched in store.fetch_many(o.POSTS, keys).items():
-        values = fetched.values
-        found[keys[page_key]] = values[0] if len(values) == 1 else merger(o.POSTS, page_key)(list(values))
-    return found
+    return {keys[page_key]: value for page_key, value in read_many(store, o.POSTS, keys).items()}
 
 
 def _ascending(numbers: list[int]) -> bool:

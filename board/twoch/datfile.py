@@ -163,11 +163,7 @@ def read(store: BaseStore, dat: Dat, start: int = 0) -> tuple[Dat, bytes]:
 
 def _fetch_pages(store: BaseStore, dat: Dat, pages: list[int]) -> dict[int, bytes]:
     keys = {o.posts_key(dat.board, dat.key, p): p for p in pages}
-    found = {}
-    for key, fetched in store.fetch_many(o.POSTS, keys).items():
-        values = fetched.values
-        found[keys[key]] = values[0] if len(values) == 1 else projection.merger(o.POSTS, key)(list(values))
-    return found
+    return {keys[key]: value for key, value in projection.read_many(store, o.POSTS, keys).items()}
 
 
 def _rebuilt(store: BaseStore, dat: Dat, start: int) -> tuple[Dat, bytes]:

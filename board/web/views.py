@@ -60,8 +60,10 @@ def board_top(request: HttpRequest, board: str) -> HttpResponse:
 
     def context() -> dict:
         digests = []
-        for key in listing.top(settings["top_threads"]):
-            value = queries.thread_value(store, board, key)
+        shown = listing.top(settings["top_threads"])
+        values = queries.thread_values(store, board, shown)  # one batch, not a read per digest
+        for key in shown:
+            value = values.get(key)
             thread = queries.thread(store, board, key, value) if value is not None else None
             if value is None or thread is None:
                 continue
