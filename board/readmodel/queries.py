@@ -193,9 +193,9 @@ def archived(store: BaseStore, board_name: str, month: str, before: str | None =
         (w for w in (index or {}).get("items", []) if before is None or int(w) < int(before)), key=int, reverse=True
     )
     found: list[Thread] = []
-    read = 0
-    while read < min(len(windows), ARCHIVE_PAGE_WINDOWS) and len(found) < ARCHIVE_PAGE_THREADS:
-        batch = windows[read : min(read + ARCHIVE_BATCH, ARCHIVE_PAGE_WINDOWS)]
+    done = 0  # windows read
+    while done < min(len(windows), ARCHIVE_PAGE_WINDOWS) and len(found) < ARCHIVE_PAGE_THREADS:
+        batch = windows[done : min(done + ARCHIVE_BATCH, ARCHIVE_PAGE_WINDOWS)]
         for value in read_many(store, o.ARCHIVE, [f"{board_name}/{w}" for w in batch]).values():
             state = e.loads(value)
             assert state is not None
@@ -204,9 +204,9 @@ def archived(store: BaseStore, board_name: str, month: str, before: str | None =
                 for k, entry in state["threads"].items()
                 if entry["state"] == "archived" and o.month_of(k) == month
             ]
-        read += len(batch)
+        done += len(batch)
     found.sort(key=lambda t: t.key, reverse=True)
-    return ArchivePage(found, windows[read - 1] if read < len(windows) else None)
+    return ArchivePage(found, windows[done - 1] if done < len(windows) else None)
 
 
 def is_banned(store: BaseStore, board_name: str, day: str, poster: str) -> bool:
