@@ -92,6 +92,26 @@ def test_the_board_top_reads_its_digests_thread_objects_in_one_batch(client, boa
     assert [keys for bucket, keys in batches if bucket == "thread"] == [sorted(f"test/{t}" for t in threads)]
 
 
+def test_subback_lists_every_live_thread_with_its_count_most_recently_bumped_first(client, board):
+    old, new = new_thread(subject="古いスレ").thread, new_thread(subject="新しいスレ").thread
+    reply("test", old)
+    html = client.get("/test/subback.html").content.decode()
+    assert re.findall(r'read\.cgi/test/(\d+)/l50">([^<]+)<', html) == [(old, "古いスレ (2)"), (new, "新しいスレ (1)")]
+
+
+def test_subback_renders_its_rows_again_only_when_the_live_list_changed(client, board, monkeypatch):
+    key = new_thread(subject="一覧").thread
+    decoded = []
+    every_thread = queries.threads
+    monkeypatch.setattr(queries, "threads", lambda store, name: decoded.append(name) or every_thread(store, name))
+    client.get("/test/subback.html")
+    client.get("/test/subback.html")
+    assert len(decoded) == 1
+    reply("test", key)
+    assert "一覧 (2)" in client.get("/test/subback.html").content.decode()
+    assert len(decoded) == 2
+
+
 def test_thread_page_shows_every_post_with_its_title(client, board):
     key = thread_with(3)
     html = client.get(f"/test/read.cgi/test/{key}/").content.decode()

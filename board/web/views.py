@@ -81,9 +81,21 @@ def board_top(request: HttpRequest, board: str) -> HttpResponse:
 
 @require_GET
 def subback(request: HttpRequest, board: str) -> HttpResponse:
-    """Every live thread of the board (subback.html, as 2ch calls the full list)."""
-    settings, _ = _board_or_404(board)
-    return render(request, "board/subback.html", {"board": settings, "threads": queries.threads(get_store(), board)})
+    """Every live thread of the board (subback.html, as 2ch calls the full list).
+
+    Kept rendered like the board top, under the live list's version: its bytes
+    hold every live thread's title and count (subject.txt), so a request reads
+    the list and renders no row unless the list changed.
+    """
+    store = get_store()
+    settings, version = _board_or_404(board)
+    listing = queries.live_list(store, board)
+
+    def context() -> dict:
+        return {"board": settings, "threads": queries.threads(store, board)}
+
+    key = ("subback", store.location, board, version, listing.updated, zlib.crc32(listing.data))
+    return render_spliced(request, "board/subback.html", context, key=key)
 
 
 @require_GET
