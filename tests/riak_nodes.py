@@ -78,6 +78,10 @@ class RiakCluster:
     def env(self) -> dict[str, str]:
         b = self.base
         return {
+            # riakctl waits this long for a node, and for the ring to settle after a replace (its
+            # default, 120 s): a replace in a full CI run, the suite beside the four nodes on two
+            # cores, once needed longer ("ring not ready after replace" with every member up).
+            "RIAK_START_TIMEOUT": "360",
             **os.environ,
             "RIAK_HTTP_PORT": str(b + 98),
             "RIAK_PB_PORT": str(b + 87),
