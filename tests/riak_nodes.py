@@ -79,10 +79,6 @@ class RiakCluster:
     def env(self) -> dict[str, str]:
         b = self.base
         return {
-            # riakctl waits this long for a node, and for the ring to settle after a replace (its
-            # default, 120 s): a replace in a full CI run, the suite beside the four nodes on two
-            # cores, once needed longer ("ring not ready after replace" with every member up).
-            "RIAK_START_TIMEOUT": "360",
             **os.environ,
             "RIAK_HTTP_PORT": str(b + 98),
             "RIAK_PB_PORT": str(b + 87),
@@ -147,10 +143,7 @@ class RiakCluster:
         self.ctl("restart", str(node))
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                said = self.ctl("admin", str(node), "ringready", timeout=60)
-            except RuntimeError as exc:  # riak admin exits non-zero while the ring is not ready
-                said = str(exc)
+            said = self._admin_said(node, "ringready")  # riak admin exits non-zero while the ring is not ready
             if said.startswith("TRUE"):
                 return
             if time.monotonic() > deadline:
@@ -162,7 +155,7 @@ class RiakCluster:
 
         In two full CI runs (never in a run of the Riak tests alone) riakctl's replace
         stopped with "ring not ready after replace" with every member up, once after
-        waiting 360 s: the ring did not settle, not slowly. What the members said is
+        waiting 360 s (RIAK_START_TIMEOUT): the ring did not settle, not slowly. What the members said is
         printed, and the replace is done once more, from a newly rebuilt node (the
         loss it stands for is the same); a second failure fails the test with both.
         """
@@ -178,6 +171,7 @@ class RiakCluster:
                 raise RuntimeError("\n".join([str(first), *said, str(second)])) from second
 
     def _admin_said(self, node: int, *args: str) -> str:
+        """What `riak admin ARGS` on node printed, or why it failed."""
         try:
             return self.ctl("admin", str(node), *args, timeout=120)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
