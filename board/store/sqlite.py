@@ -20,83 +20,26 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
-from board.store.base import BaseStore, Conflict, Fetched, StoreError, StoreUnavailable
-
-# Rowid tables, not WITHOUT ROWID: values are posts pages of tens of KB (JSON
-# and dat bytes), and SQLite keeps WITHOUT ROWID rows whole in the B-tree, which
-# suits rows under a twentieth of a page; large rows write about twice as fast
-# here, in 16 KB pages (set when the file is created; an older file keeps its
-# layout, and every query works on both).
-TABLE = """
-CREATE TABLE IF NOT EXISTS {table} (
-    bucket  TEXT    NOT NULL,
-    key     TEXT    NOT NULL,
-    value   BLOB    NOT NULL,
-    version INTEGER NOT NULL,
-    PRIMARY KEY (bucket, key)
-)
-"""
-META = "meta"
-PAGE_SIZE = 16384
-
-
-class _Statements:
-    """The SQL of one generation's table."""
-
-    __slots__ = ("table", "get", "insert", "replace", "fetch_many", "delete", "any")
-
-    def __init__(self, table: str) -> None:
-        self.table = table
-        self.get = f"SELECT value, version FROM {table} WHERE bucket = ? AND key = ?"
-        self.insert = f"INSERT INTO {table} (bucket, key, value, version) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
-        self.replace = (
-            f"UPDATE {table} SET value = ?, version = version + 1 WHERE bucket = ? AND key = ? AND version = ?"
-        )
-        self.fetch_many = f"SELECT key, value, version FROM {table} WHERE bucket = ? AND key IN ({{marks}})"
-        self.delete = f"DELETE FROM {table} WHERE bucket = ? AND key = ?"
-        self.any = f"SELECT 1 FROM {table} LIMIT 1"
-
-
-# What a generation without a table yet reads like: empty.
-_EMPTY = _Statements("(SELECT NULL AS bucket, NULL AS key, NULL AS value, NULL AS version WHERE 0)")
+from board.store.base import BaseStore, Conflict, Fetched
+from board.store.changes import ChangeTokens, KeptReads, kept_for, slot_of, tokens_for
+from board.store.sqlitesql import EMPTY, META, PAGE_SIZE, TABLE, Statements, as_bytes, reraise, translate
 
 # Bound parameters per "key IN (...)" query: far below SQLITE_MAX_VARIABLE_NUMBER
 # (999 before SQLite 3.32, 32766 since), and a handful of distinct statement
 # shapes for sqlite3's statement cache.
 FETCH_CHUNK = 500
 
+# Bytes of values each process keeps of its reads (changes.py): the hot objects a
+# poll reads, a thread's index and its last page, not the board.
+READ_CACHE = 4 * 1024 * 1024
+
 # Connections a forked child inherited: never used, and never closed either,
 # since closing an inherited connection can touch locks and files the parent
 # still relies on. Kept referenced so the garbage collector does not close them.
 _inherited: list[sqlite3.Connection] = []
-
-
-def _as_bytes(value: Any) -> bytes | memoryview:
-    if isinstance(value, bytes | memoryview):
-        return value
-    if isinstance(value, bytearray):
-        return bytes(value)
-    raise TypeError(f"store values are bytes, not {type(value).__name__}")
-
-
-def _reraise(exc: sqlite3.Error, what: str) -> NoReturn:
-    """Raise the store's exception for an sqlite3 one."""
-    if isinstance(exc, sqlite3.ProgrammingError | sqlite3.InterfaceError):
-        raise exc  # a bug in the caller, not a state of the store
-    if isinstance(exc, sqlite3.OperationalError):  # "database is locked", disk I/O error, cannot open...
-        raise StoreUnavailable(f"sqlite store {what}: {exc}") from exc
-    raise StoreError(f"sqlite store {what}: {exc}") from exc  # e.g. "database disk image is malformed"
-
-
-@contextlib.contextmanager
-def _translate(what: str) -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as exc:
-        _reraise(exc, what)
 
 
 class SQLiteStore(BaseStore):
@@ -108,7 +51,9 @@ class SQLiteStore(BaseStore):
     5000), which bounds the WAL and what an interrupted batch leaves
     uncommitted. Other writers still wait while a batch runs (it takes the
     lock again at once after each commit), so batches are for bulk work such
-    as rehydrate, not for the web path.
+    as rehydrate, not for the web path. ``read_cache`` bytes of values each
+    process keeps of its reads, checked against the file's change tokens
+    before use (default 4 MiB; 0 reads every time, see changes.py).
     """
 
     def __init__(self, location: str, options: dict | None = None) -> None:
@@ -122,7 +67,12 @@ class SQLiteStore(BaseStore):
         self._pid = 0
         self._depth = 0  # nesting of batch()
         self._pending = 0  # writes in the open batch transaction
-        self._tables: dict[int, _Statements] = {}  # generations whose table this connection has made sure of
+        self._tables: dict[int, Statements] = {}  # generations whose table this connection has made sure of
+        self.read_cache = int(self.options.get("read_cache", READ_CACHE))
+        self._tokens: ChangeTokens | None = None
+        self._kept: KeptReads | None = None
+        self._changed: set[int] = set()  # slots written in the open batch transaction, given tokens at its commit
+        self._updating = 0
 
     # Connection handling.
 
@@ -131,8 +81,9 @@ class SQLiteStore(BaseStore):
             _inherited.append(self._conn)  # opened by the parent before a fork
             self._conn = None
             self._depth = self._pending = 0
+            self._changed.clear()
         self._tables = {}
-        with _translate(f"opening {self.path}"):
+        with translate(f"opening {self.path}"):
             parent = os.path.dirname(self.path)
             if parent:
                 os.makedirs(parent, exist_ok=True)
@@ -143,15 +94,22 @@ class SQLiteStore(BaseStore):
             # thread: an instance must still not be used by two threads at once.
             conn = sqlite3.connect(self.path, self.timeout, isolation_level=None, check_same_thread=False)
             try:
-                self._prepare(conn)
+                made = self._prepare(conn)
+                # The tokens and kept reads of the file this connection opened (changes.py).
+                tokens = tokens_for(self.path)
+                kept = kept_for(made, tokens, self.read_cache) if self.read_cache > 0 else None
             except BaseException:
                 conn.close()
                 raise
-        self._conn, self._pid = conn, os.getpid()
+        self._conn, self._pid, self._tokens, self._kept = conn, os.getpid(), tokens, kept
         return conn
 
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        """Switch the file to WAL and create the meta table, waiting out others doing the same."""
+    def _prepare(self, conn: sqlite3.Connection) -> bytes:
+        """Switch the file to WAL and create the meta table, waiting out others doing the same.
+
+        Returns the file's own random name, made with it: a file deleted and made
+        again at the same path (and inode) is another one.
+        """
         deadline = time.monotonic() + self.timeout
         delay = 0.001
         while True:
@@ -166,7 +124,13 @@ class SQLiteStore(BaseStore):
                 # loses nothing.
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute(TABLE.format(table=META))
-                return
+                made = f"SELECT value FROM {META} WHERE bucket = 'meta' AND key = 'file'"
+                row = conn.execute(made).fetchone()
+                if row is None:  # a new file: the one write a connection makes (and waits for the lock)
+                    new = f"INSERT INTO {META} VALUES ('meta', 'file', randomblob(16), 0) ON CONFLICT DO NOTHING"
+                    conn.execute(new)
+                    row = conn.execute(made).fetchone()
+                return row[0]
             except sqlite3.OperationalError as exc:
                 # A brand-new file is still in rollback-journal mode, where SQLite
                 # answers "locked" at once, without waiting, to a connection that
@@ -191,10 +155,13 @@ class SQLiteStore(BaseStore):
             _inherited.append(conn)
             return
         self._depth = self._pending = 0
-        with _translate("closing"):
-            if conn.in_transaction:
-                conn.execute("COMMIT")
-            conn.close()
+        try:
+            with translate("closing"):
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+                conn.close()
+        finally:
+            self._announce()
 
     # Batches: one transaction for many writes.
 
@@ -217,7 +184,7 @@ class SQLiteStore(BaseStore):
             finally:
                 self._depth -= 1
             return
-        with _translate("starting a batch"):
+        with translate("starting a batch"):
             conn.execute("BEGIN IMMEDIATE")
         self._depth, self._pending = 1, 0
         try:
@@ -225,17 +192,24 @@ class SQLiteStore(BaseStore):
         finally:
             self._depth = self._pending = 0
             if self._conn is conn and self._pid == os.getpid() and conn.in_transaction:
-                with _translate("committing a batch"):
-                    conn.execute("COMMIT")
+                try:
+                    with translate("committing a batch"):
+                        conn.execute("COMMIT")
+                finally:
+                    self._announce()
 
     def _wrote(self, conn: sqlite3.Connection) -> None:
         """Count a write inside a batch; commit and reopen the transaction when it is full."""
         self._pending += 1
         if self._pending >= self.batch_size:
             self._pending = 0
-            with _translate("committing a batch"):
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
+            try:
+                with translate("committing a batch"):
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+            finally:
+                self._announce()
+            with translate("committing a batch"):
                 conn.execute("BEGIN IMMEDIATE")
 
     def _resume_batch(self, conn: sqlite3.Connection) -> None:
@@ -245,7 +219,7 @@ class SQLiteStore(BaseStore):
         rest of the batch stays grouped rather than silently autocommitting.
         """
         if not conn.in_transaction:
-            with _translate("restarting a batch"):
+            with translate("restarting a batch"):
                 conn.execute("BEGIN IMMEDIATE")
 
     # Generations: one table each.
@@ -253,7 +227,7 @@ class SQLiteStore(BaseStore):
     def _table_name(self, generation: int) -> str:
         return f"kv_m{self.model}_g{generation}"
 
-    def _sql(self, conn: sqlite3.Connection, generation: int | None = None, create: bool = True) -> _Statements:
+    def _sql(self, conn: sqlite3.Connection, generation: int | None = None, create: bool = True) -> Statements:
         """The statements of a generation's table (the current one by default).
 
         The table is made by the first write to it; a read of a generation
@@ -264,12 +238,12 @@ class SQLiteStore(BaseStore):
         sql = self._tables.get(generation)
         if sql is not None:
             return sql
-        sql = _Statements(self._table_name(generation))
-        with _translate("opening a generation's table"):
+        sql = Statements(self._table_name(generation))
+        with translate("opening a generation's table"):
             exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (sql.table,))
             if exists.fetchone() is None:
                 if not create:
-                    return _EMPTY
+                    return EMPTY
                 conn.execute(TABLE.format(table=sql.table))
         self._tables[generation] = sql
         return sql
@@ -279,7 +253,7 @@ class SQLiteStore(BaseStore):
 
     def _drop_generation(self, generation: int) -> None:
         conn = self._db()
-        with _translate("dropping a generation"):
+        with translate("dropping a generation"):
             conn.execute(f"DROP TABLE IF EXISTS {self._table_name(generation)}")
             if generation == 1:
                 conn.execute("DROP TABLE IF EXISTS kv")  # the single table of files made before generations
@@ -295,14 +269,14 @@ class SQLiteStore(BaseStore):
 
     def _meta_fetch(self, key: str) -> Fetched | None:
         conn = self._db()
-        with _translate("reading the generation pointer"):
+        with translate("reading the generation pointer"):
             query = f"SELECT value, version FROM {META} WHERE bucket = 'meta' AND key = ?"
             row = conn.execute(query, (key,)).fetchone()
         return None if row is None else Fetched((row[0],), row[1])
 
     def _meta_store(self, key: str, value: bytes, context: Any) -> None:
         conn = self._db()
-        with _translate("writing the generation pointer"):
+        with translate("writing the generation pointer"):
             if context is None:
                 changed = conn.execute(
                     f"INSERT INTO {META} VALUES ('meta', ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -321,24 +295,70 @@ class SQLiteStore(BaseStore):
         """Every object of the current generation by bucket and key, with its values (SQLite can list; Riak cannot)."""
         conn = self._db()
         sql = self._sql(conn, create=False)
-        with _translate("listing"):
+        with translate("listing"):
             for bucket, key, value in conn.execute(f"SELECT bucket, key, value FROM {sql.table} ORDER BY bucket, key"):
                 yield bucket, key, (value,)
+
+    # What this process keeps of its reads (changes.py).
+
+    def _kept_reads(self) -> KeptReads | None:
+        """This process's kept reads of the file; None in a batch (its writes not committed yet) or an update."""
+        if self._depth or self._updating:
+            return None
+        if self._conn is None or self._pid != os.getpid():
+            self._connect()
+        return self._kept
+
+    def update(
+        self,
+        bucket: str,
+        key: str,
+        mutate: Callable[[bytes | None], bytes | None],
+        merge: Callable[[list[bytes]], bytes],
+        attempts: int = 20,
+    ) -> bytes | None:
+        # Read what the write's context comes from, never a kept read: one up to MAX_AGE stale
+        # could make an idempotent re-apply see "nothing to change".
+        self._updating += 1
+        try:
+            return super().update(bucket, key, mutate, merge, attempts)
+        finally:
+            self._updating -= 1
+
+    def _wrote_key(self, bucket: str, key: str) -> None:
+        """A write to bucket/key returned: give its slot a new token, at once or when the batch commits."""
+        if self._depth:
+            self._changed.add(slot_of(bucket, key))
+        elif self._tokens is not None:
+            self._tokens.changed((slot_of(bucket, key),))
+
+    def _announce(self) -> None:
+        """The batch transaction committed (or ended): new tokens for every slot it wrote."""
+        if self._changed and self._tokens is not None:
+            changed, self._changed = self._changed, set()
+            self._tokens.changed(changed)
 
     # The primitives.
 
     def fetch(self, bucket: str, key: str) -> Fetched | None:
+        generation = self.generation()
+        kept = self._kept_reads()
+        if kept is None:
+            return self._read(bucket, key, generation)
+        return kept.fetch(generation, bucket, key, lambda: self._read(bucket, key, generation))
+
+    def _read(self, bucket: str, key: str, generation: int) -> Fetched | None:
         conn = self._conn
         if conn is None or self._pid != os.getpid():
             conn = self._connect()
         for attempt in (0, 1):
-            sql = self._sql(conn, create=False)
+            sql = self._sql(conn, generation if not attempt else None, create=False)
             try:  # (no context manager on the hot path: it costs more than the query)
                 row = conn.execute(sql.get, (bucket, key)).fetchone()
                 break
             except sqlite3.Error as exc:
                 if attempt or not self._stale(exc):
-                    _reraise(exc, "fetch")
+                    reraise(exc, "fetch")
         if row is None:
             return None
         return Fetched((row[0],), row[1])
@@ -348,9 +368,16 @@ class SQLiteStore(BaseStore):
         if len(keys) == 1:  # a poll's one page: the prepared statement of fetch, not one built for a list
             found = self.fetch(bucket, keys[0])
             return {} if found is None else {keys[0]: found}
+        generation = self.generation()
+        kept = self._kept_reads()
+        if kept is None:
+            return self._read_many(bucket, keys, generation)
+        return kept.fetch_many(generation, bucket, keys, lambda missing: self._read_many(bucket, missing, generation))
+
+    def _read_many(self, bucket: str, keys: list[str], generation: int) -> dict[str, Fetched]:
         conn = self._db()
         for attempt in (0, 1):
-            sql = self._sql(conn, create=False)
+            sql = self._sql(conn, generation if not attempt else None, create=False)
             found = {}
             try:
                 for start in range(0, len(keys), FETCH_CHUNK):
@@ -361,11 +388,11 @@ class SQLiteStore(BaseStore):
                 return found
             except sqlite3.Error as exc:
                 if attempt or not self._stale(exc):
-                    _reraise(exc, "fetch_many")
+                    reraise(exc, "fetch_many")
         raise AssertionError("unreachable")
 
     def store(self, bucket: str, key: str, value: bytes, context: Any = None) -> None:
-        value = _as_bytes(value)
+        value = as_bytes(value)
         conn = self._conn
         if conn is None or self._pid != os.getpid():
             conn = self._connect()
@@ -383,11 +410,14 @@ class SQLiteStore(BaseStore):
                 break
             except sqlite3.Error as exc:
                 if attempt or not self._stale(exc):
-                    _reraise(exc, "store")
+                    reraise(exc, "store")
         if not changed:
+            # What this process read of the key is stale: perhaps the writer it lost to died before its token.
+            self._wrote_key(bucket, key)
             if context is None:
                 raise Conflict(f"{bucket}/{key}: exists, and the write gave no context")
             raise Conflict(f"{bucket}/{key}: written or deleted since it was read")
+        self._wrote_key(bucket, key)
         if self._depth:
             self._wrote(conn)
 
@@ -396,13 +426,14 @@ class SQLiteStore(BaseStore):
         if self._depth:
             self._resume_batch(conn)
         sql = self._sql(conn)
-        with _translate("delete"):
+        with translate("delete"):
             conn.execute(sql.delete, (bucket, key))
+        self._wrote_key(bucket, key)
         if self._depth:
             self._wrote(conn)
 
     def is_empty(self) -> bool:
         conn = self._db()
         sql = self._sql(conn, create=False)
-        with _translate("is_empty"):
+        with translate("is_empty"):
             return conn.execute(sql.any).fetchone() is None

@@ -1,0 +1,73 @@
+"""The SQL of the SQLite store (sqlite.py): its tables, its statements, and its errors as the store's."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+from board.store.base import StoreError, StoreUnavailable
+
+# Rowid tables, not WITHOUT ROWID: values are posts pages of tens of KB (JSON
+# and dat bytes), and SQLite keeps WITHOUT ROWID rows whole in the B-tree, which
+# suits rows under a twentieth of a page; large rows write about twice as fast
+# here, in 16 KB pages (set when the file is created; an older file keeps its
+# layout, and every query works on both).
+TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    bucket  TEXT    NOT NULL,
+    key     TEXT    NOT NULL,
+    value   BLOB    NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key)
+)
+"""
+META = "meta"
+PAGE_SIZE = 16384
+
+
+class Statements:
+    """The SQL of one generation's table."""
+
+    __slots__ = ("table", "get", "insert", "replace", "fetch_many", "delete", "any")
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.get = f"SELECT value, version FROM {table} WHERE bucket = ? AND key = ?"
+        self.insert = f"INSERT INTO {table} (bucket, key, value, version) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        self.replace = (
+            f"UPDATE {table} SET value = ?, version = version + 1 WHERE bucket = ? AND key = ? AND version = ?"
+        )
+        self.fetch_many = f"SELECT key, value, version FROM {table} WHERE bucket = ? AND key IN ({{marks}})"
+        self.delete = f"DELETE FROM {table} WHERE bucket = ? AND key = ?"
+        self.any = f"SELECT 1 FROM {table} LIMIT 1"
+
+
+# What a generation without a table yet reads like: empty.
+EMPTY = Statements("(SELECT NULL AS bucket, NULL AS key, NULL AS value, NULL AS version WHERE 0)")
+
+
+def as_bytes(value: Any) -> bytes | memoryview:
+    if isinstance(value, bytes | memoryview):
+        return value
+    if isinstance(value, bytearray):
+        return bytes(value)
+    raise TypeError(f"store values are bytes, not {type(value).__name__}")
+
+
+def reraise(exc: sqlite3.Error, what: str) -> NoReturn:
+    """Raise the store's exception for an sqlite3 one."""
+    if isinstance(exc, sqlite3.ProgrammingError | sqlite3.InterfaceError):
+        raise exc  # a bug in the caller, not a state of the store
+    if isinstance(exc, sqlite3.OperationalError):  # "database is locked", disk I/O error, cannot open...
+        raise StoreUnavailable(f"sqlite store {what}: {exc}") from exc
+    raise StoreError(f"sqlite store {what}: {exc}") from exc  # e.g. "database disk image is malformed"
+
+
+@contextlib.contextmanager
+def translate(what: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        reraise(exc, what)
