@@ -99,11 +99,23 @@ def test_subback_lists_every_live_thread_with_its_count_most_recently_bumped_fir
     assert re.findall(r'read\.cgi/test/(\d+)/l50">([^<]+)<', html) == [(old, "古いスレ (2)"), (new, "新しいスレ (1)")]
 
 
+def test_subback_reads_the_live_list_once_when_it_renders_its_rows(client, board, monkeypatch):
+    new_thread(subject="一覧")
+    store = get_store()
+    reads = []
+    fetch = store.fetch
+    monkeypatch.setattr(store, "fetch", lambda bucket, key: reads.append(bucket) or fetch(bucket, key))
+    assert "一覧 (1)" in client.get("/test/subback.html").content.decode()
+    assert reads.count("threads") == 1
+
+
 def test_subback_renders_its_rows_again_only_when_the_live_list_changed(client, board, monkeypatch):
     key = new_thread(subject="一覧").thread
     decoded = []
     every_thread = queries.threads
-    monkeypatch.setattr(queries, "threads", lambda store, name: decoded.append(name) or every_thread(store, name))
+    monkeypatch.setattr(
+        queries, "threads", lambda store, name, listing: decoded.append(name) or every_thread(store, name, listing)
+    )
     client.get("/test/subback.html")
     client.get("/test/subback.html")
     assert len(decoded) == 1

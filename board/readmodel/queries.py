@@ -117,6 +117,7 @@ class LiveList:
 
     header: o.State
     data: bytes
+    stored: bytes = b""  # the whole value, for threads() to decode without reading it again
 
     @property
     def updated(self) -> int:
@@ -152,12 +153,12 @@ def live_list(store: BaseStore, board_name: str) -> LiveList:
     if header.get("r") != e.RENDERER:
         value = e.encode(o.THREADS, board_name, e.loads(value))
         header, start = e.split_at(value)
-    return LiveList(header, value[start:])
+    return LiveList(header, value[start:], value)
 
 
-def threads(store: BaseStore, board_name: str) -> list[Thread]:
-    """Every live thread of a board, most recently bumped first (decodes the whole list)."""
-    state = _get(store, o.THREADS, board_name) or {"threads": {}}
+def threads(store: BaseStore, board_name: str, listing: LiveList | None = None) -> list[Thread]:
+    """Every live thread of a board, most recently bumped first (decodes the whole list: ``listing``'s if given)."""
+    state = (e.loads(listing.stored or None) if listing else _get(store, o.THREADS, board_name)) or {"threads": {}}
     return [_thread(board_name, k, entry) for k, entry in e.live_rows(state)]
 
 

@@ -92,7 +92,7 @@ def subback(request: HttpRequest, board: str) -> HttpResponse:
     listing = queries.live_list(store, board)
 
     def context() -> dict:
-        return {"board": settings, "threads": queries.threads(store, board)}
+        return {"board": settings, "threads": queries.threads(store, board, listing)}
 
     key = ("subback", store.location, board, version, listing.updated, zlib.crc32(listing.data))
     return render_spliced(request, "board/subback.html", context, key=key)
