@@ -187,3 +187,19 @@ def test_a_database_made_again_at_the_same_path_is_not_answered_from_the_old_one
     for suffix in ("", "-wal", "-shm"):  # the token file stays
         Path(path + suffix).unlink(missing_ok=True)
     assert stores().fetch(B, "k") is None
+
+
+def test_a_write_committed_while_a_read_is_under_way_is_read_next_time(stores, monkeypatch):
+    writer, reader = stores(), stores()
+    writer.store(B, "k", b"v1")
+    read = reader._read
+
+    def read_then_someone_writes(bucket, key, generation):
+        found = read(bucket, key, generation)
+        if found.values == (b"v1",):
+            writer.store(B, "k", b"v2", writer.fetch(B, "k").context)
+        return found
+
+    monkeypatch.setattr(reader, "_read", read_then_someone_writes)
+    assert reader.fetch(B, "k").values == (b"v1",)
+    assert reader.fetch(B, "k").values == (b"v2",)
