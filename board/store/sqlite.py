@@ -191,12 +191,12 @@ class SQLiteStore(BaseStore):
             yield
         finally:
             self._depth = self._pending = 0
-            if self._conn is conn and self._pid == os.getpid() and conn.in_transaction:
-                try:
+            try:
+                if self._conn is conn and self._pid == os.getpid() and conn.in_transaction:
                     with translate("committing a batch"):
                         conn.execute("COMMIT")
-                finally:
-                    self._announce()
+            finally:
+                self._announce()
 
     def _wrote(self, conn: sqlite3.Connection) -> None:
         """Count a write inside a batch; commit and reopen the transaction when it is full."""
