@@ -18,10 +18,10 @@ import random
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -156,7 +156,7 @@ class RiakCluster:
         In two full CI runs (never in a run of the Riak tests alone) riakctl's replace
         stopped with "ring not ready after replace" with every member up, once after
         waiting 360 s (RIAK_START_TIMEOUT): the ring did not settle, not slowly. What the members said is
-        printed, and the replace is done once more, from a newly rebuilt node (the
+        a warning in the run's summary, and the replace is done once more, from a newly rebuilt node (the
         loss it stands for is the same); a second failure fails the test with both.
         """
         helper = 2 if node == 1 else 1
@@ -164,7 +164,8 @@ class RiakCluster:
             self.ctl("replace", str(node))
         except RuntimeError as first:
             said = [self._admin_said(helper, *args) for args in (("member-status",), ("ring-status",))]
-            print("\n".join([str(first), *said]), file=sys.stderr, flush=True)
+            # A warning, not only stderr: pytest's summary shows it even when the retry passes.
+            warnings.warn("\n".join([f"riakctl replace {node} retried", str(first), *said]), stacklevel=2)
             try:
                 self.ctl("replace", str(node))
             except RuntimeError as second:
