@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,35 @@ def test_a_write_committed_while_a_read_is_under_way_is_read_next_time(stores, m
     monkeypatch.setattr(reader, "_read", read_then_someone_writes)
     assert reader.fetch(B, "k").values == (b"v1",)
     assert reader.fetch(B, "k").values == (b"v2",)
+
+
+def test_readers_never_see_a_count_go_back_and_see_the_last_one_while_processes_write(stores, path):
+    counter = stores()
+    counter.store(B, "n", b"0")
+    writes = 150
+    writer = (
+        "import sys\n"
+        "from board.store.sqlite import SQLiteStore\n"
+        f"s = SQLiteStore({path!r})\n"
+        f"for _ in range({writes}):\n"
+        f"    s.update('{B}', 'n', lambda v: str(int(v) + 1).encode(), lambda vs: vs[0])\n"
+    )
+    writers = [subprocess.Popen([sys.executable, "-c", writer]) for _ in range(2)]
+    went_back = []
+
+    def read(store: SQLiteStore) -> None:
+        seen = 0
+        while any(w.poll() is None for w in writers):
+            now = int(store.fetch(B, "n").values[0])
+            if now < seen:
+                went_back.append((seen, now))
+            seen = now
+
+    readers = [threading.Thread(target=read, args=(stores(),)) for _ in range(3)]
+    for thread in readers:
+        thread.start()
+    for thread in readers:
+        thread.join(60)
+    assert [w.wait(60) for w in writers] == [0, 0]
+    assert went_back == []
+    assert int(stores().fetch(B, "n").values[0]) == int(counter.fetch(B, "n").values[0]) == 2 * writes
