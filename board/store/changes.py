@@ -78,11 +78,10 @@ class KeptReads:
 
     def fetch(self, generation: int, bucket: str, key: str, read: Callable[[], Fetched | None]) -> Fetched | None:
         """What bucket/key holds in a generation: kept, or read() and kept."""
-        slot = slot_of(bucket, key)
-        hit, value = self._get((generation, bucket, key), slot)
+        token = self.tokens.tokens[slot_of(bucket, key)]  # before any read: a write committed after it changes it
+        hit, value = self._get((generation, bucket, key), token)
         if hit:
             return value
-        token = self.tokens.tokens[slot]  # before the read: a write committed after it changes the token
         value = read()
         self._put((generation, bucket, key), token, value)
         return value
@@ -94,10 +93,10 @@ class KeptReads:
         found: dict[str, Fetched] = {}
         missing: dict[str, int] = {}  # key: its slot's token before the read
         for key in keys:
-            slot = slot_of(bucket, key)
-            hit, value = self._get((generation, bucket, key), slot)
+            token = self.tokens.tokens[slot_of(bucket, key)]
+            hit, value = self._get((generation, bucket, key), token)
             if not hit:
-                missing[key] = self.tokens.tokens[slot]
+                missing[key] = token
             elif value is not None:
                 found[key] = value
         if missing:
@@ -109,12 +108,13 @@ class KeptReads:
                 self._put((generation, bucket, key), token, value)
         return found
 
-    def _get(self, name: Hashable, slot: int) -> tuple[bool, Fetched | None]:
+    def _get(self, name: Hashable, token: int) -> tuple[bool, Fetched | None]:
+        """(True, value) if a read of name is kept under token and young enough, else (False, None)."""
         kept = self.items.get(name)
         if kept is None:
             return False, None
-        token, read_at, value, _ = kept
-        if token != self.tokens.tokens[slot] or time.monotonic() - read_at > MAX_AGE:
+        kept_token, read_at, value, _ = kept
+        if kept_token != token or time.monotonic() - read_at > MAX_AGE:
             return False, None
         return True, value
 
