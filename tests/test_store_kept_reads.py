@@ -133,6 +133,14 @@ def test_kept_reads_are_bounded_in_bytes(stores):
     assert len(kept.items) < 100
 
 
+def test_kept_absences_count_their_keys_bytes(stores):
+    store = stores(read_cache=200_000)
+    for n in range(300):
+        assert store.fetch(B, f"{n:04d}" + "x" * 2000) is None  # a key a request chose
+    kept = store._kept_reads()
+    assert sum(len(key) for _, _, key in kept.items) <= 200_000
+
+
 def test_read_cache_zero_reads_every_time(stores):
     store = stores(read_cache=0)
     store.store(B, "k", b"v")

@@ -83,7 +83,7 @@ class KeptReads:
         if hit:
             return value
         value = read()
-        self._put((generation, bucket, key), token, value)
+        self._put(generation, bucket, key, token, value)
         return value
 
     def fetch_many(
@@ -105,7 +105,7 @@ class KeptReads:
                 value = read_now.get(key)
                 if value is not None:
                     found[key] = value
-                self._put((generation, bucket, key), token, value)
+                self._put(generation, bucket, key, token, value)
         return found
 
     def _get(self, name: Hashable, token: int) -> tuple[bool, Fetched | None]:
@@ -118,8 +118,10 @@ class KeptReads:
             return False, None
         return True, value
 
-    def _put(self, name: Hashable, token: int, value: Fetched | None) -> None:
-        size = 100 + (sum(len(v) for v in value.values) if value is not None else 0)  # with the entry itself
+    def _put(self, generation: int, bucket: str, key: str, token: int, value: Fetched | None) -> None:
+        # The entry's own bytes count too (keys come from requests: a miss keeps an absence).
+        size = 100 + len(bucket) + len(key) + (sum(len(v) for v in value.values) if value is not None else 0)
+        name = (generation, bucket, key)
         if size > self.limit // 8:
             return  # one value may not push out everything else
         with self.lock:
