@@ -499,6 +499,20 @@ class TestSQLiteStore(StoreContract):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
 
+    def test_a_misspelt_option_is_refused_naming_it(self):
+        from django.core.exceptions import ImproperlyConfigured
+
+        with pytest.raises(ImproperlyConfigured, match="unknown option.*read_cach"):
+            SQLiteStore(str(self.tmp_path / "s.sqlite3"), {"read_cach": "0"})
+
+    def test_an_option_out_of_its_range_is_refused_naming_it(self):
+        from django.core.exceptions import ImproperlyConfigured
+
+        with pytest.raises(ImproperlyConfigured, match="read_cache='lots' is not a whole number"):
+            SQLiteStore(str(self.tmp_path / "s.sqlite3"), {"read_cache": "lots"})
+        with pytest.raises(ImproperlyConfigured, match="batch_size='0' must be above 0"):
+            SQLiteStore(str(self.tmp_path / "s.sqlite3"), {"batch_size": "0"})
+
     def test_flush_keeps_the_file(self, store):
         store.store(B, "k", b"v")
         store.flush()

@@ -125,3 +125,17 @@ def test_node_lists_parse_hosts_ports_and_ipv6():
         parse_nodes("h1:web")
     with pytest.raises(ValueError, match="no riak nodes"):
         parse_nodes(" , ")
+
+
+def test_a_misspelt_option_is_refused_naming_it():
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="unknown option.*n_vall"):
+        RiakStore("127.0.0.1:8098", {"n_vall": "3"})
+
+
+def test_an_option_that_is_not_a_number_is_refused_naming_it():
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="timeout='soon' is not a whole number"):
+        RiakStore("127.0.0.1:8098", {"timeout": "soon"})

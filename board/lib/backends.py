@@ -30,6 +30,32 @@ def parse_url(url: str, schemes: dict[str, str], setting: str) -> dict[str, Any]
     }
 
 
+def refuse_unknown(options: dict, known: frozenset[str], owner: str) -> None:
+    """Refuse options nobody reads: a misspelt one would otherwise be ignored without a word."""
+    unknown = sorted(set(options) - known)
+    if unknown:
+        known_ones = ", ".join(sorted(known))
+        raise ImproperlyConfigured(f"{owner}: unknown option(s) {', '.join(unknown)} (known: {known_ones})")
+
+
+def option(options: dict, name: str, default: Any, kind: type, owner: str, zero: bool = False) -> Any:
+    """Option ``name`` of a backend URL's query as ``kind``, or default when absent.
+
+    Above zero (or zero too, with ``zero``); anything else is refused naming the option.
+    """
+    raw = options.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        what = "a whole number" if kind is int else "a number"
+        raise ImproperlyConfigured(f"{owner} option {name}={raw!r} is not {what}") from None
+    if value < 0 or value == 0 and not zero:
+        raise ImproperlyConfigured(f"{owner} option {name}={raw!r} must be {'0 or more' if zero else 'above 0'}")
+    return value
+
+
 class BackendHandler:
     """Lazily build the backend a setting names: once per thread, or once per process when shared.
 

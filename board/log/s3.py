@@ -62,6 +62,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.core.exceptions import ImproperlyConfigured
 
+from board.lib.backends import option, refuse_unknown
 from board.log.base import (
     AlreadyExists,
     Archived,
@@ -131,11 +132,7 @@ class S3Log(ClaimedData, ConditionalWritesProbe, BaseLog):
         bucket, _, prefix = location.strip("/").partition("/")
         if not bucket:
             raise ImproperlyConfigured(f"S3 log location {location!r} names no bucket (s3://bucket/prefix)")
-        unknown = sorted(set(self.options) - KNOWN_OPTIONS)
-        if unknown:
-            raise ImproperlyConfigured(
-                f"S3 log: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(KNOWN_OPTIONS))})"
-            )
+        refuse_unknown(self.options, KNOWN_OPTIONS, "S3 log")
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
 
@@ -147,18 +144,18 @@ class S3Log(ClaimedData, ConditionalWritesProbe, BaseLog):
         checksums = self.options.get("checksums") or "when_supported"
         if checksums not in {"when_supported", "when_required"}:
             raise ImproperlyConfigured(f"S3 log: checksums={checksums!r} (when_supported or when_required)")
-        self.multipart_chunksize = _option(self.options, "multipart_chunksize", DEFAULT_CHUNKSIZE, int)
+        self.multipart_chunksize = option(self.options, "multipart_chunksize", DEFAULT_CHUNKSIZE, int, "S3 log")
         if self.multipart_chunksize < MIN_PART_SIZE:
             raise ImproperlyConfigured(
                 f"S3 log: multipart_chunksize={self.multipart_chunksize} is below S3's {MIN_PART_SIZE}-byte minimum"
             )
         self.config = Config(
-            connect_timeout=_option(self.options, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, float),
-            read_timeout=_option(self.options, "read_timeout", DEFAULT_READ_TIMEOUT, float),
+            connect_timeout=option(self.options, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, float, "S3 log"),
+            read_timeout=option(self.options, "read_timeout", DEFAULT_READ_TIMEOUT, float, "S3 log"),
             retries={
                 "mode": "standard",
                 # botocore's own "max_attempts" counts retries only; ours counts the first try too.
-                "total_max_attempts": _option(self.options, "max_attempts", DEFAULT_MAX_ATTEMPTS, int),
+                "total_max_attempts": option(self.options, "max_attempts", DEFAULT_MAX_ATTEMPTS, int, "S3 log"),
             },
             s3={"addressing_style": addressing_style},
             request_checksum_calculation=checksums,
@@ -442,16 +439,3 @@ class _Stream(io.RawIOBase):
         if not self.closed:
             self._body.close()
         super().close()
-
-
-def _option(options: dict, name: str, default, kind):
-    raw = options.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError):
-        raise ImproperlyConfigured(f"S3 log option {name}={raw!r} is not a {kind.__name__}") from None
-    if value <= 0:
-        raise ImproperlyConfigured(f"S3 log option {name}={raw!r} must be positive")
-    return value

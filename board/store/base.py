@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from board.lib.backends import refuse_unknown
 from board.readmodel import MODEL_VERSION
 from board.store.generations import Pointer, check_model, merge_pointers
 
@@ -58,9 +59,15 @@ class BaseStore:
     #: Whether the backend keeps concurrent writes as siblings (Riak) instead of refusing them.
     makes_siblings = False
 
+    #: The URL options this backend reads (a subclass adds its own); any other is refused.
+    KNOWN_OPTIONS = frozenset({"model", "generation", "generation_ttl"})
+    #: How errors name the backend.
+    KIND = "store"
+
     def __init__(self, location: str, options: dict | None = None) -> None:
         self.location = location
         self.options = options or {}
+        refuse_unknown(self.options, self.KNOWN_OPTIONS, self.KIND)
         #: The data-model version whose generations this instance uses (see generations.py).
         self.model = check_model(str(self.options.get("model", MODEL_VERSION)))
         pinned = self.options.get("generation")

@@ -55,6 +55,9 @@ def _as_bytes(value: Any) -> bytes:
 class MemoryStore(BaseStore):
     """Buckets of bytes in this process's memory, shared per location."""
 
+    KNOWN_OPTIONS = BaseStore.KNOWN_OPTIONS | {"siblings"}
+    KIND = "memory store"
+
     def __init__(self, location: str, options: dict | None = None) -> None:
         super().__init__(location, options)
         self.makes_siblings = str(self.options.get("siblings", "")).lower() in _TRUE

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from board.lib.backends import option
 from board.store.base import BaseStore, Conflict, Fetched
 from board.store.changes import ChangeTokens, KeptReads, kept_for, slot_of, tokens_for
 from board.store.sqlitesql import EMPTY, META, PAGE_SIZE, TABLE, Statements, as_bytes, reraise, translate
@@ -56,19 +57,22 @@ class SQLiteStore(BaseStore):
     before use (default 4 MiB; 0 reads every time, see changes.py).
     """
 
+    KNOWN_OPTIONS = BaseStore.KNOWN_OPTIONS | {"timeout", "batch_size", "read_cache"}
+    KIND = "SQLite store"
+
     def __init__(self, location: str, options: dict | None = None) -> None:
         super().__init__(location, options)
         if not location or location == ":memory:" or location.startswith("file:"):
             raise ValueError(f"SQLiteStore needs a file path, not {location!r}")
         self.path = location
-        self.timeout = float(self.options.get("timeout", 5))
-        self.batch_size = max(1, int(self.options.get("batch_size", 5000)))
+        self.timeout = option(self.options, "timeout", 5.0, float, self.KIND, zero=True)
+        self.batch_size = option(self.options, "batch_size", 5000, int, self.KIND)
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._depth = 0  # nesting of batch()
         self._pending = 0  # writes in the open batch transaction
         self._tables: dict[int, Statements] = {}  # generations whose table this connection has made sure of
-        self.read_cache = int(self.options.get("read_cache", READ_CACHE))
+        self.read_cache = option(self.options, "read_cache", READ_CACHE, int, self.KIND, zero=True)
         self._tokens: ChangeTokens | None = None
         self._kept: KeptReads | None = None
         self._changed: set[int] = set()  # slots written in the open batch transaction, given tokens at its commit

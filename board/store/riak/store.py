@@ -41,6 +41,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from board.lib.backends import option
 from board.store.base import BaseStore, Fetched, StoreError, StoreMisconfigured
 from board.store.riak import multipart
 from board.store.riak.transport import Response, cluster_for, path, request
@@ -77,6 +78,24 @@ class RiakStore(BaseStore):
 
     makes_siblings = True
 
+    KNOWN_OPTIONS = BaseStore.KNOWN_OPTIONS | {
+        "type",
+        "prefix",
+        "r",
+        "w",
+        "dw",
+        "pr",
+        "pw",
+        "n_val",
+        "timeout",
+        "concurrency",
+        "connect_timeout",
+        "read_timeout",
+        "pool_size",
+        "retry_after",
+    }
+    KIND = "Riak store"
+
     def __init__(self, location: str, options: dict | None = None) -> None:
         super().__init__(location, options)
         opts = self.options
@@ -86,15 +105,15 @@ class RiakStore(BaseStore):
             name: _quorum(name, str(opts.get(name, default)))
             for name, default in (("r", "quorum"), ("w", "quorum"), ("dw", "quorum"), ("pr", "0"), ("pw", "0"))
         }
-        self.n_val = int(opts["n_val"]) if opts.get("n_val") else None
-        self.server_timeout = int(opts.get("timeout", 5000))
-        self.concurrency = max(1, int(opts.get("concurrency", 8)))
+        self.n_val = option(opts, "n_val", None, int, self.KIND)
+        self.server_timeout = option(opts, "timeout", 5000, int, self.KIND)
+        self.concurrency = option(opts, "concurrency", 8, int, self.KIND)
         self.cluster = cluster_for(
             location,
-            float(opts.get("connect_timeout", 2)),
-            float(opts.get("read_timeout", 10)),
-            int(opts.get("pool_size", 16)),
-            float(opts.get("retry_after", 5)),
+            option(opts, "connect_timeout", 2.0, float, self.KIND),
+            option(opts, "read_timeout", 10.0, float, self.KIND),
+            option(opts, "pool_size", 16, int, self.KIND),
+            option(opts, "retry_after", 5.0, float, self.KIND, zero=True),
         )
 
     # --- naming --------------------------------------------------------------
