@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from board.lib.backends import refuse_unknown
+from board.lib.backends import option, refuse_unknown
 from board.readmodel import MODEL_VERSION
 from board.store.generations import Pointer, check_model, merge_pointers
 
@@ -70,11 +70,10 @@ class BaseStore:
         refuse_unknown(self.options, self.KNOWN_OPTIONS, self.KIND)
         #: The data-model version whose generations this instance uses (see generations.py).
         self.model = check_model(str(self.options.get("model", MODEL_VERSION)))
-        pinned = self.options.get("generation")
         #: A generation this instance is bound to (a staging store), or None to follow the pointer.
-        self.pinned = int(pinned) if pinned not in (None, "") else None
+        self.pinned: int | None = option(self.options, "generation", None, int, self.KIND)
         #: Seconds a read of the pointer is trusted: other processes see a switch within this.
-        self.pointer_ttl = float(self.options.get("generation_ttl", 1.0))
+        self.pointer_ttl: float = option(self.options, "generation_ttl", 1.0, float, self.KIND, zero=True)
         self._pointer: Pointer | None = None
         self._pointer_read = 0.0
         self._twin: BaseStore | None = None  # an instance on the generation of dual write, made when first needed

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from board.lib.backends import option
 from board.store.base import BaseStore, Conflict, Fetched
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -62,7 +63,7 @@ class MemoryStore(BaseStore):
         super().__init__(location, options)
         self.makes_siblings = str(self.options.get("siblings", "")).lower() in _TRUE
         # The pointer is a dict lookup here: read it on every call, so a switch is seen at once.
-        self.pointer_ttl = float(self.options.get("generation_ttl", 0))
+        self.pointer_ttl = option(self.options, "generation_ttl", 0.0, float, self.KIND, zero=True)
 
     @classmethod
     def forget_all(cls) -> None:
