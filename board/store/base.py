@@ -275,6 +275,10 @@ class BaseStore:
             raise StoreError(f"{bucket}/{key} has {len(fetched.values)} siblings and no merge")
         return merge(list(fetched.values))
 
+    def _fetch_to_write(self, bucket: str, key: str) -> Fetched | None:
+        """The read a write's context comes from (update()): fetch(), unless a backend keeps its reads."""
+        return self.fetch(bucket, key)
+
     def update(
         self,
         bucket: str,
@@ -298,7 +302,7 @@ class BaseStore:
         if twin is not None:
             twin.update(bucket, key, mutate, merge, attempts)
         for attempt in range(attempts):
-            fetched = self.fetch(bucket, key)
+            fetched = self._fetch_to_write(bucket, key)
             if fetched is None:
                 current, context = None, None
             elif len(fetched.values) == 1:

@@ -20,7 +20,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from board.lib.backends import option
@@ -76,7 +76,6 @@ class SQLiteStore(BaseStore):
         self._tokens: ChangeTokens | None = None
         self._kept: KeptReads | None = None
         self._changed: set[int] = set()  # slots written in the open batch transaction, given tokens at its commit
-        self._updating = 0
 
     # Connection handling.
 
@@ -306,28 +305,16 @@ class SQLiteStore(BaseStore):
     # What this process keeps of its reads (changes.py).
 
     def _kept_reads(self) -> KeptReads | None:
-        """This process's kept reads of the file; None in a batch (its writes not committed yet) or an update."""
-        if self._depth or self._updating:
+        """This process's kept reads of the file; None in a batch (its writes are not committed yet)."""
+        if self._depth:
             return None
         if self._conn is None or self._pid != os.getpid():
             self._connect()
         return self._kept
 
-    def update(
-        self,
-        bucket: str,
-        key: str,
-        mutate: Callable[[bytes | None], bytes | None],
-        merge: Callable[[list[bytes]], bytes],
-        attempts: int = 20,
-    ) -> bytes | None:
-        # Read what the write's context comes from, never a kept read: one up to MAX_AGE stale
-        # could make an idempotent re-apply see "nothing to change".
-        self._updating += 1
-        try:
-            return super().update(bucket, key, mutate, merge, attempts)
-        finally:
-            self._updating -= 1
+    def _fetch_to_write(self, bucket: str, key: str) -> Fetched | None:
+        # Never a kept read: one up to MAX_AGE stale could make an idempotent re-apply see "nothing to change".
+        return self._read(bucket, key, self.generation())
 
     def _wrote_key(self, bucket: str, key: str) -> None:
         """A write to bucket/key returned: give its slot a new token, at once or when the batch commits."""
