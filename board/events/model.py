@@ -7,12 +7,12 @@ version so that old logs stay readable when payloads grow.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from ulid import ULID
 
 SCHEMA_VERSION = 1
@@ -147,15 +147,15 @@ def new_event(
 
 
 def encode(event: Event) -> bytes:
-    """Canonical bytes: the same event always encodes to the same line."""
-    return json.dumps(event.as_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    """Canonical bytes: the same event always encodes to the same line (as the readmodel's dumps)."""
+    return orjson.dumps(event.as_dict(), option=orjson.OPT_SORT_KEYS)
 
 
 def decode(data: bytes | str) -> Event:
     """Parse one encoded event; raise MalformedEvent with the reason if it is not one."""
     try:
-        raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:  # invalid UTF-8 too
         raise MalformedEvent(f"not JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise MalformedEvent("not a JSON object")

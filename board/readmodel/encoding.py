@@ -20,9 +20,10 @@ the value being replaced, so a write renders only what changed.
 from __future__ import annotations
 
 import hashlib
-import json
 from html import escape
 from typing import Any
+
+import orjson
 
 from board.formats import dat
 from board.formats.dates import DEFAULT_WEEKDAYS
@@ -31,8 +32,8 @@ from board.formats.subject import SubjectRow, subject_line
 from board.lib.kept import Kept
 from board.readmodel import objects as o
 
-# JSON never holds a raw NUL (json.dumps escapes control characters), so the
-# first NUL in a value ends its JSON, wherever the value came from.
+# JSON never holds a raw NUL (control characters are escaped), so the first
+# NUL in a value ends its JSON, wherever the value came from.
 FRAME = b"\x00"
 MENU = 50  # rows of the live list a board top shows (the rest is on subback.html)
 DEFAULT_RES_MAX = 1000
@@ -42,7 +43,13 @@ FRAMED = frozenset({o.POSTS, o.THREAD, o.THREADS})
 
 
 def dumps(state: Any) -> bytes:
-    return json.dumps(state, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    """Canonical JSON (sorted keys, no spaces, UTF-8): equal states give equal bytes.
+
+    orjson writes the same bytes as ``json.dumps(state, ensure_ascii=False,
+    sort_keys=True, separators=(",", ":"))``, what stored values were written
+    with before, at a fraction of the cost: a restore encodes every object.
+    """
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
 
 
 def loads(data: bytes | None) -> State | None:
@@ -50,7 +57,7 @@ def loads(data: bytes | None) -> State | None:
     if data is None:
         return None
     cut = data.find(FRAME)
-    return json.loads(data if cut < 0 else data[:cut])
+    return orjson.loads(data if cut < 0 else data[:cut])
 
 
 def split(value: bytes) -> tuple[State, bytes]:
@@ -62,7 +69,7 @@ def split(value: bytes) -> tuple[State, bytes]:
 def split_at(value: bytes) -> tuple[State, int]:
     """The header of a framed value, and where its bytes start."""
     first, second = _frames(value)
-    return json.loads(value[first + 1 : second]), second + 1
+    return orjson.loads(value[first + 1 : second]), second + 1
 
 
 def raw_header(value: bytes) -> bytes:
@@ -97,7 +104,7 @@ def read_header(bucket: str, key: str, value: bytes) -> tuple[State, int]:
     kept = _headers.get(slot)
     if kept is not None and kept[0] == raw:
         return kept[1], second + 1
-    header = json.loads(raw)
+    header = orjson.loads(raw)
     _headers.put(slot, (raw, header))
     return header, second + 1
 
