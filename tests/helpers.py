@@ -88,3 +88,17 @@ def archived_thread(key: int) -> str:
     apply(store, new_event(EventType.THREAD_CREATED, "test", str(key), 1, payload, at=at))
     apply(store, new_event(EventType.THREAD_ARCHIVED, "test", str(key), at=at))
     return str(key)
+
+
+def count_listings(monkeypatch) -> list[str]:
+    """Record the prefixes the log is listed under from now on."""
+    log = get_log()
+    real_list = type(log).list
+    prefixes: list[str] = []
+
+    def listing(self, prefix="", start_after=""):
+        prefixes.append(prefix)
+        return real_list(self, prefix, start_after)
+
+    monkeypatch.setattr(type(log), "list", listing)
+    return prefixes

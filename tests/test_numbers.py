@@ -32,7 +32,7 @@ from board.posting.validation import Submission
 from board.readmodel import projection, queries
 from board.store import get_store
 from tests import services
-from tests.helpers import make_board, new_thread, reply
+from tests.helpers import count_listings, make_board, new_thread, reply
 from tests.lifecycle_helpers import incoming_keys, lifecycle_keys, read_segment
 
 NUMBER_RE = re.compile(r'data-number="(\d+)"')
@@ -53,20 +53,6 @@ def commit(limit: int = 1000):
 
 def committed_numbers() -> list[int]:
     return sorted(int(i.key.rsplit("/", 1)[1][:4]) for i in get_log().list(INCOMING_POSTS) if i.key.endswith(".json"))
-
-
-def count_listings(monkeypatch) -> list[str]:
-    """Record the prefixes the log is listed under from now on."""
-    log = get_log()
-    real_list = type(log).list
-    prefixes: list[str] = []
-
-    def listing(self, prefix="", start_after=""):
-        prefixes.append(prefix)
-        return real_list(self, prefix, start_after)
-
-    monkeypatch.setattr(type(log), "list", listing)
-    return prefixes
 
 
 def now_ms() -> int:
@@ -292,6 +278,13 @@ def test_posting_goes_on_when_the_cache_raises(settings):
     break_cache(settings)
     assert reply("test", thread, body="2").number == 2
     assert reply("test", thread, body="3").number == 3
+
+
+def test_a_new_thread_is_committed_when_the_cache_raises(settings):
+    break_cache(settings)
+    key = new_thread_key()
+    build = lambda n: new_event(EventType.POST_CREATED, "b", key, n, {})  # noqa: E731
+    assert numbers.commit_numbered(get_log(), "b", key, build, 1000).number == 2
 
 
 # --- thread keys ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from board.posting import numbers, sequence
 from board.readmodel import projection, queries
 from board.store import get_store
 from board.twoch import datfile
-from tests.helpers import make_board, new_thread
+from tests.helpers import count_listings, make_board, new_thread
 
 
 @pytest.fixture(autouse=True)
@@ -104,18 +104,37 @@ def test_posters_on_one_thread_write_their_claims_at_the_same_time():
 
 def test_the_first_post_starts_the_sequence_from_the_log_and_the_next_lists_nothing(monkeypatch):
     claim_thread()
-    log = get_log()
-    listed: list[str] = []
-    real_list = type(log).list
-
-    def listing(self, prefix="", start_after=""):
-        listed.append(prefix)
-        return real_list(self, prefix, start_after)
-
-    monkeypatch.setattr(type(log), "list", listing)
+    listed = count_listings(monkeypatch)
     assert commit().number == 2
     assert commit().number == 3
     assert listed == ["incoming/posts/b/1/"]
+
+
+def test_a_new_threads_first_reply_lists_nothing(monkeypatch):
+    event = numbers.commit_thread(get_log(), 1, lambda key: new_event(EventType.THREAD_CREATED, "b", key, 1, {}))
+    assert event.thread == "1"
+    listed = count_listings(monkeypatch)
+    assert commit().number == 2
+    assert listed == []
+
+
+def started(board: str = "b", thread: str = "1") -> bool:
+    return sequence.Sequence(numbers.redis_backend(), board, thread).start(int(time.time() * 1000))
+
+
+def test_starting_a_sequence_a_poster_already_started_changes_nothing():
+    claim_thread()
+    assert commit().number == 2
+    assert not started()
+    assert commit().number == 3
+
+
+def test_a_number_written_without_the_sequence_is_stepped_over_once_it_is_started():
+    claim_thread()
+    get_log().create(post_key("b", "1", 2), encode(build(2)))  # a poster whose Redis failed
+    assert started()
+    assert commit().number == 3
+    assert committed() == [1, 2, 3]
 
 
 def test_a_failed_write_with_no_later_number_out_gives_the_number_back():

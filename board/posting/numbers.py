@@ -299,5 +299,17 @@ def commit_thread(
             (put or log.create)(incoming_key(event), encode(event))
         except AlreadyExists:
             continue
+        _start_sequence(event.board, event.thread)
         return event
     raise AlreadyExists(f"no free thread key in {now_seconds}..{now_seconds + attempts - 1}")
+
+
+def _start_sequence(board: str, thread: str) -> None:
+    """Start a new thread's sequence at its first post, so that its first reply need not list the log."""
+    cache = redis_backend()
+    if cache is None:
+        return
+    try:
+        sequence.Sequence(cache, board, thread).start(_now_ms())
+    except CACHE_ERRORS as exc:  # its first reply lists the log instead
+        logger.warning("numbering: new thread %s/%s has no sequence, the cache failed: %s", board, thread, exc)

@@ -24,7 +24,8 @@ the state expires.
 
 The state expires half a rollup grace after its last use, like the hint:
 while it lives, no claim above ``h`` can have been rolled up and deleted.
-Without it (first post after a while, Redis flushed) the first poster lists
+A new thread's first post starts its state, so that its first reply lists
+nothing. Without it (first post after a while, Redis flushed) the first poster lists
 the log (board/log/claims.py) and starts the state there, ``h`` below the
 first gap the listing shows: a number whose poster died just before Redis
 lost the state is then handed out again or swept like any other.
@@ -86,6 +87,16 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return h
 """
 
+# KEYS: state, used set; ARGV: now (ms), expiry (ms). Starts the state of a thread whose first post was just
+# written (every number up to 1 used), unless a poster started it already. Returns 1 if it did.
+START = """
+if redis.call('HEXISTS', KEYS[1], 'n') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'n', 2, 'h', 1, 'p', ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
 # KEYS: state; ARGV: number. Takes a number back when it is the last one handed out; 1 if it did.
 GIVE_BACK = """
 local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
@@ -122,6 +133,14 @@ class Sequence:
             h = gaps[0] - 1 if gaps else highest
             args += [highest + 1, h, *sorted(set(range(h + 1, highest + 1)) - set(gaps))]
         return int(self.client.eval(RESERVE, 2, self.state, self.used_set, *args))
+
+    def start(self, now_ms: int) -> bool:
+        """Start the state of a thread whose first post was just written; False if a poster started it first.
+
+        A number written meanwhile without the state (a poster whose Redis
+        failed) is refused by the log when handed out, and stepped over.
+        """
+        return bool(self.client.eval(START, 2, self.state, self.used_set, now_ms, trust_window_ms()))
 
     def used(self, number: int, now_ms: int) -> int:
         """Mark number used (written, voided, or someone else's); return the new ``h``."""
