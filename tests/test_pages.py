@@ -390,6 +390,34 @@ def test_a_thread_pages_frame_is_rendered_once_and_each_request_gets_its_own_tok
     assert numbers_shown(first) == numbers_shown(second) == [1, 2, 3]
 
 
+def test_the_posted_page_is_rendered_once_and_links_each_post(board, monkeypatch):
+    from board.lib.kept import Kept
+    from board.web import splice
+
+    key = new_thread().thread
+    monkeypatch.setattr(splice, "_filled", Kept(splice.FILLED_BYTES, splice._filled.size))
+    rendered = []
+    real = splice.render_to_string
+    monkeypatch.setattr(splice, "render_to_string", lambda *a, **k: rendered.append(a[0]) or real(*a, **k))
+    page = f"/test/read.cgi/test/{key}/"
+    pages = [submit_form(browser(), page, MESSAGE=f"{n}", key=key).content.decode() for n in (2, 3)]
+    assert rendered.count("board/posted.html") == 1, "the second post filled in the kept page"
+    for number, page in zip((2, 3), pages, strict=True):
+        assert f'<a href="/test/read.cgi/test/{key}/l50#{number}">スレッドに戻る</a>' in page
+        assert f'content="1;URL=/test/read.cgi/test/{key}/l50#{number}"' in page
+
+
+def test_a_filled_page_is_what_the_template_engine_gives_with_its_values_escaped():
+    from django.template.loader import render_to_string
+
+    from board.web.splice import render_filled
+
+    back = """/a&b<c>"d"'e'/l50#1"""
+    assert render_filled("board/posted.html", {"back": back}).content.decode() == render_to_string(
+        "board/posted.html", {"back": back}
+    )
+
+
 def test_a_kept_frame_is_rendered_again_when_its_thread_changes(board):
     key = thread_with(2)
     Client().get(f"/test/read.cgi/test/{key}/")

@@ -13,14 +13,20 @@ page (its URL's parts), beside the version they were cut from: for a thread
 page the thread object's header, which names every posts page's fingerprint
 and moves with every post, deletion or purge. A page read again while its
 thread is unchanged reads the thread object and nothing else.
+
+A page whose only changing parts are a few strings (書きこみました, after
+every post) is rendered once likewise and filled in per request
+(render_filled).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Sequence
 
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from board.lib.kept import Kept
@@ -104,6 +110,32 @@ def render_spliced(
         kept = b"".join((head, *_pieces(content), tail) if whole else _pieces(content))
         _contents.put(where, (tag, kept))
     body = kept if whole else b"".join((_tokens(request, head), kept, _tokens(request, tail)))
+    return HttpResponse(body, content_type="text/html; charset=utf-8", status=status)
+
+
+_FILL = re.compile(r"utakataFill(\d+)Mark")
+FILLED_BYTES = 256 * 1024  # pages kept for render_filled at most, in bytes
+_filled = Kept(FILLED_BYTES, lambda pieces: sum(len(p) for p in pieces if isinstance(p, bytes)))
+
+
+def render_filled(template: str, values: dict[str, str], status: int = 200) -> HttpResponse:
+    """``template`` as render_to_string would give it with ``values``, the engine run once per process.
+
+    For pages whose only changing parts are a few strings, each shown as a
+    plain ``{{ name }}`` (no filter, autoescaped): the page is rendered once
+    with a stand-in for each and kept in pieces, and each call puts in its
+    values, escaped as the template would have. What the poster sees after
+    every post (書きこみました) cost more to render than its post cost to check.
+    """
+    names = sorted(values)
+    key = (template, *names)
+    pieces = _filled.get(key)
+    if pieces is None:
+        html = render_to_string(template, {name: f"utakataFill{i}Mark" for i, name in enumerate(names)})
+        parts = _FILL.split(html)  # text, index, text, ...: the indexes at the odd places
+        pieces = tuple(part.encode("utf-8") if i % 2 == 0 else names[int(part)] for i, part in enumerate(parts))
+        _filled.put(key, pieces)
+    body = b"".join(p if isinstance(p, bytes) else escape(values[p]).encode("utf-8") for p in pieces)
     return HttpResponse(body, content_type="text/html; charset=utf-8", status=status)
 
 

@@ -27,7 +27,7 @@ from board.readmodel.encoding import raw_header
 from board.store import get_store
 from board.web import readyourwrites
 from board.web.client import client_address
-from board.web.splice import render_spliced
+from board.web.splice import render_filled, render_spliced
 
 # A page cursor: an archive window, the first digits of the thread keys it holds.
 ARCHIVE_CURSOR_RE = re.compile(r"[0-9]{1,16}")
@@ -161,7 +161,8 @@ def post(request: HttpRequest, board: str) -> HttpResponse:
     except Refused as refusal:
         context = {"message": refusal.message, "maybe_written": refusal.maybe_written}
         return render(request, "board/error.html", context, status=refusal.status)
-    response = render(request, "board/posted.html", {"posted": posted})
+    back = f"/test/read.cgi/{posted.board}/{posted.thread}/l50#{posted.number}"
+    response = render_filled("board/posted.html", {"back": back})
     readyourwrites.remember(response, posted.board, posted.thread, posted.number)
     return response
 
