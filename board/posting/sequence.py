@@ -25,10 +25,10 @@ the state expires.
 The state expires half a rollup grace after its last use, like the hint:
 while it lives, no claim above ``h`` can have been rolled up and deleted.
 A new thread's first post starts its state, so that its first reply lists
-nothing. Without it (first post after a while, Redis flushed) the first poster lists
-the log (board/log/claims.py) and starts the state there, ``h`` below the
-first gap the listing shows: a number whose poster died just before Redis
-lost the state is then handed out again or swept like any other.
+nothing. Without it (first post after a while, Redis flushed) the first
+poster lists the log (board/log/claims.py) and starts the state there, ``h``
+below the first gap the listing shows: a number whose poster died just
+before Redis lost the state is then handed out again or swept like any other.
 """
 
 from __future__ import annotations
