@@ -63,6 +63,8 @@ class BaseStore:
     KNOWN_OPTIONS = frozenset({"model", "generation", "generation_ttl"})
     #: How errors name the backend.
     KIND = "store"
+    #: Seconds a read of the generation pointer is trusted unless ``generation_ttl`` says otherwise.
+    POINTER_TTL = 1.0
 
     def __init__(self, location: str, options: dict | None = None) -> None:
         self.location = location
@@ -73,7 +75,7 @@ class BaseStore:
         #: A generation this instance is bound to (a staging store), or None to follow the pointer.
         self.pinned: int | None = option(self.options, "generation", None, int, self.KIND)
         #: Seconds a read of the pointer is trusted: other processes see a switch within this.
-        self.pointer_ttl: float = option(self.options, "generation_ttl", 1.0, float, self.KIND, zero=True)
+        self.pointer_ttl: float = option(self.options, "generation_ttl", self.POINTER_TTL, float, self.KIND, zero=True)
         self._pointer: Pointer | None = None
         self._pointer_read = 0.0
         self._twin: BaseStore | None = None  # an instance on the generation of dual write, made when first needed

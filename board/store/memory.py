@@ -21,7 +21,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from board.lib.backends import option
 from board.store.base import BaseStore, Conflict, Fetched
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -58,12 +57,12 @@ class MemoryStore(BaseStore):
 
     KNOWN_OPTIONS = BaseStore.KNOWN_OPTIONS | {"siblings"}
     KIND = "memory store"
+    # The pointer is a dict lookup here: read it on every call, so a switch is seen at once.
+    POINTER_TTL = 0.0
 
     def __init__(self, location: str, options: dict | None = None) -> None:
         super().__init__(location, options)
         self.makes_siblings = str(self.options.get("siblings", "")).lower() in _TRUE
-        # The pointer is a dict lookup here: read it on every call, so a switch is seen at once.
-        self.pointer_ttl = option(self.options, "generation_ttl", 0.0, float, self.KIND, zero=True)
 
     @classmethod
     def forget_all(cls) -> None:
