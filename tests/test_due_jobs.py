@@ -17,7 +17,7 @@ from board.lifecycle.rollup import rollup
 from board.lifecycle.snapshot import make_snapshot
 from board.log import get_log
 from board.store import get_store
-from tests.lifecycle_helpers import board_at, post_at, thread_at
+from tests.lifecycle_helpers import T0, at, board_at, post_at, thread_at
 
 
 @pytest.fixture
@@ -26,12 +26,17 @@ def redis_cache(settings, fresh_redis):
 
 
 def now() -> datetime:
+    """The log's clock: which hours are closed is judged by when its objects were written."""
     return datetime.now(UTC)
 
 
 def an_hour_rolled_up() -> datetime:
-    """A board and a thread committed now, rolled up as if two hours had passed; returns that later time."""
-    start = now()
+    """A board and a thread of T0, rolled up two hours later; returns that time.
+
+    T0 is 09:00: no day ends within these tests, whenever they run, so no
+    segment of theirs waits to be bundled.
+    """
+    start = T0
     board_at("test", start)
     thread_at("test", start)
     later = start + timedelta(hours=2)
@@ -58,7 +63,7 @@ def test_a_first_snapshot_is_due_once_an_hour_is_rolled_up():
 def test_a_snapshot_is_due_when_latest_is_older_than_the_interval_and_new_segments_wait(settings):
     later = an_hour_rolled_up()
     make_snapshot(get_log(), now=later - timedelta(hours=settings.SNAPSHOT_INTERVAL_HOURS))
-    post_at("test", "1", 2, now())
+    post_at("test", "1", 2, at(5))
     rollup(get_log(), get_store(), now=later)
     assert due.SNAPSHOT in due.due(logstate.look(get_log(), later))
 
@@ -66,7 +71,7 @@ def test_a_snapshot_is_due_when_latest_is_older_than_the_interval_and_new_segmen
 def test_a_snapshot_is_not_due_while_latest_is_younger_than_the_interval():
     later = an_hour_rolled_up()
     make_snapshot(get_log(), now=later - timedelta(hours=1))
-    post_at("test", "1", 2, now())
+    post_at("test", "1", 2, at(5))
     rollup(get_log(), get_store(), now=later)
     assert due.due(logstate.look(get_log(), later)) == {}
 

@@ -32,6 +32,9 @@ from tests.test_admin import account, signed_in
 from tests.test_tiering import archive, use_s3_log
 
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
+# For a test that goes hours back and needs its hourly segment kept: no day ends between
+# then and MIDDAY (run after midnight, NOW's three hours back would be yesterday's, bundled).
+MIDDAY = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -216,18 +219,18 @@ def test_the_summary_lists_only_the_newest_segments_own_keys(clock) -> None:
 
 
 def test_the_summary_shows_the_ticks_look_at_the_newest_rollup_and_snapshot(clock) -> None:
-    posts_at(NOW - timedelta(hours=3), 3)
-    clock.at = NOW - timedelta(minutes=20)
-    rolled(NOW)
-    snapshot_and_bundle(get_log(), NOW - timedelta(minutes=10))
-    state = looked(NOW)
-    found = health.summary(get_log(), get_store(), NOW)
+    posts_at(MIDDAY - timedelta(hours=3), 3)
+    clock.at = MIDDAY - timedelta(minutes=20)
+    rolled(MIDDAY)
+    snapshot_and_bundle(get_log(), MIDDAY - timedelta(minutes=10))
+    state = looked(MIDDAY)
+    found = health.summary(get_log(), get_store(), MIDDAY)
     assert found.look == state
     rollup_, snapshot = found.segments["rollup"], found.segments["snapshot"]
     assert rollup_ is not None and rollup_.made == state.last_rollup and rollup_.present
-    assert rollup_.made.count == 4 and rollup_.made.age(NOW) == 20 * 60
+    assert rollup_.made.count == 4 and rollup_.made.age(MIDDAY) == 20 * 60
     assert snapshot is not None and snapshot.made == state.snapshot and snapshot.present
-    assert snapshot.made.count == 4 and snapshot.made.age(NOW) == 10 * 60
+    assert snapshot.made.count == 4 and snapshot.made.age(MIDDAY) == 10 * 60
     assert re.fullmatch(r"[0-9a-f]{64}", snapshot.made.sha256)
 
 
