@@ -282,3 +282,73 @@ def test_a_store_that_fails_before_the_commit_refuses_clearly(thread, monkeypatc
     apply_pending()
     assert queries.thread(get_store(), "test", thread).count == 1
     assert get_log() is not None
+
+
+def test_a_form_sent_again_with_other_text_is_a_post_of_its_own(thread):
+    # A browser keeps the page's form (and its token) when its poster goes Back and writes again.
+    first = reply(thread, "一つ目", token="tok-back")
+    second = reply(thread, "書き直した二つ目", token="tok-back")
+    assert (first.number, second.number) == (2, 3)
+    assert len(posts_in_log(thread)) == 3
+
+
+def test_a_new_thread_form_sent_again_with_another_subject_makes_a_thread_of_its_own(board):
+    def create(subject: str):
+        return submit("test", None, Submission(subject=subject, body="本文", token="tok-nt"), "192.0.2.7")
+
+    first, second = create("スレ一つ目"), create("スレ二つ目")
+    assert first.thread != second.thread
+
+
+def test_a_post_sent_twice_at_once_is_written_once(thread, monkeypatch):
+    # A double click: the second submission arrives while the first has not written its claim yet.
+    reached, release = threading.Event(), threading.Event()
+    is_banned = queries.is_banned
+
+    def held(*args):
+        if not reached.is_set():
+            reached.set()
+            release.wait(10)
+        return is_banned(*args)
+
+    monkeypatch.setattr(queries, "is_banned", held)
+    first: list = []
+    sending = threading.Thread(target=lambda: first.append(reply(thread, "二度押し", token="tok-dbl")))
+    sending.start()
+    assert reached.wait(10)
+    with pytest.raises(Refused) as second:
+        reply(thread, "二度押し", token="tok-dbl")
+    release.set()
+    sending.join(10)
+    assert second.value.message == r.STILL_CONFIRMING and second.value.maybe_written
+    assert reply(thread, "二度押し", token="tok-dbl").number == first[0].number == 2
+    assert len(posts_in_log(thread)) == 2
+
+
+def test_a_submission_refused_before_its_write_posts_when_sent_again(thread, monkeypatch):
+    from board.store import StoreUnavailable
+
+    is_banned = queries.is_banned
+
+    def down(*args):
+        raise StoreUnavailable("riak: no node answered")
+
+    monkeypatch.setattr(queries, "is_banned", down)
+    with pytest.raises(Refused) as refused:
+        reply(thread, "もう一度", token="tok-again")
+    assert refused.value.message == r.LOG_DOWN
+    monkeypatch.setattr(queries, "is_banned", is_banned)
+    assert reply(thread, "もう一度", token="tok-again").number == 2
+
+
+def test_a_new_thread_is_acknowledged_when_the_store_fails_after_its_commit(board, monkeypatch):
+    # Past the commit, reading the live list to archive past the cap must not turn into "not saved".
+    from board.store import StoreUnavailable
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("riak: no node answered")
+
+    monkeypatch.setattr(queries, "threads", down)
+    posted = submit("test", None, Submission(subject="立った", body="本文"), "192.0.2.7")
+    assert posted.number == 1 and posted.archived == ()
+    assert len(posts_in_log(posted.thread)) == 1

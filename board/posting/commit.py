@@ -117,84 +117,88 @@ def _submit(board_name: str, thread_key: str | None, sub: Submission, address: s
     day = jst_day(now_ms)
     poster = poster_id(settings.ID_SECRET, board_name, address, day)
     key = _once_key(board_name, poster, thread_key, clean, sub)
-    if key is not None and (earlier := once.earlier(key)) is not None:
+    earlier = once.begin(key) if key is not None else None
+    if earlier is not None:
         found = _resubmitted(log, key, earlier, until)
         if found is not None:
             return Posted(found)
-    if queries.is_banned(store, board_name, day.isoformat(), poster):
-        raise Refused(r.BANNED)
-    wait = cooldown.start(board_name, poster, board["cooldown"], board["cooldown_max"])
-    if wait:
-        raise Refused(r.COOLDOWN.format(wait=wait), wait_seconds=wait, status=429)
-    try:
-        spam.start_double_post(board, poster, clean.body)
-    except Refused:
-        cooldown.cancel(board_name, poster)
-        raise
-    if new_thread:
+    # Refused or failed before its claim is written, this submission lets go of its key,
+    # so that sending it again posts it (a key another submission holds is not ours to free).
+    with once.attempt(key if earlier is None else None):
+        if queries.is_banned(store, board_name, day.isoformat(), poster):
+            raise Refused(r.BANNED)
+        wait = cooldown.start(board_name, poster, board["cooldown"], board["cooldown_max"])
+        if wait:
+            raise Refused(r.COOLDOWN.format(wait=wait), wait_seconds=wait, status=429)
         try:
-            spam.count_new_thread(board, poster)
+            spam.start_double_post(board, poster, clean.body)
         except Refused:
-            _not_written(board, poster, clean.body)
+            cooldown.cancel(board_name, poster)
             raise
-
-    name = render_name(clean.name, board["noname"])
-    payload = {
-        "name": f"{name}＠{cap} {caps.CAP_MARK}" if cap else name,
-        "mail": mail,
-        "body": clean.body,
-        "id": poster if board["force_id"] else "",
-    }
-    if key is not None:
-        payload["once"] = key
-    if board["weekdays"] != DEFAULTS["weekdays"]:
-        # A post's date is written once, with the names in force when it was made;
-        # only boards that changed them carry them, to keep the log small.
-        payload["weekdays"] = board["weekdays"]
-    put = _confirming_put(log, key, until)
-    try:
         if new_thread:
-            payload["subject"] = clean.subject
-            event = numbers.commit_thread(
-                confirm.Listing(log, until),
-                now_ms // 1000,
-                lambda key: new_event(EventType.THREAD_CREATED, board_name, key, 1, payload),
-                put=put,
-            )
-        else:
-            assert thread is not None
-            committed = numbers.commit_numbered(
-                confirm.Listing(log, until),
-                board_name,
-                thread.key,
-                lambda n: new_event(EventType.POST_CREATED, board_name, thread.key, n, payload),
-                limit=board["res_max"],
-                put=put,
-            )
-            if committed is None:
+            try:
+                spam.count_new_thread(board, poster)
+            except Refused:
                 _not_written(board, poster, clean.body)
-                raise Refused(r.STOPPED.format(limit=board["res_max"]))
-            event = committed
-    except numbers.NotInLog as exc:
-        # The store knows the thread (it was read above) but the log holds no claim of it
-        # any more: archived and rolled up, whatever the store shows yet.
-        _not_written(board, poster, clean.body)
-        raise Refused(r.ARCHIVED) from exc
-    except AlreadyExists as exc:  # every thread key of the last 100 seconds taken: a burst, not an outage
-        _not_written(board, poster, clean.body)
-        raise Refused(r.THREADS_BUSY, status=503) from exc
-    except confirm.Unconfirmed as exc:
-        # Maybe written: the cooldown stays, and sending it again finds it (once.py).
-        logger.error("commit not confirmed: %s", exc)
-        raise Refused(r.UNCONFIRMED, status=503, maybe_written=True) from exc
-    except LogError as exc:
-        _not_written(board, poster, clean.body)
-        logger.error("commit refused, log unavailable: %s", exc)
-        raise Refused(r.LOG_DOWN, status=503) from exc
+                raise
 
-    fan_out(event)
-    archived = archive_overflow(board, event.thread) if new_thread else ()
-    return Posted(event, archived)
+        name = render_name(clean.name, board["noname"])
+        payload = {
+            "name": f"{name}＠{cap} {caps.CAP_MARK}" if cap else name,
+            "mail": mail,
+            "body": clean.body,
+            "id": poster if board["force_id"] else "",
+        }
+        if key is not None:
+            payload["once"] = key
+        if board["weekdays"] != DEFAULTS["weekdays"]:
+            # A post's date is written once, with the names in force when it was made;
+            # only boards that changed them carry them, to keep the log small.
+            payload["weekdays"] = board["weekdays"]
+        put = _confirming_put(log, key, until)
+        try:
+            if new_thread:
+                payload["subject"] = clean.subject
+                event = numbers.commit_thread(
+                    confirm.Listing(log, until),
+                    now_ms // 1000,
+                    lambda key: new_event(EventType.THREAD_CREATED, board_name, key, 1, payload),
+                    put=put,
+                )
+            else:
+                assert thread is not None
+                committed = numbers.commit_numbered(
+                    confirm.Listing(log, until),
+                    board_name,
+                    thread.key,
+                    lambda n: new_event(EventType.POST_CREATED, board_name, thread.key, n, payload),
+                    limit=board["res_max"],
+                    put=put,
+                )
+                if committed is None:
+                    _not_written(board, poster, clean.body)
+                    raise Refused(r.STOPPED.format(limit=board["res_max"]))
+                event = committed
+        except numbers.NotInLog as exc:
+            # The store knows the thread (it was read above) but the log holds no claim of it
+            # any more: archived and rolled up, whatever the store shows yet.
+            _not_written(board, poster, clean.body)
+            raise Refused(r.ARCHIVED) from exc
+        except AlreadyExists as exc:  # every thread key of the last 100 seconds taken: a burst, not an outage
+            _not_written(board, poster, clean.body)
+            raise Refused(r.THREADS_BUSY, status=503) from exc
+        except confirm.Unconfirmed as exc:
+            # Maybe written: the cooldown stays, and sending it again finds it (once.py).
+            logger.error("commit not confirmed: %s", exc)
+            raise Refused(r.UNCONFIRMED, status=503, maybe_written=True) from exc
+        except LogError as exc:
+            _not_written(board, poster, clean.body)
+            logger.error("commit refused, log unavailable: %s", exc)
+            raise Refused(r.LOG_DOWN, status=503) from exc
+
+        fan_out(event)
+        archived = archive_overflow(board, event.thread) if new_thread else ()
+        return Posted(event, archived)
 
 
 def _not_written(board: dict, poster: str, body: str) -> None:
@@ -206,7 +210,8 @@ def _not_written(board: dict, poster: str, body: str) -> None:
 def _once_key(board: str, poster: str, thread_key: str | None, clean: Submission, sub: Submission) -> str | None:
     """The submission's key (once.py): the form's token, or what a bbs.cgi client sends."""
     if sub.token:
-        return once.for_form(board, thread_key, sub.token)
+        typed = (clean.name, clean.mail, clean.subject if thread_key is None else "", clean.body)
+        return once.for_form(board, thread_key, sub.token, *typed)
     if sub.client_time:
         return once.for_bbscgi(board, poster, thread_key, clean.subject, sub.client_time, clean.body)
     return None
@@ -219,6 +224,8 @@ def _resubmitted(log, key: str, earlier: once.Earlier, until: float) -> Event | 
     said the earlier attempt is not there: a log that cannot say in time (hung,
     failing) gets the poster "not confirmed yet", never a second copy.
     """
+    if earlier.state == once.STARTING:  # sent twice at once (a double click): the other one is on its way
+        raise Refused(r.STILL_CONFIRMING, status=503, maybe_written=True)
     try:
         found = once.find(log, key, earlier, until)
     except confirm.Unconfirmed as exc:
@@ -301,9 +308,16 @@ def archive_overflow(board: dict, new_key: str) -> tuple[str, ...]:
     """Past the board's thread cap, the least recently bumped threads fall off (dat落ち).
 
     The new thread may not be in the store yet (fan-out is asynchronous), so it
-    is counted here rather than read back.
+    is counted here rather than read back. It is written by then, so nothing
+    here may fail the post: what cannot be archived now, the next new thread
+    archives.
     """
-    live = [t for t in queries.threads(get_store(), board["name"]) if t.key != new_key]
+    try:
+        threads = queries.threads(get_store(), board["name"])
+    except StoreError as exc:
+        logger.error("archiving past the cap of %s skipped, the store failed: %s", board["name"], exc)
+        return ()
+    live = [t for t in threads if t.key != new_key]
     overflow = live[max(board["thread_cap"] - 1, 0) :]
     archived = []
     for thread in overflow:
