@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "board.ops.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the CSRF check: a body Django cannot read is refused as that, not as an expired form.
+    "board.web.errors.RequireLength",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

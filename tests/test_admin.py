@@ -206,6 +206,23 @@ def test_a_reader_reports_a_post_from_its_page_without_an_account(moderated):
     assert "個人情報です" in page and f"{moderated} &gt;&gt;2" in page
 
 
+def test_a_report_reason_with_a_direction_control_is_refused_and_says_which(moderated):
+    refused = report(moderated, 2, reason="個人情報\u202eです")
+    assert refused.status_code == 400 and "U+202E" in refused.content.decode()
+
+
+def test_a_report_reason_loses_its_control_and_invisible_characters(moderated):
+    report(moderated, 2, reason="個人\x00情報\u200bです")
+    apply_pending()
+    page = signed_in("mod").get("/admin/reports/").content.decode()
+    assert "個人情報です" in page
+
+
+def test_the_report_page_answers_only_get_head_and_post(moderated):
+    answered = {m: Client().generic(m, f"/test/report/{moderated}/2").status_code for m in ("OPTIONS", "PUT", "HEAD")}
+    assert answered == {"OPTIONS": 405, "PUT": 405, "HEAD": 200}
+
+
 def test_reporting_is_rate_limited_per_address(moderated):
     report(moderated, 2)
     second = report(moderated, 3)

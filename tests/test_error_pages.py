@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+
 import pytest
 from django.test import Client
 
 from board.readmodel import queries
 from board.web import errors
+from tests import processes, services
 from tests.test_admin import account, signed_in
 
 
@@ -62,3 +65,16 @@ def test_a_crash_is_a_500_page_in_japanese_that_does_not_say_a_post_was_lost(boa
     assert "サーバーでエラーが起きた" in page
     assert "保存されていません" not in page
     assert "保存されたかどうかをお確かめください" in page
+
+
+def test_a_chunked_body_through_gunicorn_is_refused_as_411_not_as_a_missing_board(tmp_path):
+    # Django reads a body by its Content-Length: a chunked one reached bbs.cgi empty ("no such board").
+    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path))
+    with processes.gunicorn(env, workers=1, threads=1, ready_path="/healthz", log_dir=tmp_path) as web:
+        connection = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+        body = iter([b"bbs=test&key=1&time=1&", b"MESSAGE=x"])
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        connection.request("POST", "/test/bbs.cgi", body=body, headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        text = response.read().decode("utf-8")
+    assert response.status == 411 and errors.LENGTH_REQUIRED in text

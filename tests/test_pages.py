@@ -61,6 +61,14 @@ def test_board_list_links_every_board(client):
     assert '<a href="/tech/">技術</a>' in html
 
 
+@pytest.mark.parametrize("page", ["/", "/test/", "/test/subback.html", "/test/kako/", "/test/read.cgi/test/{key}/l50"])
+def test_a_page_answers_head_as_it_answers_get(client, board, page):
+    url = page.format(key=new_thread(body="本文").thread)
+    got, head = client.get(url), client.head(url)
+    assert got.status_code == head.status_code == 200
+    assert head["Content-Type"] == got["Content-Type"] and head.content == b""
+
+
 def test_board_top_lists_threads_most_recently_bumped_first(client, board):
     old, middle, new = (new_thread(subject=s).thread for s in ("古い", "中", "新しい"))
     reply("test", old)

@@ -1,4 +1,5 @@
-"""The pages for HTTP errors (Django's handler400, handler403 and handler404), in the board's language.
+"""The pages for HTTP errors (Django's handler400, handler403 and handler404, and the 411 of
+RequireLength), in the board's language.
 
 Each says why, in words a reader can act on, and none says anything about a
 post: a 404 or 403 can answer a form, and whether its post was saved is for
@@ -15,6 +16,7 @@ from django.shortcuts import render
 NOT_FOUND = "お探しのページは見つかりませんでした。アドレスをお確かめください。"
 BAD_REQUEST = "リクエストの形式が正しくないため、処理できませんでした。"
 FORBIDDEN = "このページを表示する権限がありません。"
+LENGTH_REQUIRED = "送信の長さ（Content-Length）が指定されていないため、受け付けられませんでした。"
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -40,3 +42,21 @@ def _reason(exception: Exception) -> str:
 
 def _page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     return render(request, "board/http_error.html", {"title": title, "message": message}, status=status)
+
+
+class RequireLength:
+    """Middleware: a request whose body comes without a Content-Length (chunked) is answered 411.
+
+    Django reads a body by its Content-Length only: a chunked one would reach
+    the view empty and be refused for a reason that is not true (no such
+    board, an expired form). Behind the deploy's nginx, which buffers bodies
+    and sends their length, none arrives.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
+            return _page(request, 411, "長さが必要です", LENGTH_REQUIRED)
+        return self.get_response(request)

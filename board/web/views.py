@@ -13,7 +13,7 @@ from django.conf import settings as site_settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods, require_safe
 
 from board.formats.ranges import parse_range
 from board.log import LogError
@@ -41,12 +41,12 @@ def _board_or_404(name: str) -> tuple[dict, str]:
     return found
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "board/index.html", {"boards": queries.all_boards(get_store())})
 
 
-@require_GET
+@require_safe
 def board_top(request: HttpRequest, board: str) -> HttpResponse:
     """The first threads of the live list, and digests of the first top_threads.
 
@@ -79,7 +79,7 @@ def board_top(request: HttpRequest, board: str) -> HttpResponse:
     return render_spliced(request, "board/board.html", context, listing.menu, key=key)
 
 
-@require_GET
+@require_safe
 def subback(request: HttpRequest, board: str) -> HttpResponse:
     """Every live thread of the board (subback.html, as 2ch calls the full list).
 
@@ -98,7 +98,7 @@ def subback(request: HttpRequest, board: str) -> HttpResponse:
     return render_spliced(request, "board/subback.html", context, key=key)
 
 
-@require_GET
+@require_safe
 def archive(request: HttpRequest, board: str, month: str = "") -> HttpResponse:
     """The archive (過去ログ倉庫): its months, and a page of a month's threads (``?before=`` pages back)."""
     settings, _ = _board_or_404(board)
@@ -113,7 +113,7 @@ def archive(request: HttpRequest, board: str, month: str = "") -> HttpResponse:
     return render(request, "board/archive.html", context)
 
 
-@require_GET
+@require_safe
 def thread_page(request: HttpRequest, board: str, key: str, range_text: str = "") -> HttpResponse:
     store = get_store()
     settings, version = _board_or_404(board)
@@ -167,6 +167,7 @@ def post(request: HttpRequest, board: str) -> HttpResponse:
     return response
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 def report(request: HttpRequest, board: str, key: str, number: str) -> HttpResponse:
     """削除依頼: a reader reports a post (no account; rate limited per address)."""
     settings, _ = _board_or_404(board)
