@@ -75,3 +75,18 @@ def test_gunicorn_writes_its_own_lines_as_json_too(tmp_path):
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert {"gunicorn.error", "gunicorn.access"} <= {line["logger"] for line in lines}
     assert any("GET /healthz" in line["message"] for line in lines if line["logger"] == "gunicorn.access")
+
+
+def test_a_clients_oversized_form_is_one_warning_line_not_an_error_with_a_traceback(tmp_path):
+    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path), UTAKATA_LOG_FORMAT="json")
+    with processes.gunicorn(env, workers=1, ready_path="/healthz", log_dir=tmp_path) as web:
+        fields = {f"f{i}": "x" for i in range(1001)}  # past Django's DATA_UPLOAD_MAX_NUMBER_FIELDS
+        token = "a" * 32  # a CSRF cookie and header that agree: the form's view is what reads the fields
+        agreeing = {"cookies": {"csrftoken": token}, "headers": {"X-CSRFToken": token}}
+        answered = requests.post(web.url + "/test/post", data=fields, timeout=10, **agreeing)
+        processes.eventually(lambda: "TooManyFieldsSent" in web.output(), 10, "the security logger's line")
+        output = web.output()
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    (found,) = (line for line in lines if line["logger"] == "django.security.TooManyFieldsSent")
+    assert answered.status_code == 400
+    assert found["level"] == "WARNING" and "exc" not in found

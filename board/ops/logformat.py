@@ -42,6 +42,25 @@ class EventFilter(logging.Filter):
         return True
 
 
+# What Django's security loggers report of a request the client got wrong (answered 400): a
+# client may send as many as it likes, so each is one warning line, not an error with a traceback.
+CLIENT_FAULTS = (
+    "django.security.DisallowedHost",
+    "django.security.RequestDataTooBig",
+    "django.security.TooManyFieldsSent",
+    "django.security.TooManyFilesSent",
+)
+
+
+class ClientFaultFilter(logging.Filter):
+    """Turns a record of a client's bad request into a one-line warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
@@ -71,8 +90,12 @@ def logging_config(fmt: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"event": {"()": "board.ops.logformat.EventFilter"}},
+        "filters": {
+            "event": {"()": "board.ops.logformat.EventFilter"},
+            "client_fault": {"()": "board.ops.logformat.ClientFaultFilter"},
+        },
         "formatters": {"line": formatter},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["event"]}},
+        "loggers": {name: {"filters": ["client_fault"]} for name in CLIENT_FAULTS},
         "root": {"handlers": ["console"], "level": level},
     }
