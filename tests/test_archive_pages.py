@@ -82,3 +82,12 @@ def test_a_malformed_page_cursor_is_a_404_that_says_why(board, settings):
     response = Client().get(f"/test/kako/{MONTH}/?before=abc")
     assert response.status_code == 404
     assert "過去ログのページの指定が正しくありません。" in response.content.decode()
+
+
+@pytest.mark.parametrize("month", ["9999-99", "2020-01"])
+def test_a_month_with_no_archive_is_a_404_that_says_why(board, settings, month):
+    settings.DEBUG = False
+    archived_thread(DECEMBER)
+    response = Client().get(f"/test/kako/{month}/")
+    assert response.status_code == 404
+    assert "この月の過去ログはありません。" in response.content.decode()

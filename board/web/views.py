@@ -107,6 +107,8 @@ def archive(request: HttpRequest, board: str, month: str = "") -> HttpResponse:
         raise Http404("過去ログのページの指定が正しくありません。")
     store = get_store()
     months = queries.archive_months(store, board)
+    if month and month not in months:
+        raise Http404("この月の過去ログはありません。")
     month = month or (months[0] if months else "")
     page = queries.archived(store, board, month, before) if month else queries.ArchivePage([], None)
     context = {"board": settings, "months": months, "month": month, "page": page, "before": before}
