@@ -52,14 +52,28 @@ def _ports_free(base: int) -> bool:
     return True
 
 
+def ephemeral_low() -> int:
+    """The lowest port the kernel hands out for outgoing connections (Linux's default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def _free_base() -> int:
     """A block of 200 ports (riakctl spreads a cluster's ports over one) that nothing listens on.
 
-    Drawn from 200 blocks, so two sessions on one machine rarely pick the same; start() draws
-    again if a node still finds a port taken.
+    Drawn below the ports the kernel gives outgoing connections: a node
+    restarted by a failure test must bind its ports again, and a connection
+    of the nodes' own (distribution, handoff) or of the tests that had taken
+    one of them as its local port made the restart fail with eaddrinuse and
+    riakctl wait for it until its timeout. Drawn from over 100 blocks, so two
+    sessions on one machine rarely pick the same; start() draws again if a
+    node still finds a port taken.
     """
+    top = min(ephemeral_low(), 65536) // 200 - 1
     for _ in range(50):
-        base = random.randrange(100, 300) * 200
+        base = random.randrange(50, max(top, 51)) * 200
         if _ports_free(base):
             return base
     raise RuntimeError("no free block of ports for a Riak cluster")
