@@ -202,6 +202,34 @@ def test_posted_page_sends_the_poster_back_to_their_post(board):
     assert f'content="1;URL=/test/read.cgi/test/{key}/l50#2"' in html
 
 
+def post_urlencoded(body: bytes):
+    """The form as a browser sends it (the test client's default is multipart)."""
+    return Client().post("/test/post", body, content_type="application/x-www-form-urlencoded")
+
+
+def test_a_form_whose_bytes_are_not_utf8_is_refused_as_bad_encoding_and_writes_nothing(board):
+    key = new_thread().thread
+    before = log_keys()
+    response = post_urlencoded(f"key={key}&MESSAGE=%82%A0%82%A2".encode())  # Shift_JIS あい
+    assert response.status_code == 400 and r.BAD_ENCODING in response.content.decode()
+    assert log_keys() == before
+
+
+def test_a_replacement_character_typed_in_the_form_is_posted(board):
+    key = new_thread().thread
+    response = post_urlencoded(f"key={key}&MESSAGE=%E2%80%A6%EF%BF%BD".encode())  # …� in UTF-8
+    assert "書きこみました。" in response.content.decode()
+    apply_pending()
+    assert "…\ufffd" in Client().get(f"/test/read.cgi/test/{key}/2").content.decode()
+
+
+def test_a_multipart_form_holding_a_replacement_character_is_taken_for_bad_bytes(board):
+    # Django decodes a multipart body with replacement and it cannot be read again: the two look alike.
+    key = new_thread().thread
+    response = Client().post("/test/post", {"key": key, "MESSAGE": "壊れた\ufffd文字"})
+    assert response.status_code == 400 and r.BAD_ENCODING in response.content.decode()
+
+
 def test_post_without_csrf_token_is_refused_and_writes_nothing(board):
     key = new_thread().thread
     before = log_keys()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings as site_settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -20,7 +21,7 @@ from board.log import LogError
 from board.moderation import reports
 from board.moderation.actions import ModerationError
 from board.posting.commit import submit
-from board.posting.refusals import Refused
+from board.posting.refusals import BAD_ENCODING, Refused
 from board.posting.validation import Submission
 from board.readmodel import queries
 from board.readmodel.encoding import raw_header
@@ -150,6 +151,9 @@ def post(request: HttpRequest, board: str) -> HttpResponse:
     if request.method != "POST":
         # Someone followed or reloaded the form's address: show the board, not a blank 405.
         return redirect("board", board=board)
+    if not _decodes(request):
+        context = {"message": BAD_ENCODING, "maybe_written": False}
+        return render(request, "board/error.html", context, status=400)
     key = request.POST.get("key") or None
     sub = Submission(
         name=request.POST.get("FROM", ""),
@@ -167,6 +171,23 @@ def post(request: HttpRequest, board: str) -> HttpResponse:
     response = render_filled("board/posted.html", {"back": back})
     readyourwrites.remember(response, posted.board, posted.thread, posted.number)
     return response
+
+
+def _decodes(request: HttpRequest) -> bool:
+    """Whether the form's bytes were text in its charset.
+
+    Django decodes a form with replacement, so in request.POST a byte that
+    was not UTF-8 and a U+FFFD the poster typed look alike: the bytes are
+    checked instead. A multipart body cannot be read again; there a U+FFFD
+    is taken for a byte that did not decode.
+    """
+    if request.content_type != "application/x-www-form-urlencoded":
+        return not any("\ufffd" in value for value in request.POST.values())
+    try:
+        unquote_to_bytes(request.body.replace(b"+", b" ")).decode(request.encoding or site_settings.DEFAULT_CHARSET)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
