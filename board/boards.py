@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from board.posting import ranges
+from board.posting import characters, ranges
 
 DEFAULTS: dict[str, Any] = {
     "title": "",
@@ -73,10 +73,16 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "thread_window_minutes": (0, 1440),
 }
 TEXT_MAX = {"title": 128, "noname": 64, "staff_names": 256, "banned_ranges": 4096}  # characters
+# Settings shown on one line of pages and dats (a newline in noname split a post's dat line).
+LINE_SETTINGS = ("title", "noname", "staff_names", "weekdays")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 # Paths of the site itself: a board of that name would be shadowed by them, or shadow them.
-RESERVED = frozenset({"admin", "static", "test", "healthz", "readyz", "metrics", "bbsmenu", "media", "api", "kako"})
+# "new" is the moderators' form for a new board (/admin/boards/new/).
+RESERVED = frozenset(
+    {"admin", "static", "test", "healthz", "readyz", "metrics", "bbsmenu", "media", "api", "kako", "new"}
+)
 
 
 def name_problem(name: str) -> str | None:
@@ -113,4 +119,13 @@ def problems(payload: dict[str, Any]) -> list[str]:
             found.append(wrong)
         elif key == "weekdays" and len(value) not in (0, 7):
             found.append(f"weekdays must be 7 characters, Sunday first (or empty), not {value!r}")
+        if key in LINE_SETTINGS and (bad := unfit_in_a_line(value)):
+            found.append(f"{key} holds characters a line of a page or a dat may not: {', '.join(bad[:5])}")
     return found
+
+
+def unfit_in_a_line(text: str) -> list[str]:
+    """The characters, named, that may not stand in a one-line setting: controls (a newline
+    among them) and those a post may not carry (empty if none)."""
+    controls = [f"U+{ord(c):04X} CONTROL" for c in dict.fromkeys(CONTROL_RE.findall(text))]
+    return controls + characters.refused(text)

@@ -10,6 +10,7 @@ from django.test import Client
 
 from board.boards import UNLIMITED
 from board.moderation import accounts
+from board.moderation.actions import ModerationError
 from board.readmodel import queries
 from board.readmodel.projection import apply
 from board.store import get_store
@@ -330,3 +331,58 @@ def test_a_withdrawn_cap_or_a_deactivated_moderators_cap_opens_nothing(moderated
     apply(get_store(), accounts.change("mod", "root", "再発行", cap=("削除人", "another-cap-key")))
     apply(get_store(), accounts.change("mod", "root", "退任", active=False))
     assert cap_name("another-cap-key") is None
+
+
+def test_a_board_setting_with_a_newline_is_refused(moderated):
+    # A newline in noname split every nameless post's dat line in two.
+    from board.moderation.boards import save_board
+
+    with pytest.raises(ModerationError, match="noname holds characters .*U\\+000A"):
+        save_board("test", {"noname": "X<>Y\nZ"}, "root", "r")
+    assert queries.board(get_store(), "test")["noname"] != "X<>Y\nZ"
+
+
+def test_a_cap_name_with_a_newline_or_a_star_or_too_long_is_refused(moderated):
+    for name in ("削除\n人", "★管理人", "長" * 33):
+        with pytest.raises(accounts.AccountError):
+            accounts.change("mod", "root", "キャップ発行", cap=(name, "secret-cap-key"))
+
+
+def test_a_moderators_reason_is_cleaned_and_bounded(moderated):
+    from board.moderation.actions import REASON_MAX, stop_thread
+
+    with pytest.raises(ModerationError, match="at most"):
+        stop_thread("test", moderated, "r" * (REASON_MAX + 1), "mod")
+    with pytest.raises(ModerationError, match="U\\+202E"):
+        stop_thread("test", moderated, "荒らし\u202e", "mod")
+    assert stop_thread("test", moderated, "荒ら\x00し\u200b対策", "mod").payload["reason"] == "荒らし対策"
+
+
+@pytest.mark.parametrize("action", ["close", "reopen"])
+def test_a_moderator_cannot_close_or_reopen_their_board(moderated, action):
+    client = signed_in("mod")
+    response = post(client, "/admin/act/", "/admin/", board="test", action=action, reason="x")
+    assert response.status_code == 403
+    assert not queries.board(get_store(), "test")["closed"]
+
+
+def test_an_action_on_a_thread_key_that_is_not_one_is_refused_not_a_500(moderated):
+    client = signed_in("root")
+    response = post(client, "/admin/act/", "/admin/", board="test", thread="../../x", action="stop", reason="r")
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("value", ["abc", "9" * 5000], ids=["letters", "5000 digits"])
+def test_a_board_setting_that_is_not_a_number_is_an_error_message_not_a_500(moderated, value):
+    client = signed_in("root")
+    response = post(client, "/admin/boards/test/", "/admin/boards/test/", cooldown=value, reason="r")
+    # The admin's message list capitalises the message.
+    assert response.status_code == 200 and "Cooldown must be a whole number" in response.content.decode()
+
+
+def test_the_new_board_form_does_not_overwrite_a_board_of_that_name(moderated):
+    client = signed_in("root")
+    before = queries.board(get_store(), "test")
+    response = post(client, "/admin/boards/new/", "/admin/boards/new/", name="test", title="上書き", reason="r")
+    assert "exists already" in response.content.decode()
+    assert queries.board(get_store(), "test") == before

@@ -94,7 +94,7 @@ def test_an_old_logs_board_created_again_still_resets_on_replay():
     assert (board["cooldown"], board["res_max"]) == (10, 900), "what a second BoardCreated always meant"
 
 
-@pytest.mark.parametrize("name", ["admin", "static", "test", "healthz", "readyz", "metrics"])
+@pytest.mark.parametrize("name", ["admin", "static", "test", "healthz", "readyz", "metrics", "new"])
 def test_board_names_of_the_sites_own_paths_are_refused(name):
     with pytest.raises(CommandError, match="site's own paths"):
         call_command("createboard", name, "衝突")

@@ -21,7 +21,9 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import User
 from django.utils.crypto import salted_hmac
 
+from board.boards import unfit_in_a_line
 from board.events import SITE, Event, EventType, new_event
+from board.posting.characters import FAKE_MARKS
 from board.posting.commit import commit
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
@@ -33,6 +35,30 @@ USERNAME_MAX = 32
 
 class AccountError(Exception):
     """The account does not exist, exists already, or the change is not allowed."""
+
+
+CAP_NAME_MAX = 32  # characters: shown in every post of its holder, beside the name
+
+
+def cap_name_problem(name: str) -> str | None:
+    """Why a cap cannot be called this (None if it can): it stands in a post's one-line name."""
+    if len(name) > CAP_NAME_MAX:
+        return f"a cap name is at most {CAP_NAME_MAX} characters, not {len(name)}"
+    if bad := unfit_in_a_line(name):
+        return f"the cap name holds characters a post's name may not: {', '.join(bad[:5])}"
+    if name.translate(FAKE_MARKS) != name:
+        return "the cap name holds a mark only the board writes (◆ of trips, ★ of caps, or a look-alike)"
+    return None
+
+
+def _who(by: str, reason: str) -> dict:
+    """who() of actions, its refusals as AccountError (what the accounts' callers catch)."""
+    from board.moderation.actions import ModerationError, who  # actions imports the write path
+
+    try:
+        return who(by, reason)
+    except ModerationError as exc:
+        raise AccountError(str(exc)) from exc
 
 
 @dataclass
@@ -185,6 +211,8 @@ def change(
         name, key = cap
         if key and (len(key) < 8 or not name or "#" in key):
             raise AccountError("a cap needs a name and a key of at least 8 characters, without #")
+        if problem := cap_name_problem(name):
+            raise AccountError(problem)
         payload |= {"cap_name": name, "cap": caps.key_hash(key) if key else ""}
         if current.cap:
             payload["old_cap"] = current.cap
@@ -197,7 +225,5 @@ def change(
     if not payload:
         raise AccountError("nothing to change")
     return commit(
-        new_event(
-            EventType.MODERATOR_CHANGED, SITE, payload={"username": username, **payload, "by": by, "reason": reason}
-        )
+        new_event(EventType.MODERATOR_CHANGED, SITE, payload={"username": username, **payload, **_who(by, reason)})
     )

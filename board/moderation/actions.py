@@ -5,8 +5,10 @@ from __future__ import annotations
 from board.events import Event, EventType, encode, new_event
 from board.log import AlreadyExists, get_log
 from board.log.layout import post_key
+from board.posting import characters
 from board.posting.commit import commit, fan_out
 from board.posting.poster_id import jst_day
+from board.posting.validation import clean_line
 from board.readmodel import queries
 from board.store import get_store
 
@@ -32,8 +34,25 @@ def _post(board: str, thread: str, number: int) -> dict:
     return posts[0]
 
 
+REASON_MAX = 500  # characters: reasons are kept in the day's audit object, whose size is bounded
+
+
+def reason_text(reason: str) -> str:
+    """A moderator's reason as kept: one line without control or invisible characters.
+
+    Refused when it holds a character a post may not carry, or is longer than REASON_MAX.
+    """
+    bad = characters.refused(reason)
+    if bad:
+        raise ModerationError(f"the reason holds characters a post may not carry: {', '.join(bad[:5])}")
+    text = " ".join(characters.without_invisible(clean_line(reason)).split())
+    if len(text) > REASON_MAX:
+        raise ModerationError(f"the reason is {len(text)} characters long (at most {REASON_MAX})")
+    return text
+
+
 def who(by: str, reason: str) -> dict:
-    return {"by": by, "reason": reason}
+    return {"by": by, "reason": reason_text(reason)}
 
 
 def delete_post(board: str, thread: str, number: int, reason: str = "", by: str = "operator") -> Event:

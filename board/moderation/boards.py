@@ -12,7 +12,7 @@ from typing import Any
 
 from board.boards import NAME_RE, name_problem, problems, with_defaults
 from board.events import Event, EventType, new_event
-from board.moderation.actions import ModerationError
+from board.moderation.actions import ModerationError, who
 from board.posting.commit import commit
 from board.readmodel import queries
 from board.store import get_store
@@ -44,7 +44,7 @@ def save_board(name: str, settings: dict[str, Any], by: str = "operator", reason
         if not payload:
             return None
         kind = EventType.BOARD_SETTINGS_CHANGED
-    return commit(new_event(kind, name, payload={**payload, "by": by, "reason": reason}))
+    return commit(new_event(kind, name, payload={**payload, **who(by, reason)}))
 
 
 def close_board(name: str, by: str = "operator", reason: str = "") -> Event | None:

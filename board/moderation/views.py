@@ -101,18 +101,14 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
         raise Http404("該当する板は存在しません。")
     if request.method == "POST":
         target = request.POST.get("name", "") if current is None else name
-        settings = {}
-        for key, default in DEFAULTS.items():
-            raw = request.POST.get(key)
-            if raw is None and isinstance(default, bool):
-                raw = ""
-            if raw is None:
-                continue
-            settings[key] = _typed(raw, default)
         reason = request.POST.get("reason", "").strip()
         try:
+            settings = _settings(request.POST)
             if not reason:
                 raise ModerationError("理由を書いてください (a reason is required)")
+            if current is None and queries.board(get_store(), target) is not None:
+                # The blank form's unticked boxes would reopen it and switch its checks off.
+                raise ModerationError(f"board /{target}/ exists already: change it from its own page")
             event = save_board(target, settings, by=request.user.username, reason=reason)
         except (ModerationError, ValueError, LogError) as exc:
             messages.error(request, str(exc))
@@ -129,12 +125,24 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-def _typed(raw: str, default):
-    if isinstance(default, bool):
-        return raw in ("on", "1", "true")
-    if isinstance(default, int):
-        return int(raw)
-    return raw
+def _settings(form) -> dict:
+    """The settings the board form sent, typed as their defaults are (a box not ticked is False)."""
+    settings = {}
+    for key, default in DEFAULTS.items():
+        raw = form.get(key)
+        if raw is None and isinstance(default, bool):
+            raw = ""
+        if raw is None:
+            continue
+        if isinstance(default, bool):
+            settings[key] = raw in ("on", "1", "true")
+        elif isinstance(default, int):
+            if not (raw.isascii() and raw.strip().lstrip("-").isdigit() and len(raw) <= 12):
+                raise ModerationError(f"{key} must be a whole number, not {raw[:20]!r}")
+            settings[key] = int(raw)
+        else:
+            settings[key] = raw
+    return settings
 
 
 def posts(request: HttpRequest) -> HttpResponse:
@@ -179,11 +187,12 @@ def act(request: HttpRequest) -> HttpResponse:
     reason = request.POST.get("reason", "").strip()
     key = request.POST.get("thread", "")
     by = request.user.username
-    fallback = reverse("moderation:thread", args=(board, key)) if key else reverse("moderation:index")
+    named = key.isascii() and key.isdigit()  # a thread key; anything else has no page to go back to
+    fallback = reverse("moderation:thread", args=(board, key)) if named else reverse("moderation:index")
     if not reason:
         messages.error(request, "理由を書いてください (every action needs a reason)")
         return _back(request, fallback)
-    if what == "purge":
+    if what in ("purge", "close", "reopen"):  # superusers manage boards; a moderator acts in them
         _superuser(request)
     try:
         number = int(request.POST.get("number") or 0)
