@@ -386,3 +386,23 @@ def test_the_new_board_form_does_not_overwrite_a_board_of_that_name(moderated):
     response = post(client, "/admin/boards/new/", "/admin/boards/new/", name="test", title="上書き", reason="r")
     assert "exists already" in response.content.decode()
     assert queries.board(get_store(), "test") == before
+
+
+def test_a_report_resolved_already_is_not_resolved_again(moderated):
+    from board.moderation.reports import open_reports, resolve
+
+    report(moderated, 3)
+    apply_pending()
+    [entry] = open_reports(["test"])
+    apply(get_store(), resolve("test", entry["id"], accept=False, by="mod", reason="問題なし")[-1])
+    with pytest.raises(ModerationError, match="dismissed already"):
+        resolve("test", entry["id"], accept=True, by="mod", reason="やはり削除")
+    assert not queries.posts(get_store(), "test", moderated, [3])[0].get("deleted")
+
+
+@pytest.mark.parametrize("report_id", ["", "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"])
+def test_a_malformed_report_id_is_no_such_report(moderated, report_id):
+    from board.moderation.reports import resolve
+
+    with pytest.raises(ModerationError, match="no report"):
+        resolve("test", report_id, accept=True, by="mod")

@@ -16,7 +16,7 @@ from django.core.cache import cache
 
 from board.events import Event, EventType, new_event
 from board.lib.cache import CACHE_ERRORS
-from board.moderation.actions import ModerationError, delete_post
+from board.moderation.actions import ModerationError, delete_post, reason_text
 from board.posting import characters
 from board.posting import refusals as r
 from board.posting.commit import commit
@@ -78,12 +78,19 @@ def open_reports(boards: list[str], days: int = QUEUE_DAYS) -> list[dict]:
 
 
 def resolve(board: str, report_id: str, accept: bool, by: str, reason: str = "") -> list[Event]:
-    """Accept a report (its post is deleted) or dismiss it."""
-    day = day_of(int(_time_of(report_id)))
+    """Accept a report (its post is deleted) or dismiss it; a report resolved already is refused."""
+    try:
+        day = day_of(int(_time_of(report_id)))
+    except ValueError as exc:  # not a ULID, or one of no time a day can hold
+        raise ModerationError(f"no report {report_id[:40]!r} on /{board}/") from exc
     state = e.loads(read(get_store(), o.REPORTS, f"{board}/{day}"))
     entry = (state or {"reports": {}})["reports"].get(report_id)
     if entry is None or "thread" not in entry:
         raise ModerationError(f"no report {report_id} on /{board}/")
+    if entry["state"][1] != "open":
+        # A dismissed report accepted later would delete the post a moderator chose to keep.
+        raise ModerationError(f"report {report_id} was {entry['state'][1]} already")
+    reason = reason_text(reason)
     done = []
     if accept:
         posts = queries.posts(get_store(), board, entry["thread"], [entry["number"]])
