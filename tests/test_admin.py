@@ -406,3 +406,30 @@ def test_a_malformed_report_id_is_no_such_report(moderated, report_id):
 
     with pytest.raises(ModerationError, match="no report"):
         resolve("test", report_id, accept=True, by="mod")
+
+
+@pytest.mark.parametrize("number", ["1e3", "٣", "9" * 5000], ids=["float", "arabic-indic digit", "5000 digits"])
+def test_a_post_number_that_is_not_one_is_a_plain_message(moderated, number):
+    client = signed_in("mod")
+    page = f"/admin/threads/test/{moderated}/"
+    post(client, "/admin/act/", page, board="test", thread=moderated, number=number, action="delete", reason="r")
+    shown = client.get(page).content.decode()
+    assert "a post number is a whole number" in shown.lower() and "literal" not in shown.lower()
+    assert not queries.posts(get_store(), "test", moderated, [3])[0].get("deleted")
+
+
+def test_a_moderators_boards_must_be_board_names(moderated):
+    with pytest.raises(accounts.AccountError, match="not a board's name"):
+        accounts.create("newmod", PASSWORD, boards=["test", "<script>", "ニュース"])
+
+
+def test_a_superuser_cannot_demote_or_deactivate_themselves(moderated):
+    for change in ({"superuser": False}, {"active": False}):
+        with pytest.raises(accounts.AccountError, match="their own"):
+            accounts.change("root", "root", "うっかり", **change)
+    assert accounts.get("root").is_superuser and accounts.get("root").is_active
+
+
+def test_a_password_past_256_characters_is_refused(moderated):
+    with pytest.raises(accounts.AccountError, match="at most 256"):
+        accounts.create("newmod", "x" * 100_000)

@@ -31,6 +31,16 @@ def test_deletepost_of_a_missing_number_is_an_error_and_writes_nothing(board):
     assert log_keys() == before
 
 
+def test_deleting_a_deleted_post_again_is_an_error_and_writes_nothing(board):
+    thread = new_thread().thread
+    reply("test", thread, body="消される")
+    call_command("deletepost", "test", thread, "2", "--reason", "spam")
+    before = log_keys()
+    with pytest.raises(CommandError, match="deleted already"):
+        call_command("deletepost", "test", thread, "2", "--reason", "spam")
+    assert log_keys() == before
+
+
 def test_archivethread_makes_the_thread_read_only(board):
     thread = new_thread().thread
     call_command("archivethread", "test", thread)

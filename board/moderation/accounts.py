@@ -21,7 +21,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import User
 from django.utils.crypto import salted_hmac
 
-from board.boards import unfit_in_a_line
+from board.boards import NAME_RE, unfit_in_a_line
 from board.events import SITE, Event, EventType, new_event
 from board.posting.characters import FAKE_MARKS
 from board.posting.commit import commit
@@ -49,6 +49,22 @@ def cap_name_problem(name: str) -> str | None:
     if name.translate(FAKE_MARKS) != name:
         return "the cap name holds a mark only the board writes (◆ of trips, ★ of caps, or a look-alike)"
     return None
+
+
+PASSWORD_MAX = 256
+
+
+def _check_password(password: str) -> None:
+    if not 10 <= len(password) <= PASSWORD_MAX:
+        raise AccountError(f"a password has at least 10 characters and at most {PASSWORD_MAX}")
+
+
+def _board_names(boards) -> list[str]:
+    """The boards a moderator acts on, sorted; each must be a board's name (a-z, 0-9, _)."""
+    wrong = [b for b in boards if not NAME_RE.match(b)]
+    if wrong:
+        raise AccountError(f"not a board's name: {', '.join(repr(b[:40]) for b in wrong[:5])}")
+    return sorted(set(boards))
 
 
 def _who(by: str, reason: str) -> dict:
@@ -175,14 +191,13 @@ def create(username: str, password: str, superuser: bool = False, boards=(), by:
         raise AccountError(f"username {username!r}: use 1-{USERNAME_MAX} ASCII letters and digits")
     if get(username) is not None:
         raise AccountError(f"account {username!r} exists already")
-    if len(password) < 10:
-        raise AccountError("a password has at least 10 characters")
+    _check_password(password)
     payload = {
         "username": username,
         "uid": secrets.randbelow(2**52) + 1,
         "password": make_password(password),
         "superuser": superuser,
-        "boards": sorted(set(boards)),
+        "boards": _board_names(boards),
         "by": by,
     }
     return commit(new_event(EventType.MODERATOR_CREATED, SITE, payload=payload))
@@ -217,10 +232,16 @@ def change(
         if current.cap:
             payload["old_cap"] = current.cap
     if "boards" in payload:
-        payload["boards"] = sorted(set(payload["boards"]))
+        payload["boards"] = _board_names(payload["boards"])
+    if (
+        by == username
+        and (payload.get("superuser") is False or payload.get("active") is False)
+        and current.is_superuser
+    ):
+        # Another superuser can; this way no site is left with none by a slip of one's own.
+        raise AccountError("a superuser cannot take away their own superuser rights or deactivate themselves")
     if password is not None:
-        if len(password) < 10:
-            raise AccountError("a password has at least 10 characters")
+        _check_password(password)
         payload["password"] = make_password(password)
     if not payload:
         raise AccountError("nothing to change")

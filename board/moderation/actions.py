@@ -62,7 +62,9 @@ def delete_post(board: str, thread: str, number: int, reason: str = "", by: str 
         raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
     payload = who(by, reason)
     posts = queries.posts(get_store(), board, thread, [number])
-    if posts and not posts[0].get("deleted"):
+    if posts and posts[0].get("deleted"):
+        raise ModerationError(f"post {board}/{thread}/{number} is deleted already")
+    if posts:
         # Where the moderation site's search index keeps the post (board/readmodel/moderation.py).
         payload |= {"posted": posts[0]["time"], "posted_event": posts[0]["event"]}
     return commit(new_event(EventType.POST_DELETED, board, thread, number, payload))

@@ -125,6 +125,13 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
+def _post_number(raw: str) -> int:
+    """A res number as the forms send it: ASCII digits (int() would take ٣ for 3), a thread's few."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+        raise ModerationError(f"a post number is a whole number, not {raw[:20]!r}")
+    return int(raw)
+
+
 def _settings(form) -> dict:
     """The settings the board form sent, typed as their defaults are (a box not ticked is False)."""
     settings = {}
@@ -195,7 +202,7 @@ def act(request: HttpRequest) -> HttpResponse:
     if what in ("purge", "close", "reopen"):  # superusers manage boards; a moderator acts in them
         _superuser(request)
     try:
-        number = int(request.POST.get("number") or 0)
+        number = _post_number(request.POST.get("number") or "0")
         done = _do(what, board, key, number, request.POST, reason, by)
     except (ModerationError, ValueError, LogError) as exc:
         messages.error(request, str(exc))
