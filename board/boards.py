@@ -75,7 +75,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
 TEXT_MAX = {"title": 128, "noname": 64, "staff_names": 256, "banned_ranges": 4096}  # characters
 # Settings shown on one line of pages and dats (a newline in noname split a post's dat line).
 LINE_SETTINGS = ("title", "noname", "staff_names", "weekdays")
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+LINE_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 # Paths of the site itself: a board of that name would be shadowed by them, or shadow them.
@@ -127,5 +127,5 @@ def problems(payload: dict[str, Any]) -> list[str]:
 def unfit_in_a_line(text: str) -> list[str]:
     """The characters, named, that may not stand in a one-line setting: controls (a newline
     among them) and those a post may not carry (empty if none)."""
-    controls = [f"U+{ord(c):04X} CONTROL" for c in dict.fromkeys(CONTROL_RE.findall(text))]
+    controls = [f"U+{ord(c):04X} CONTROL" for c in dict.fromkeys(LINE_CONTROL_RE.findall(text))]
     return controls + characters.refused(text)

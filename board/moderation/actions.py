@@ -37,6 +37,11 @@ def _post(board: str, thread: str, number: int) -> dict:
 REASON_MAX = 500  # characters: reasons are kept in the day's audit object, whose size is bounded
 
 
+def one_line(text: str) -> str:
+    """Text as one line: controls and invisible characters removed, runs of spaces made one."""
+    return " ".join(characters.without_invisible(clean_line(text)).split())
+
+
 def reason_text(reason: str) -> str:
     """A moderator's reason as kept: one line without control or invisible characters.
 
@@ -45,7 +50,7 @@ def reason_text(reason: str) -> str:
     bad = characters.refused(reason)
     if bad:
         raise ModerationError(f"the reason holds characters a post may not carry: {', '.join(bad[:5])}")
-    text = " ".join(characters.without_invisible(clean_line(reason)).split())
+    text = one_line(reason)
     if len(text) > REASON_MAX:
         raise ModerationError(f"the reason is {len(text)} characters long (at most {REASON_MAX})")
     return text

@@ -16,12 +16,11 @@ from django.core.cache import cache
 
 from board.events import Event, EventType, new_event
 from board.lib.cache import CACHE_ERRORS
-from board.moderation.actions import ModerationError, delete_post, reason_text
+from board.moderation.actions import ModerationError, delete_post, one_line, reason_text
 from board.posting import characters
 from board.posting import refusals as r
 from board.posting.commit import commit
 from board.posting.poster_id import poster_id
-from board.posting.validation import clean_line
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
 from board.readmodel import queries
@@ -49,7 +48,7 @@ def report(board: str, thread: str, number: int, reason: str, address: str, secr
     bad = characters.refused(reason)
     if bad:
         raise ModerationError(r.BAD_CHARACTERS.format(names="、".join(bad[:5])))
-    reason = " ".join(characters.without_invisible(clean_line(reason)).split())[:REASON_MAX]
+    reason = one_line(reason)[:REASON_MAX]
     if not reason:
         raise ModerationError("理由を書いてください。")
     who = poster_id(secret, board, address, datetime.now(JST).date())

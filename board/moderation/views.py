@@ -125,11 +125,10 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-def _post_number(raw: str) -> int:
-    """A res number as the forms send it: ASCII digits (int() would take ٣ for 3), a thread's few."""
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
-        raise ModerationError(f"a post number is a whole number, not {raw[:20]!r}")
-    return int(raw)
+def _whole_number(raw: str, digits: int, signed: bool = False) -> int | None:
+    """A number as the forms send it, or None: ASCII digits (int() would take ٣ for 3), at most so many."""
+    unsigned = raw.strip().removeprefix("-") if signed else raw
+    return int(raw) if unsigned.isascii() and unsigned.isdigit() and len(raw) <= digits else None
 
 
 def _settings(form) -> dict:
@@ -144,9 +143,9 @@ def _settings(form) -> dict:
         if isinstance(default, bool):
             settings[key] = raw in ("on", "1", "true")
         elif isinstance(default, int):
-            if not (raw.isascii() and raw.strip().lstrip("-").isdigit() and len(raw) <= 12):
+            if (number := _whole_number(raw, 12, signed=True)) is None:
                 raise ModerationError(f"{key} must be a whole number, not {raw[:20]!r}")
-            settings[key] = int(raw)
+            settings[key] = number
         else:
             settings[key] = raw
     return settings
@@ -202,7 +201,9 @@ def act(request: HttpRequest) -> HttpResponse:
     if what in ("purge", "close", "reopen"):  # superusers manage boards; a moderator acts in them
         _superuser(request)
     try:
-        number = _post_number(request.POST.get("number") or "0")
+        raw = request.POST.get("number") or "0"
+        if (number := _whole_number(raw, 6)) is None:
+            raise ModerationError(f"a post number is a whole number, not {raw[:20]!r}")
         done = _do(what, board, key, number, request.POST, reason, by)
     except (ModerationError, ValueError, LogError) as exc:
         messages.error(request, str(exc))

@@ -17,8 +17,8 @@ this key, the first post is the answer and nothing is written again; still
 pending, the poster is asked to wait a moment; failed or taken, it is posted
 anew.
 
-Posting stays one log write: the check is a cache read, plus a log read only
-for a resubmission. The cache (Redis) is best-effort here as everywhere: when
+Posting stays one log write: the check is one cache write (``SET NX``), plus a
+log read only for a resubmission. The cache (Redis) is best-effort here as everywhere: when
 it is down, a resubmission is not recognised (README, "When Redis is down").
 """
 
