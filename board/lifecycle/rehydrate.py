@@ -31,6 +31,7 @@ from board.lifecycle.errors import LifecycleError, MissingObject
 from board.lifecycle.manifests import Manifest, current, read_manifest
 from board.lifecycle.plan import Plan, remaining_hourly
 from board.lifecycle.segments import events
+from board.lifecycle.shards import Shard
 from board.lifecycle.snapshot import daily_manifests
 from board.lifecycle.tail import pending, read_objects
 from board.log import BaseLog
@@ -82,7 +83,7 @@ class _Sink:
         report: RestoreReport,
         cutoff: int | None,
         progress: Progress | None,
-        shard: tuple[int, int] | None = None,
+        shard: Shard | None = None,
         fresh: bool = False,
     ):
         self.applier = BatchApplier(store, RESTORE_OBJECTS, fresh) if store is not None else None
@@ -110,24 +111,34 @@ class _Sink:
         self.report.sources.append((label, taken))
 
     def _counted(self, stream: Iterable[Event]) -> Iterable[Event]:
-        by_type, last = self.report.by_type, self.report.last_id
+        by_type, last, shard = self.report.by_type, self.report.last_id, self.shard
         for event in stream:
-            by_type[event.type] += 1
-            if event.id > last:
-                last = event.id
+            if shard is None or shard.owns(event):
+                by_type[event.type] += 1
+                if event.id > last:
+                    last = event.id
             yield event
         self.report.last_id = last
 
     def _feed(self, stream: Iterable[Event]) -> int:
+        """Apply the events; return how many were this sink's own (a shard's own threads' events)."""
         add = self.applier.add if self.applier is not None else None
+        shard = self.shard
         stream = iter(stream)
         taken = 0
         while chunk := list(islice(stream, CHUNK)):
-            if add is not None:
-                for event in chunk:
-                    add(event)
-            taken += len(chunk)
-            self.progress(len(chunk))
+            if shard is None:
+                owned = len(chunk)
+                if add is not None:
+                    for event in chunk:
+                        add(event)
+            else:
+                owned = sum(1 for event in chunk if shard.owns(event))
+                if add is not None:
+                    for event in chunk:
+                        add(event, shard.deltas(event))
+            taken += owned
+            self.progress(owned)
         self.report.applied += taken
         return taken
 
@@ -148,9 +159,10 @@ def restore(
 
     With workers > 1 (and a store other processes can write to: SQLite,
     Riak), each worker reads every planned segment but decodes and applies
-    only its shard of the threads; objects several shards touch (a board's
-    thread list, the search index's slots) are written once by each and
-    joined by the store (conditional writes on SQLite, siblings on Riak).
+    only its shard of the threads and of the search index (shards.py);
+    objects several shards touch (a board's thread list, a day's list of
+    index slots) are written once by each and joined by the store
+    (conditional writes on SQLite, siblings on Riak).
     The tail and the hourly segments rolled up meanwhile are applied here
     afterwards, which keeps the order the module docstring asks for.
     """
@@ -245,7 +257,7 @@ def _in_workers(
     specs = ((type(log), log.location, log.options), (type(store), store.location, store.options))
     procs = [
         context.Process(
-            target=_worker, args=(*specs, segments, (i, workers), cutoff, dry_run, queue, fresh), daemon=True
+            target=_worker, args=(*specs, segments, Shard(i, workers), cutoff, dry_run, queue, fresh), daemon=True
         )
         for i in range(workers)
     ]

@@ -30,6 +30,7 @@ from board.lifecycle import purgelist
 from board.lifecycle.errors import CorruptObject, MissingObject
 from board.lifecycle.manifests import Manifest, Stats
 from board.lifecycle.purgelist import PurgeList
+from board.lifecycle.shards import Shard
 from board.log import AlreadyExists, BaseLog, NotFound
 
 COMPRESSLEVEL = 6
@@ -166,7 +167,7 @@ class SegmentReader:
         log: BaseLog,
         key: str,
         expect: Stats | None = None,
-        shard: tuple[int, int] | None = None,
+        shard: Shard | None = None,
         purges: PurgeList | None = None,
     ) -> None:
         self.log = log
@@ -180,7 +181,7 @@ class SegmentReader:
         # The purge list as it is when the read starts: purged text is never read back, whether or
         # not this object has been rewritten yet (stats and checks are of the bytes as stored).
         purges = self.purges if self.purges is not None else purgelist.load(self.log)
-        stream = self._sharded(*self.shard) if self.shard is not None else self._all()
+        stream = self._sharded(self.shard) if self.shard is not None else self._all()
         yield from purges.cleaned(stream) if purges else stream
 
     def _all(self) -> Iterator[Event]:
@@ -226,15 +227,12 @@ class SegmentReader:
         if self.expect is not None:
             _compare(key, self.expect, self.stats)
 
-    def _sharded(self, index: int, count: int) -> Iterator[Event]:
-        """Only the events of one shard of threads, for one of count restore processes.
+    def _sharded(self, shard: Shard) -> Iterator[Event]:
+        """The events a restore process decodes (board/lifecycle/shards.py): only theirs are decoded.
 
-        A line's shard is read from its bytes, so the other shards' lines are
-        never decoded: in canonical JSON the top-level ``"thread"`` key is the
-        last one preceded by ``,"`` (a string cannot hold that pair unescaped,
-        and payload keys sort before it). Events without a thread go to shard
-        0. Every line is still hashed and counted; decoding and id order are
-        checked for this shard's lines, the other shards check theirs.
+        Every line is still hashed and counted; decoding and id order are
+        checked for the lines decoded, the other shards check theirs. The
+        stats count the shard's own threads' events only.
         """
         key = self.key
         try:
@@ -250,13 +248,7 @@ class SegmentReader:
                 with gzip.GzipFile(fileobj=hashing, mode="rb") as lines:
                     for line in lines:
                         lines_read += 1
-                        at = line.rfind(b',"thread":"')
-                        if at < 0:
-                            mine = index == 0
-                        else:
-                            end = line.find(b'"', at + 11)
-                            mine = zlib.crc32(line[at + 11 : end]) % count == index
-                        if not mine:
+                        if not shard.wants(line):
                             continue
                         try:
                             event = decode(line)
@@ -265,8 +257,9 @@ class SegmentReader:
                         if event.id <= last:
                             raise CorruptObject(key, f"line {lines_read}: id {event.id} is not after {last}")
                         last = event.id
-                        taken += 1
-                        types[event.type] = types.get(event.type, 0) + 1
+                        if shard.owns(event):
+                            taken += 1
+                            types[event.type] = types.get(event.type, 0) + 1
                         yield event
                     while hashing.read(CHUNK):
                         pass
@@ -327,7 +320,7 @@ def verify(log: BaseLog, manifest: Manifest) -> None:
 
 
 def events(
-    log: BaseLog, manifest: Manifest, shard: tuple[int, int] | None = None, purges: PurgeList | None = None
+    log: BaseLog, manifest: Manifest, shard: Shard | None = None, purges: PurgeList | None = None
 ) -> SegmentReader:
     """The events of the segment a manifest describes (or of one shard), checked against it as they stream.
 

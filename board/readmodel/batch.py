@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from board.events import Event, EventType
 from board.readmodel import boardcache
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
-from board.readmodel.projection import deltas, join_into, listed, merger, page_sizes, write
+from board.readmodel.projection import Delta, deltas, join_into, listed, merger, page_sizes, write
 from board.store import BaseStore, Fetched
 
 FETCH_CHUNK = 500  # keys per multi-get when a batch is written
@@ -109,11 +110,12 @@ class BatchApplier:
         self.fresh = fresh
         self.written: OrderedDict[Slot, None] = OrderedDict()  # what a fresh batch wrote (bounded)
 
-    def add(self, event: Event) -> None:
+    def add(self, event: Event, found: Iterable[Delta] | None = None) -> None:
+        """Fold an event in: its deltas, or those ``found`` (the part of it a restore shard applies)."""
         if event.type in (EventType.BOARD_CREATED, EventType.BOARD_SETTINGS_CHANGED):
             boardcache.forget(event.board)
         pending = self.pending
-        for bucket, key, delta in deltas(event):
+        for bucket, key, delta in deltas(event) if found is None else found:
             slot = (bucket, key)
             mine = pending.get(slot)
             pending[slot] = delta if mine is None else _absorb(bucket, mine, delta)

@@ -76,8 +76,9 @@ def _jst_hour(hour: int) -> tuple[str, str] | None:
     return f"{t:%Y%m%d}", f"{t:%Y%m%d%H}"
 
 
-def shard_of(event_id: str) -> int:
-    return zlib.crc32(event_id.encode("ascii")) % o.POST_INDEX_SHARDS
+def shard_of(event_id: str | bytes) -> int:
+    """The search index's shard of a post, by its event id (as text or, read from a log line, bytes)."""
+    return zlib.crc32(event_id if isinstance(event_id, bytes) else event_id.encode("ascii")) % o.POST_INDEX_SHARDS
 
 
 def index_key(board: str, posted_ms: int, posted_event: str) -> str:
@@ -89,8 +90,17 @@ def trip_of(name: str) -> str:
     return found.group(1) if found else ""
 
 
-def deltas(event: Event) -> Iterator[Delta]:
-    """The moderation site's objects an event touches."""
+def index_shard(event: Event) -> int | None:
+    """The search index's shard an event writes an entry to (None: it writes none)."""
+    if event.type in (EventType.THREAD_CREATED, EventType.POST_CREATED):
+        return shard_of(event.id)
+    if event.type in (EventType.POST_DELETED, EventType.POST_PURGED) and event.payload.get("posted_event"):
+        return shard_of(event.payload["posted_event"])
+    return None
+
+
+def index_deltas(event: Event) -> Iterator[Delta]:
+    """The search index's objects an event touches: its post's summary (or tombstone) and the day's slots."""
     board, p = event.board, event.payload
     if event.type in (EventType.THREAD_CREATED, EventType.POST_CREATED) and (p.get("redacted") or p.get("void")):
         # A deleted post as a snapshot keeps it (its text gone), and a void: the index keeps it deleted.
@@ -116,7 +126,14 @@ def deltas(event: Event) -> Iterator[Delta]:
         tombstone = {"deleted": True, "event": event.id, "n": event.number, "t": event.thread}
         key = index_key(board, p["posted"], p["posted_event"])
         yield o.POST_INDEX, key, {"posts": {f"{event.thread}/{event.number}": tombstone}}
-    elif event.type == EventType.POST_REPORTED:
+
+
+def deltas(event: Event, index: bool = True) -> Iterator[Delta]:
+    """The moderation site's objects an event touches (without the search index's: ``index=False``)."""
+    if index:
+        yield from index_deltas(event)
+    board, p = event.board, event.payload
+    if event.type == EventType.POST_REPORTED:
         report = {"thread": event.thread, "number": event.number, "reason": p.get("reason", ""), "time": event.time}
         state = [event.id, "open"]
         yield o.REPORTS, f"{board}/{day_of(event.time)}", {"reports": {event.id: {**report, "state": state}}}

@@ -87,8 +87,12 @@ def _thread_delta(number: int, post: o.State, entry: o.State) -> o.State:
     return delta
 
 
-def deltas(event: Event) -> Iterator[Delta]:
-    """The objects an event touches and what it joins into each (derived writes come after, see apply)."""
+def deltas(event: Event, index: bool = True) -> Iterator[Delta]:
+    """The objects an event touches and what it joins into each (derived writes come after, see apply).
+
+    ``index=False`` leaves out the moderators' search index (a restore process that does not own the
+    post's index shard, board/lifecycle/shards.py).
+    """
     board, thread = event.board, event.thread
     if event.type in (EventType.BOARD_CREATED, EventType.BOARD_SETTINGS_CHANGED):
         given = {k: v for k, v in event.payload.items() if k in DEFAULTS}
@@ -142,7 +146,7 @@ def deltas(event: Event) -> Iterator[Delta]:
         entry = o.thread_entry(updated=event.time, title_purged=title_purged)
         yield o.THREAD, o.thread_key(board, thread), _thread_delta(event.number, tombstone, entry)
 
-    yield from moderation.deltas(event)
+    yield from moderation.deltas(event, index)
 
 
 def listed(board: str, thread: str, entry: o.State) -> Iterator[Delta]:
