@@ -41,6 +41,16 @@ def test_deleting_a_deleted_post_again_is_an_error_and_writes_nothing(board):
     assert log_keys() == before
 
 
+def test_banning_a_banned_id_again_is_an_error_and_writes_nothing(board):
+    thread = new_thread(address="198.51.100.20").thread
+    reply("test", thread, address="198.51.100.20")
+    call_command("banposter", "test", thread, "1", "--reason", "荒らし")
+    before = log_keys()
+    with pytest.raises(CommandError, match=r"banned on /test/ for \S+ already"):
+        call_command("banposter", "test", thread, "2", "--reason", "荒らし")  # the same ID, the same day
+    assert log_keys() == before
+
+
 def test_archivethread_makes_the_thread_read_only(board):
     thread = new_thread().thread
     call_command("archivethread", "test", thread)

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from board.events import EventType
+from board.events import Event, EventType, decode
 from board.lifecycle import purgelist
 from board.lifecycle.purge import sweep_lease
 from board.log import get_log
@@ -16,6 +16,7 @@ from board.moderation import accounts
 from board.moderation.audit import actions
 from board.readmodel.moderation import JST
 from board.tasks.lifecycle import purge_sweep
+from tests.helpers import log_keys
 from tests.purge_helpers import holders, published_and_deleted
 from tests.test_admin import PASSWORD, account, post, signed_in
 
@@ -36,6 +37,11 @@ def purge_form(client: Client, thread: str, **fields):
 
 def dat(thread: str) -> str:
     return Client().get(f"/test/dat/{thread}.dat").content.decode("cp932")
+
+
+def committed(kind: EventType) -> list[Event]:
+    """The events of this kind committed since the last rollup."""
+    return [e for e in (decode(get_log().read(key)) for key in log_keys()) if e.type == kind]
 
 
 def test_a_superuser_purges_a_post_from_its_thread_page(site):
@@ -74,6 +80,30 @@ def test_a_superuser_purges_an_account_which_can_no_longer_sign_in(site):
     assert response.status_code == 302
     assert not accounts.get("mod").is_active and accounts.get("mod").password == ""
     assert Client().post("/admin/login/", {"username": "mod", "password": PASSWORD}).status_code == 200  # refused
+
+
+def test_purging_a_purged_post_again_is_refused_saying_so_and_commits_nothing(site):
+    client = signed_in("root")
+    purge_form(client, site, reason="個人情報のため")
+    purge_form(client, site, reason="個人情報のため")
+    shown = client.get(f"/admin/threads/test/{site}/").content.decode()
+    assert f"post test/{site}/3 is purged already" in shown.lower()
+    assert len(committed(EventType.POST_PURGED)) == 1
+
+
+def test_a_purge_recorded_but_not_committed_is_made_again(site):
+    purgelist.record_post(get_log(), "test", site, 3, 0, 2**62)  # a request that failed half-way
+    purge_form(signed_in("root"), site, reason="個人情報のため")
+    assert len(committed(EventType.POST_PURGED)) == 1
+
+
+def test_purging_a_purged_account_again_is_refused_saying_so_and_commits_nothing(site):
+    client = signed_in("root")
+    for _ in range(2):
+        post(client, "/admin/moderators/mod/purge/", "/admin/moderators/mod/", reason="退任")
+    shown = client.get("/admin/moderators/mod/").content.decode()
+    assert "account &#x27;mod&#x27; is purged already" in shown.lower()
+    assert len(committed(EventType.MODERATOR_PURGED)) == 1
 
 
 def test_the_purge_command_records_deletes_and_rewrites(site):

@@ -89,6 +89,7 @@ class Moderator:
     is_active: bool = True
     cap_name: str = ""
     cap: str = ""  # the keyed hash of the cap's key (caps.py)
+    purged: bool = False  # inactive for good: its hashes are rewritten out of the log (purge.py)
 
     # Django's login() stores user._meta.pk.value_to_string(user): the default user model's id field.
     _meta = User._meta
@@ -169,6 +170,7 @@ def get(username: str) -> Moderator | None:
         f["active"],
         f.get("cap_name", ""),
         f.get("cap", ""),
+        bool(f.get("purged")),
     )
 
 

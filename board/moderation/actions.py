@@ -96,7 +96,10 @@ def ban_poster(board: str, thread: str, number: int, reason: str = "", by: str =
         raise ModerationError(f"no post {board}/{thread}/{number} to take an ID from")
     if not post.get("id"):
         raise ModerationError(f"post {board}/{thread}/{number} has no ID (the board does not force IDs)")
-    payload = {"poster": post["id"], "day": jst_day(post["time"]).isoformat(), **who(by, reason)}
+    day = jst_day(post["time"]).isoformat()
+    if queries.is_banned(get_store(), board, day, post["id"]):
+        raise ModerationError(f"ID:{post['id']} is banned on /{board}/ for {day} already")
+    payload = {"poster": post["id"], "day": day, **who(by, reason)}
     return commit(new_event(EventType.POSTER_BANNED, board, thread, number, payload))
 
 

@@ -40,6 +40,8 @@ def _post(board: str, thread: str, number: int) -> tuple[dict, dict]:
     if not 1 <= number <= found.count:
         raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
     posts = queries.posts(get_store(), board, thread, [number])
+    if posts and posts[0].get("purged"):
+        raise ModerationError(f"post {board}/{thread}/{number} is purged already")
     after, before = int(thread) * 1000, new_event(EventType.POST_PURGED, board).time
     indexed = {}
     if posts and not posts[0].get("deleted"):
@@ -57,8 +59,11 @@ def planned_post(board: str, thread: str, number: int) -> Entry:
 
 
 def planned_account(username: str) -> Entry:
-    if accounts.get(username) is None:
+    account = accounts.get(username)
+    if account is None:
         raise ModerationError(f"no account {username!r}")
+    if account.purged:
+        raise ModerationError(f"account {username!r} is purged already")
     return Entry(purgelist.account_entry_key(username), {"username": username, "recorded": _now()})
 
 

@@ -152,7 +152,8 @@ def deltas(event: Event, index: bool = True) -> Iterator[Delta]:
             yield o.ACCOUNTS, "caps", {"f": {p["cap"]: [event.id, [p.get("cap_name", ""), p["username"]]]}}
     elif event.type == EventType.MODERATOR_PURGED:
         # The hashes go from the account (the latest event sets each field); the event itself names none.
-        cleared = {"active": False, "password": "", "cap_name": "", "cap": ""}
+        # "purged" marks it so that it is not purged again, nor made active (board/moderation/).
+        cleared = {"active": False, "password": "", "cap_name": "", "cap": "", "purged": True}
         yield o.ACCOUNTS, p["username"], {"f": {k: [event.id, v] for k, v in cleared.items()}}
     if event.type in MODERATION and "by" in p:
         yield o.AUDIT, day_of(event.time), {"actions": {event.id: audit_entry(event)}}

@@ -75,9 +75,11 @@ def post_state(event: Event) -> o.State:
     return state
 
 
-def _tombstone(event: Event, reason: str) -> o.State:
-    """A deleted post as pages hold it: its number, and the event that deleted it."""
-    return {"number": event.number, "deleted": True, "event": event.id, "reason": reason}
+def _tombstone(event: Event, reason: str, purged: bool = False) -> o.State:
+    """A deleted post as pages hold it: its number, the event that deleted it, and whether that was a purge."""
+    tombstone = {"number": event.number, "deleted": True, "event": event.id, "reason": reason}
+    # Marked so that a purge asked for again is refused (board/moderation/purge.py); pages ignore it.
+    return (tombstone | {"purged": True}) if purged else tombstone
 
 
 def _thread_delta(number: int, post: o.State, entry: o.State) -> o.State:
@@ -137,7 +139,7 @@ def deltas(event: Event, index: bool = True) -> Iterator[Delta]:
         yield o.BANS, o.bans_key(board, p["day"]), {"ids": {p["poster"]: [event.id, banned]}}
     elif event.type in (EventType.POST_DELETED, EventType.POST_PURGED):
         assert thread is not None and event.number is not None
-        tombstone = _tombstone(event, event.payload.get("reason", ""))
+        tombstone = _tombstone(event, event.payload.get("reason", ""), event.type == EventType.POST_PURGED)
         # Purging the first post takes the thread's title with it, wherever the title is kept.
         title_purged = event.type == EventType.POST_PURGED and event.number == 1
         page = {"posts": {str(event.number): tombstone}} | ({"title_purged": True} if title_purged else {})
