@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -102,3 +105,31 @@ def count_listings(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(type(log), "list", listing)
     return prefixes
+
+
+def twice_at_once(monkeypatch, module: ModuleType, action: Callable[[], object]) -> object:
+    """Run action in a thread held just before its commit (module's), and again meanwhile.
+
+    Two moderators taking one action at the same moment, or a double click:
+    what the second returned, or the exception it raised.
+    """
+    reached, release = threading.Event(), threading.Event()
+    commit = module.commit
+
+    def held(event):
+        if not reached.is_set():
+            reached.set()
+            release.wait(10)
+        return commit(event)
+
+    monkeypatch.setattr(module, "commit", held)
+    first = threading.Thread(target=action)
+    first.start()
+    assert reached.wait(10)
+    try:
+        return action()
+    except Exception as exc:
+        return exc
+    finally:
+        release.set()
+        first.join(10)

@@ -14,7 +14,7 @@ from board.moderation.actions import ModerationError
 from board.readmodel import queries
 from board.readmodel.projection import apply
 from board.store import get_store
-from tests.helpers import apply_pending, make_board, new_thread, reply
+from tests.helpers import apply_pending, log_keys, make_board, new_thread, reply, twice_at_once
 
 PASSWORD = "correct horse battery"
 TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -254,6 +254,33 @@ def test_dismissing_a_report_keeps_the_post(moderated):
     )
     assert not queries.posts(get_store(), "test", moderated, [3])[0].get("deleted")
     assert open_reports(["test"]) == []
+
+
+def test_a_report_dismissed_twice_at_once_is_resolved_once(moderated, monkeypatch):
+    from board.moderation import reports
+    from board.moderation.reports import open_reports, resolve
+
+    report(moderated, 3)
+    apply_pending()
+    [entry] = open_reports(["test"])
+    before = log_keys()
+    second = twice_at_once(monkeypatch, reports, lambda: resolve("test", entry["id"], False, "mod", "問題なし"))
+    assert isinstance(second, ModerationError) and "was just done or is being done" in str(second)
+    assert len(log_keys()) == len(before) + 1
+
+
+def test_two_moderators_deleting_a_post_at_once_delete_it_once_and_the_second_is_told_why(moderated, monkeypatch):
+    from board.moderation import actions
+
+    page = f"/admin/threads/test/{moderated}/"
+    fields = {"board": "test", "thread": moderated, "number": "2", "action": "delete", "reason": "荒らし"}
+    first, second = signed_in("mod"), signed_in("root")
+    clients = iter([first, second])
+    before = log_keys()
+    twice_at_once(monkeypatch, actions, lambda: post(next(clients), "/admin/act/", page, **fields))
+    assert "was just done or is being done" in second.get(page).content.decode()
+    assert "delete: done" in first.get(page).content.decode().lower()
+    assert len(log_keys()) == len(before) + 1
 
 
 # --- survives rehydrate ---------------------------------------------------------------------

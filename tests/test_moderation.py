@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from board.boards import UNLIMITED
-from board.events import decode
+from board.events import EventType, decode
 from board.log import get_log
 from board.posting import refusals as r
 from board.posting.commit import submit
@@ -12,7 +12,7 @@ from board.posting.refusals import Refused
 from board.posting.validation import Submission
 from board.readmodel import queries
 from board.store import get_store
-from tests.helpers import log_keys, new_thread, reply
+from tests.helpers import log_keys, new_thread, reply, twice_at_once
 
 
 def test_deletepost_tombstones_the_post(board):
@@ -49,6 +49,55 @@ def test_banning_a_banned_id_again_is_an_error_and_writes_nothing(board):
     with pytest.raises(CommandError, match=r"banned on /test/ for \S+ already"):
         call_command("banposter", "test", thread, "2", "--reason", "荒らし")  # the same ID, the same day
     assert log_keys() == before
+
+
+def test_a_post_deleted_twice_at_once_is_deleted_once(board, monkeypatch):
+    from board.moderation import actions
+
+    thread = new_thread().thread
+    reply("test", thread, body="消される")
+    before = log_keys()
+    second = twice_at_once(monkeypatch, actions, lambda: actions.delete_post("test", thread, 2, "荒らし", "mod"))
+    assert isinstance(second, actions.ModerationError)
+    assert f"delete test/{thread}/2 was just done or is being done" in str(second)
+    assert len(log_keys()) == len(before) + 1
+
+
+def test_a_thread_stopped_twice_at_once_is_stopped_once(board, monkeypatch):
+    from board.moderation import actions
+
+    thread = new_thread().thread
+    before = log_keys()
+    second = twice_at_once(monkeypatch, actions, lambda: actions.stop_thread("test", thread, "荒れている", "mod"))
+    assert isinstance(second, actions.ModerationError)
+    assert f"stop test/{thread} was just done or is being done" in str(second)
+    assert len(log_keys()) == len(before) + 1
+
+
+def test_an_id_banned_twice_at_once_is_banned_once(board, monkeypatch):
+    from board.moderation import actions
+
+    thread = new_thread(address="198.51.100.20").thread
+    before = log_keys()
+    second = twice_at_once(monkeypatch, actions, lambda: actions.ban_poster("test", thread, 1, "荒らし", "mod"))
+    assert isinstance(second, actions.ModerationError)
+    assert len(log_keys()) == len(before) + 1
+
+
+def test_an_action_goes_on_without_its_claim_when_the_cache_is_down(board, monkeypatch):
+    from redis.exceptions import ConnectionError
+
+    from board.lib.lease import Lease
+    from board.moderation import actions
+
+    def down(self, token=None):
+        raise ConnectionError("redis is down")
+
+    thread = new_thread().thread
+    before = log_keys()
+    monkeypatch.setattr(Lease, "take", down)
+    assert actions.stop_thread("test", thread, "荒れている", "mod").type == EventType.THREAD_STOPPED
+    assert len(log_keys()) == len(before) + 1
 
 
 def test_archivethread_makes_the_thread_read_only(board):

@@ -16,7 +16,7 @@ from board.moderation import accounts
 from board.moderation.audit import actions
 from board.readmodel.moderation import JST
 from board.tasks.lifecycle import purge_sweep
-from tests.helpers import log_keys
+from tests.helpers import log_keys, twice_at_once
 from tests.purge_helpers import holders, published_and_deleted
 from tests.test_admin import PASSWORD, account, post, signed_in
 
@@ -88,6 +88,15 @@ def test_purging_a_purged_post_again_is_refused_saying_so_and_commits_nothing(si
     purge_form(client, site, reason="個人情報のため")
     shown = client.get(f"/admin/threads/test/{site}/").content.decode()
     assert f"post test/{site}/3 is purged already" in shown.lower()
+    assert len(committed(EventType.POST_PURGED)) == 1
+
+
+def test_a_post_purged_twice_at_once_is_purged_once(site, monkeypatch):
+    from board.moderation import purge
+    from board.moderation.actions import ModerationError
+
+    second = twice_at_once(monkeypatch, purge, lambda: purge.purge_post("test", site, 3, "個人情報", "root"))
+    assert isinstance(second, ModerationError) and "was just done or is being done" in str(second)
     assert len(committed(EventType.POST_PURGED)) == 1
 
 

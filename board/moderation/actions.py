@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterator
+
 from board.events import Event, EventType, encode, new_event
+from board.lib.cache import CACHE_ERRORS
+from board.lib.lease import Lease
 from board.log import AlreadyExists, get_log
 from board.log.layout import post_key
 from board.posting import characters
@@ -12,9 +19,47 @@ from board.posting.validation import clean_line
 from board.readmodel import queries
 from board.store import get_store
 
+logger = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 30  # a claim lapses by then should its process die holding it
+HOLD_SECONDS = 5  # a committed action's claim outlives it while its event is applied (by its caller, at once)
+
 
 class ModerationError(Exception):
     """The action names something that does not exist, or cannot be done to it."""
+
+
+@contextlib.contextmanager
+def only_once(what: str, *target: object) -> Iterator[None]:
+    """Commit this action on this target in the block only if the same is not under way; else ModerationError.
+
+    An action checks the store ("deleted already"), then commits; two identical
+    ones at once (two moderators, a double click) both pass the check before
+    either is applied. So, past its check, an action claims itself in the
+    shared cache, atomically (SET NX, as posting's once.py does), and keeps
+    the claim HOLD_SECONDS past its commit, by when the store shows it done
+    and the check refuses the same action saying why (only a check that
+    stalled longer than that before its claim would still commit). Refused
+    or failed, it lets the claim go at once. The cache is best-effort here as everywhere:
+    when it is down, the store's check alone stands.
+    """
+    digest = hashlib.sha256("\x00".join(map(str, target)).encode()).hexdigest()[:32]
+    claim = Lease(f"moderation:{what}:{digest}", CLAIM_SECONDS)
+    try:
+        token = claim.take()
+    except CACHE_ERRORS as exc:
+        logger.warning("%s not claimed, the cache failed: %s", what, exc)
+        yield
+        return
+    if token is None:
+        where = "/".join(map(str, target))[:80]
+        raise ModerationError(f"{what} {where} was just done or is being done (another moderator, a second click?)")
+    try:
+        yield
+    except BaseException:
+        claim.release(token)
+        raise
+    claim.release(token, hold=HOLD_SECONDS)
 
 
 def existing_thread(board: str, thread: str) -> queries.Thread:
@@ -72,7 +117,8 @@ def delete_post(board: str, thread: str, number: int, reason: str = "", by: str 
     if posts:
         # Where the moderation site's search index keeps the post (board/readmodel/moderation.py).
         payload |= {"posted": posts[0]["time"], "posted_event": posts[0]["event"]}
-    return commit(new_event(EventType.POST_DELETED, board, thread, number, payload))
+    with only_once("delete", board, thread, number):
+        return commit(new_event(EventType.POST_DELETED, board, thread, number, payload))
 
 
 def delete_posts_of(board: str, thread: str, poster: str, reason: str = "", by: str = "operator") -> list[Event]:
@@ -100,20 +146,24 @@ def ban_poster(board: str, thread: str, number: int, reason: str = "", by: str =
     if queries.is_banned(get_store(), board, day, post["id"]):
         raise ModerationError(f"ID:{post['id']} is banned on /{board}/ for {day} already")
     payload = {"poster": post["id"], "day": day, **who(by, reason)}
-    return commit(new_event(EventType.POSTER_BANNED, board, thread, number, payload))
+    with only_once("ban", board, post["id"], day):  # the ID's ban, from whichever of its posts
+        return commit(new_event(EventType.POSTER_BANNED, board, thread, number, payload))
 
 
 def lift_ban(board: str, poster: str, day: str, reason: str = "", by: str = "operator") -> Event:
     if not queries.is_banned(get_store(), board, day, poster):
         raise ModerationError(f"ID:{poster} is not banned on /{board}/ for {day}")
-    return commit(new_event(EventType.BAN_LIFTED, board, payload={"poster": poster, "day": day, **who(by, reason)}))
+    payload = {"poster": poster, "day": day, **who(by, reason)}
+    with only_once("lift", board, poster, day):
+        return commit(new_event(EventType.BAN_LIFTED, board, payload=payload))
 
 
 def archive_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
     """Send a thread to the archive (過去ログ) by hand: read-only from then on."""
     if existing_thread(board, thread).archived:
         raise ModerationError(f"{board}/{thread} is in the archive already")
-    return commit(new_event(EventType.THREAD_ARCHIVED, board, thread, payload=who(by, reason)))
+    with only_once("archive", board, thread):
+        return commit(new_event(EventType.THREAD_ARCHIVED, board, thread, payload=who(by, reason)))
 
 
 def restore_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
@@ -128,10 +178,11 @@ def restore_thread(board: str, thread: str, reason: str = "", by: str = "operato
     if not found.archived:
         raise ModerationError(f"{board}/{thread} is not in the archive")
     event = new_event(EventType.THREAD_RESTORED, board, thread, found.count, who(by, reason))
-    try:
-        get_log().create(post_key(board, thread, found.count), encode(event))
-    except AlreadyExists:
-        return commit(new_event(EventType.THREAD_RESTORED, board, thread, payload=who(by, reason)))
+    with only_once("restore", board, thread):
+        try:
+            get_log().create(post_key(board, thread, found.count), encode(event))
+        except AlreadyExists:
+            return commit(new_event(EventType.THREAD_RESTORED, board, thread, payload=who(by, reason)))
     fan_out(event)
     return event
 
@@ -140,10 +191,12 @@ def stop_thread(board: str, thread: str, reason: str = "", by: str = "operator")
     """スレスト: the thread stays live and readable; posts are refused."""
     if existing_thread(board, thread).stopped:
         raise ModerationError(f"{board}/{thread} is stopped already")
-    return commit(new_event(EventType.THREAD_STOPPED, board, thread, payload=who(by, reason)))
+    with only_once("stop", board, thread):
+        return commit(new_event(EventType.THREAD_STOPPED, board, thread, payload=who(by, reason)))
 
 
 def resume_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
     if not existing_thread(board, thread).stopped:
         raise ModerationError(f"{board}/{thread} is not stopped")
-    return commit(new_event(EventType.THREAD_RESUMED, board, thread, payload=who(by, reason)))
+    with only_once("resume", board, thread):
+        return commit(new_event(EventType.THREAD_RESUMED, board, thread, payload=who(by, reason)))

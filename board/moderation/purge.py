@@ -21,7 +21,7 @@ from board.lifecycle import purgelist
 from board.lifecycle.purgelist import Entry
 from board.log import get_log
 from board.moderation import accounts
-from board.moderation.actions import ModerationError, existing_thread, who
+from board.moderation.actions import ModerationError, existing_thread, only_once, who
 from board.posting.commit import commit
 from board.readmodel import queries
 from board.store import get_store
@@ -70,8 +70,9 @@ def planned_account(username: str) -> Entry:
 def purge_post(board: str, thread: str, number: int, reason: str, by: str) -> Event:
     """Put a post on the purge list, delete it (numbering kept), and queue the sweep."""
     target, indexed = _post(board, thread, number)
-    purgelist.record_post(get_log(), board, thread, number, target["after"], target["before"])
-    event = commit(new_event(EventType.POST_PURGED, board, thread, number, who(by, reason) | indexed))
+    with only_once("purge", board, thread, number):
+        purgelist.record_post(get_log(), board, thread, number, target["after"], target["before"])
+        event = commit(new_event(EventType.POST_PURGED, board, thread, number, who(by, reason) | indexed))
     queue_sweep()
     return event
 
@@ -81,8 +82,10 @@ def purge_account(username: str, reason: str, by: str) -> Event:
     planned_account(username)
     if username == by:
         raise ModerationError("an account cannot purge itself")
-    purgelist.record_account(get_log(), username)
-    event = commit(new_event(EventType.MODERATOR_PURGED, SITE, payload={"username": username, **who(by, reason)}))
+    payload = {"username": username, **who(by, reason)}
+    with only_once("purge", SITE, username):
+        purgelist.record_account(get_log(), username)
+        event = commit(new_event(EventType.MODERATOR_PURGED, SITE, payload=payload))
     queue_sweep()
     return event
 

@@ -16,7 +16,7 @@ from django.core.cache import cache
 
 from board.events import Event, EventType, new_event
 from board.lib.cache import CACHE_ERRORS
-from board.moderation.actions import ModerationError, delete_post, one_line, reason_text
+from board.moderation.actions import ModerationError, delete_post, one_line, only_once, reason_text
 from board.posting import characters
 from board.posting import refusals as r
 from board.posting.commit import commit
@@ -91,16 +91,19 @@ def resolve(board: str, report_id: str, accept: bool, by: str, reason: str = "")
         raise ModerationError(f"report {report_id} was {entry['state'][1]} already")
     reason = reason_text(reason)
     done = []
-    if accept:
-        posts = queries.posts(get_store(), board, entry["thread"], [entry["number"]])
-        if posts and not posts[0].get("deleted"):
-            done.append(delete_post(board, entry["thread"], entry["number"], reason or entry["reason"], by))
-    payload = {"report": report_id, "day": day, "state": "accepted" if accept else "dismissed", "by": by}
-    done.append(
-        commit(
-            new_event(EventType.REPORT_RESOLVED, board, entry["thread"], entry["number"], {**payload, "reason": reason})
+    with only_once("resolve", board, report_id):  # an accept and a dismiss at once, too: one is done
+        if accept:
+            posts = queries.posts(get_store(), board, entry["thread"], [entry["number"]])
+            if posts and not posts[0].get("deleted"):
+                done.append(delete_post(board, entry["thread"], entry["number"], reason or entry["reason"], by))
+        payload = {"report": report_id, "day": day, "state": "accepted" if accept else "dismissed", "by": by}
+        done.append(
+            commit(
+                new_event(
+                    EventType.REPORT_RESOLVED, board, entry["thread"], entry["number"], {**payload, "reason": reason}
+                )
+            )
         )
-    )
     return done
 
 
