@@ -450,6 +450,25 @@ def test_a_moderators_boards_must_be_board_names(moderated):
         accounts.create("newmod", PASSWORD, boards=["test", "<script>", "ニュース"])
 
 
+def test_a_moderators_boards_must_be_boards_of_the_site(moderated):
+    with pytest.raises(accounts.AccountError, match="no such board: /nosuch/"):
+        accounts.create("newmod", PASSWORD, boards=["test", "nosuch"])
+    with pytest.raises(accounts.AccountError, match="no such board: /nosuch/"):
+        accounts.change("mod", "root", "担当替え", boards=["test", "nosuch"])
+    assert accounts.get("newmod") is None and accounts.get("mod").boards == {"test"}
+
+
+def test_a_purged_account_cannot_be_made_active_again(moderated):
+    from board.moderation.purge import purge_account
+
+    apply(get_store(), purge_account("mod", "退任", "root"))
+    client = signed_in("root")
+    page = "/admin/moderators/mod/"
+    response = post(client, page, page, boards="test", active="on", password="a new long password", reason="復帰")
+    assert "account &#x27;mod&#x27; is purged: it cannot be made active again" in response.content.decode().lower()
+    assert not accounts.get("mod").is_active
+
+
 def test_a_superuser_cannot_demote_or_deactivate_themselves(moderated):
     for change in ({"superuser": False}, {"active": False}):
         with pytest.raises(accounts.AccountError, match="their own"):

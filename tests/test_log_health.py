@@ -328,8 +328,8 @@ def test_ages_read_as_people_say_them() -> None:
 
 @pytest.fixture
 def root():
-    account("mod", boards=("test",))
-    account("root", superuser=True)
+    account("mod", boards=())  # no board here to moderate
+    account("root", superuser=True, boards=())
     return signed_in("root")
 
 

@@ -323,7 +323,7 @@ def test_purging_an_account_removes_its_password_and_cap_hashes_from_every_objec
 
     t = Timeline()
     t.board(0)
-    apply(get_store(), accounts.create("gone", "a long password", boards=["test"]))
+    apply(get_store(), accounts.create("gone", "a long password"))
     apply(get_store(), accounts.change("gone", "root", "cap", cap=("元", "capkey123")))
     apply(get_store(), accounts.create("root", "a long password", superuser=True))
     account = accounts.get("gone")

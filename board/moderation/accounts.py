@@ -27,6 +27,7 @@ from board.posting.characters import FAKE_MARKS
 from board.posting.commit import commit
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
+from board.readmodel import queries
 from board.readmodel.projection import read
 from board.store import get_store
 
@@ -60,10 +61,15 @@ def _check_password(password: str) -> None:
 
 
 def _board_names(boards) -> list[str]:
-    """The boards a moderator acts on, sorted; each must be a board's name (a-z, 0-9, _)."""
+    """The boards a moderator acts on, sorted; each must be a board's name (a-z, 0-9, _) and a board of the site."""
     wrong = [b for b in boards if not NAME_RE.match(b)]
     if wrong:
         raise AccountError(f"not a board's name: {', '.join(repr(b[:40]) for b in wrong[:5])}")
+    # A board created later under that name would be theirs unasked.
+    every = {b["name"] for b in queries.all_boards(get_store())}
+    missing = sorted(set(boards) - every)
+    if missing:
+        raise AccountError(f"no such board: {', '.join(f'/{b}/' for b in missing[:5])}")
     return sorted(set(boards))
 
 
@@ -222,6 +228,9 @@ def change(
     if current is None:
         raise AccountError(f"no account {username!r}")
     payload = {k: v for k, v in fields.items() if k in ("superuser", "boards", "active")}
+    if current.purged and payload.get("active"):
+        # Its hashes are gone from the log and every event of it is read without them: a new account is the way.
+        raise AccountError(f"account {username!r} is purged: it cannot be made active again")
     if cap is not None:
         from board.moderation import caps
 
