@@ -162,6 +162,14 @@ def test_a_deactivated_moderator_is_signed_out(moderated):
     assert client.get("/admin/").status_code == 302
 
 
+def test_a_moderator_who_changes_their_password_stays_signed_in_and_their_other_sessions_end(moderated):
+    here, elsewhere = signed_in("mod"), signed_in("mod")
+    response = post(here, "/admin/password/", "/admin/password/", old=PASSWORD, new="another long password")
+    assert response.status_code == 302 and accounts.get("mod").check_password("another long password")
+    assert here.get("/admin/").status_code == 200
+    assert elsewhere.get("/admin/").status_code == 302
+
+
 def test_finding_posts_by_daily_id_and_text(moderated):
     [bad] = queries.posts(get_store(), "test", moderated, [2])
     client = signed_in("mod")

@@ -83,7 +83,7 @@ def _who(by: str, reason: str) -> dict:
         raise AccountError(str(exc)) from exc
 
 
-@dataclass
+@dataclass(eq=False)
 class Moderator:
     """A signed-in moderator, as Django's auth and admin use a user."""
 
@@ -122,6 +122,17 @@ class Moderator:
 
     def __str__(self) -> str:
         return self.username
+
+    def __eq__(self, other: object) -> bool:
+        """The same account, whatever it holds now, as Django's models compare by pk.
+
+        update_session_auth_hash keeps the session only if the user read back
+        after a password change equals request.user, whose password is the old one.
+        """
+        return isinstance(other, Moderator) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
 
     def can_moderate(self, board: str) -> bool:
         return self.is_active and (self.is_superuser or board in self.boards)
