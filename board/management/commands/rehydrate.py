@@ -71,7 +71,10 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=default_workers(),
-            help="processes that replay the segments, each a shard of the threads (default: one per CPU, up to 4)",
+            help=(
+                "processes that replay the segments, each a shard of the threads and of the search index "
+                "(default: one per CPU, up to 4)"
+            ),
         )
 
     def handle(
