@@ -185,6 +185,22 @@ def test_a_closed_board_refuses_posts_and_reopens():
     assert reply("news", thread).number == 2
 
 
+@pytest.mark.parametrize("action", ["close", "reopen"])
+def test_closing_a_closed_board_or_reopening_an_open_one_is_refused_saying_so(action):
+    from board.moderation import actions
+    from board.moderation.boards import close_board, reopen_board
+    from tests.helpers import apply_pending, make_board
+
+    make_board("news", "ニュース", **UNLIMITED)
+    if action == "close":
+        close_board("news")
+        apply_pending()
+    before = log_keys()
+    with pytest.raises(actions.ModerationError, match=f"/news/ is {'closed' if action == 'close' else 'open'} already"):
+        (close_board if action == "close" else reopen_board)("news")
+    assert log_keys() == before
+
+
 # --- threads: stopped, archived and restored ------------------------------------------------
 
 

@@ -47,10 +47,22 @@ def save_board(name: str, settings: dict[str, Any], by: str = "operator", reason
     return commit(new_event(kind, name, payload={**payload, **who(by, reason)}))
 
 
-def close_board(name: str, by: str = "operator", reason: str = "") -> Event | None:
+def close_board(name: str, by: str = "operator", reason: str = "") -> Event:
     """Make a board read-only: its pages and dats stay, posts are refused."""
-    return save_board(name, {"closed": True}, by, reason)
+    return _set_closed(name, True, by, reason)
 
 
-def reopen_board(name: str, by: str = "operator", reason: str = "") -> Event | None:
-    return save_board(name, {"closed": False}, by, reason)
+def reopen_board(name: str, by: str = "operator", reason: str = "") -> Event:
+    return _set_closed(name, False, by, reason)
+
+
+def _set_closed(name: str, closed: bool, by: str, reason: str) -> Event:
+    """Close or reopen; refused saying why when the board is so already (nothing would be committed)."""
+    current = queries.board(get_store(), name)
+    if current is None:
+        raise ModerationError(f"no board /{name}/")
+    if bool(current.get("closed")) == closed:
+        raise ModerationError(f"/{name}/ is {'closed' if closed else 'open'} already")
+    event = save_board(name, {"closed": closed}, by, reason)
+    assert event is not None  # the setting differs from the stored one
+    return event
