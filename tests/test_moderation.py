@@ -1,10 +1,13 @@
 """Moderation commands: deletions and archival are events applied like any other."""
 
+from datetime import date, datetime
+
 import pytest
 from django.core.management import CommandError, call_command
 
 from board.boards import UNLIMITED
-from board.events import EventType, decode
+from board.events import EventType, decode, new_event
+from board.formats.dates import JST
 from board.log import get_log
 from board.posting import refusals as r
 from board.posting.commit import submit
@@ -273,3 +276,44 @@ def test_every_moderation_event_says_who_and_why(board):
     [key] = [k for k in log_keys() if k.startswith("incoming/events/")][-1:]
     payload = decode(get_log().read(key)).payload
     assert (payload["by"], payload["reason"]) == ("operator", "spam")
+
+
+# --- the audit trail --------------------------------------------------------------------------
+
+
+def stopped_at(thread: str, when: datetime, reason: str) -> None:
+    from board.readmodel.projection import apply
+
+    payload = {"by": "mod", "reason": reason}
+    apply(get_store(), new_event(EventType.THREAD_STOPPED, "test", thread, payload=payload, at=when))
+
+
+def test_a_days_actions_are_kept_an_hour_to_an_object_and_listed_together_newest_first(board):
+    from board.moderation import audit
+    from board.readmodel import objects as o
+
+    thread = new_thread().thread
+    stopped_at(thread, datetime(2026, 12, 7, 9, 5, tzinfo=JST), "朝")
+    stopped_at(thread, datetime(2026, 12, 7, 21, 40, tzinfo=JST), "夜")
+    assert [key for bucket, key, _ in get_store().items() if bucket == o.AUDIT] == ["2026120709", "2026120721"]
+    assert [a["reason"] for a in audit.actions(date(2026, 12, 7))] == ["夜", "朝"]
+    assert audit.actions(date(2026, 12, 8)) == []
+
+
+def test_actions_kept_under_the_days_key_by_an_earlier_version_are_listed(board):
+    from board.moderation import audit
+    from board.readmodel import objects as o
+    from board.readmodel.moderation import audit_entry
+    from board.readmodel.projection import write
+
+    thread = new_thread().thread
+    earlier = new_event(
+        EventType.THREAD_STOPPED,
+        "test",
+        thread,
+        payload={"by": "mod", "reason": "前"},
+        at=datetime(2026, 12, 7, 8, tzinfo=JST),
+    )
+    write(get_store(), o.AUDIT, "20261207", {"actions": {earlier.id: audit_entry(earlier)}})
+    stopped_at(thread, datetime(2026, 12, 7, 20, 0, tzinfo=JST), "後")
+    assert [a["reason"] for a in audit.actions(date(2026, 12, 7))] == ["後", "前"]

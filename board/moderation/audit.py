@@ -6,19 +6,25 @@ from datetime import date
 
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
-from board.readmodel.projection import read
+from board.readmodel.projection import read_many
 from board.store import get_store
+
+
+def keys(day: date) -> list[str]:
+    """The audit objects of a JST day: one per hour, and the whole day's as stores written before kept it."""
+    return [f"{day:%Y%m%d}{hour:02d}" for hour in range(24)] + [f"{day:%Y%m%d}"]
 
 
 def actions(day: date, boards: list[str] | None = None, by: str = "") -> list[dict]:
     """The day's actions, newest first, on these boards (None: every board, and site actions) and by whom."""
-    state = e.loads(read(get_store(), o.AUDIT, f"{day:%Y%m%d}")) or {"actions": {}}
-    found = []
-    for event_id, entry in state["actions"].items():
-        if boards is not None and entry["board"] not in boards:
-            continue
-        if by and entry["by"] != by:
-            continue
-        found.append({**entry, "id": event_id})
-    found.sort(key=lambda a: a["id"], reverse=True)
-    return found
+    found = {}
+    for value in read_many(get_store(), o.AUDIT, keys(day)).values():
+        state = e.loads(value)
+        assert state is not None
+        for event_id, entry in state["actions"].items():
+            if boards is not None and entry["board"] not in boards:
+                continue
+            if by and entry["by"] != by:
+                continue
+            found[event_id] = {**entry, "id": event_id}
+    return sorted(found.values(), key=lambda a: a["id"], reverse=True)

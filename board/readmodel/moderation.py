@@ -53,6 +53,12 @@ def day_of(ms: int) -> str:
     return hour[0] if hour is not None else f"{jst(ms):%Y%m%d}"
 
 
+def hour_of(ms: int) -> str:
+    """The JST hour of a time, ``YYYYmmddHH``: the key of its audit object."""
+    hour = _jst_hour(ms // 3_600_000)
+    return hour[1] if hour is not None else f"{jst(ms):%Y%m%d%H}"
+
+
 def slot_of(ms: int) -> str:
     hour = _jst_hour(ms // 3_600_000)
     if hour is None:
@@ -156,7 +162,7 @@ def deltas(event: Event, index: bool = True) -> Iterator[Delta]:
         cleared = {"active": False, "password": "", "cap_name": "", "cap": "", "purged": True}
         yield o.ACCOUNTS, p["username"], {"f": {k: [event.id, v] for k, v in cleared.items()}}
     if event.type in MODERATION and "by" in p:
-        yield o.AUDIT, day_of(event.time), {"actions": {event.id: audit_entry(event)}}
+        yield o.AUDIT, hour_of(event.time), {"actions": {event.id: audit_entry(event)}}
 
 
 def audit_entry(event: Event) -> o.State:

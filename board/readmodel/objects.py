@@ -29,7 +29,8 @@ and for the moderation site (board/moderation/):
     postindex/<board>/<slot>/<shard>       summaries of the posts of 10 minutes (JST), in 8 shards
     postindexdays/<board>/<day>            the slots and shards of a JST day that have posts
     reports/<board>/<day>                  readers' reports (削除依頼) of a JST day, and how each ended
-    audit/<day>                            the moderators' actions of a JST day
+    audit/<YYYYmmddHH>                     the moderators' actions of a JST hour (a day's were one object:
+                                           unbounded on a busy day, and rewritten whole at each action)
 
 Values are encoded by encoding.py, which adds the bytes pages are served
 from (dat lines, HTML, subject.txt) beside each state.
