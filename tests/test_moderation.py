@@ -166,6 +166,13 @@ def test_an_old_logs_board_created_again_still_resets_on_replay():
     assert (board["cooldown"], board["res_max"]) == (10, 900), "what a second BoardCreated always meant"
 
 
+def test_a_boolean_for_a_number_setting_is_refused_and_writes_nothing():
+    before = log_keys()
+    with pytest.raises(CommandError, match="'true' is not a int"):
+        call_command("createboard", "news", "ニュース", "--set", "cooldown=true")
+    assert log_keys() == before
+
+
 @pytest.mark.parametrize("name", ["admin", "static", "test", "healthz", "readyz", "metrics", "new"])
 def test_board_names_of_the_sites_own_paths_are_refused(name):
     with pytest.raises(CommandError, match="site's own paths"):

@@ -24,7 +24,8 @@ def parse_setting(text: str) -> tuple[str, object]:
         value = json.loads(raw) if not isinstance(default, str) else raw
     except json.JSONDecodeError:
         raise CommandError(f"--set {key}: {raw!r} is not a {type(default).__name__}") from None
-    if not isinstance(value, type(default)):
+    # Not isinstance: JSON's true is a Python bool, which is an int, and would be committed as a number.
+    if type(value) is not type(default):
         raise CommandError(f"--set {key}: {raw!r} is not a {type(default).__name__}")
     return key, value
 
