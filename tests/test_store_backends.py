@@ -558,6 +558,12 @@ class TestSQLiteStore(StoreContract):
         with pytest.raises(StoreUnavailable, match="unable to open"):
             store.fetch(B, "k")
 
+    def test_a_folder_that_cannot_be_made_is_unavailable(self):
+        (self.tmp_path / "a-file").write_text("")
+        store = SQLiteStore(str(self.tmp_path / "a-file" / "store.sqlite3"), {})
+        with pytest.raises(StoreUnavailable, match="opening .*a-file"):
+            store.fetch(B, "k")
+
     def test_reopens_after_fork(self, store):
         store.store(B, "k", b"before fork")
         first = store._conn

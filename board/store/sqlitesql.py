@@ -71,3 +71,5 @@ def translate(what: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         reraise(exc, what)
+    except OSError as exc:  # its folder or its -changes file: a path that cannot be made, a read-only disk
+        raise StoreUnavailable(f"sqlite store {what}: {exc.strerror or exc} ({exc.filename})") from exc
