@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from board.boards import UNLIMITED
@@ -194,6 +194,19 @@ def test_the_first_superuser_comes_from_the_environment_once(monkeypatch):
     call_command("createmoderator", "--from-env")  # a deploy script runs it on every start
     assert accounts.get("boss").is_superuser
     assert list(accounts.usernames()) == ["boss"]
+
+
+def test_the_first_superuser_with_the_store_down_says_so_and_exits_non_zero(monkeypatch):
+    from board.store import StoreUnavailable
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("riak: no node answered")
+
+    monkeypatch.setenv("UTAKATA_ADMIN_USERNAME", "boss")
+    monkeypatch.setenv("UTAKATA_ADMIN_PASSWORD", PASSWORD)
+    monkeypatch.setattr(accounts, "get", down)
+    with pytest.raises(CommandError, match="could not read the store, nothing was committed: riak"):
+        call_command("createmoderator", "--from-env")
 
 
 # --- reports (削除依頼) ------------------------------------------------------------------

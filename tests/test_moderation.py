@@ -34,6 +34,40 @@ def test_deletepost_of_a_missing_number_is_an_error_and_writes_nothing(board):
     assert log_keys() == before
 
 
+def _store_down(*args, **kwargs):
+    from board.store import StoreUnavailable
+
+    raise StoreUnavailable("riak: no node answered")
+
+
+def test_deletepost_with_the_store_down_says_nothing_was_committed_and_exits_non_zero(board, monkeypatch):
+    thread = new_thread().thread
+    before = log_keys()
+    monkeypatch.setattr(queries, "thread", _store_down)
+    with pytest.raises(CommandError, match="could not read the store, nothing was committed: riak"):
+        call_command("deletepost", "test", thread, "1")
+    assert log_keys() == before
+
+
+def test_deletepost_whose_store_fails_after_the_commit_says_it_is_committed(board, monkeypatch):
+    from board.management import moderation
+
+    thread = new_thread().thread
+    monkeypatch.setattr(moderation, "apply", _store_down)
+    with pytest.raises(CommandError, match="PostDeleted .* is committed to the log, but the store could not apply"):
+        call_command("deletepost", "test", thread, "1")
+    events = [decode(get_log().read(k)) for k in log_keys() if k.startswith("incoming/events/")]
+    assert events[-1].type == EventType.POST_DELETED
+
+
+def test_createboard_with_the_store_down_says_so_and_exits_non_zero(monkeypatch):
+    monkeypatch.setattr(queries, "board", _store_down)
+    for extra in ([], ["--if-missing"]):
+        with pytest.raises(CommandError, match="could not read the store, nothing was committed: riak"):
+            call_command("createboard", "news", "ニュース", *extra)
+    assert log_keys() == []
+
+
 def test_deleting_a_deleted_post_again_is_an_error_and_writes_nothing(board):
     thread = new_thread().thread
     reply("test", thread, body="消される")

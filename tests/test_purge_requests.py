@@ -127,6 +127,20 @@ def test_the_purge_command_needs_a_reason(site):
         call_command("purge", "post", "test", site, "3", stdout=StringIO())
 
 
+def test_the_purge_command_with_the_store_down_says_so_and_exits_non_zero(site, monkeypatch):
+    from board.readmodel import queries
+    from board.store import StoreUnavailable
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("riak: no node answered")
+
+    before = log_keys()
+    monkeypatch.setattr(queries, "thread", down)
+    with pytest.raises(CommandError, match="purge failed: riak: no node answered"):
+        call_command("purge", "post", "test", site, "3", "--reason", "個人情報", stdout=StringIO())
+    assert log_keys() == before
+
+
 def test_a_dry_run_lists_what_would_be_rewritten_and_writes_nothing(site):
     before = holders()
     out = StringIO()

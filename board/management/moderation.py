@@ -10,7 +10,7 @@ from board.events import Event
 from board.log import LogError
 from board.moderation.actions import ModerationError
 from board.readmodel.projection import apply
-from board.store import get_store
+from board.store import StoreError, get_store
 
 
 def moderate(action: Callable[..., Event], *args: object) -> Event:
@@ -21,5 +21,21 @@ def moderate(action: Callable[..., Event], *args: object) -> Event:
         raise CommandError(str(exc)) from exc
     except LogError as exc:
         raise CommandError(f"could not commit to the log: {exc}") from exc
-    apply(get_store(), event)
+    except StoreError as exc:  # an action reads the store before it commits
+        raise CommandError(f"could not read the store, nothing was committed: {exc}") from exc
+    applied(event)
     return event
+
+
+def applied(event: Event) -> None:
+    """Apply a committed event at once; when the store fails, say that the event is committed all the same.
+
+    An operator who saw only the store's error would run the command again and commit it twice.
+    """
+    try:
+        apply(get_store(), event)
+    except StoreError as exc:
+        raise CommandError(
+            f"{event.type} {event.id} is committed to the log, but the store could not apply it now ({exc}); "
+            "the workers apply it once the store answers: do not run the command again"
+        ) from exc

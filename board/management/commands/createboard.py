@@ -9,10 +9,11 @@ from django.core.management.base import BaseCommand, CommandError
 from board.boards import DEFAULTS
 from board.events import EventType
 from board.log import LogError
+from board.management.moderation import applied
 from board.moderation.actions import ModerationError
 from board.moderation.boards import save_board
 from board.readmodel import queries
-from board.store import get_store
+from board.store import StoreError, get_store
 
 
 def parse_setting(text: str) -> tuple[str, object]:
@@ -50,22 +51,22 @@ class Command(BaseCommand):
         parser.add_argument("--reason", default="", help="kept in the log with the change")
 
     def handle(self, *args, name, title, set, if_missing, reason, **options):
-        if if_missing and queries.board(get_store(), name) is not None:
-            self.stdout.write(f"board /{name}/ exists; left as it is")
-            return
         settings = dict(parse_setting(s) for s in set) | {"title": title}
         try:
+            if if_missing and queries.board(get_store(), name) is not None:
+                self.stdout.write(f"board /{name}/ exists; left as it is")
+                return
             event = save_board(name, settings, by="operator", reason=reason)
         except ModerationError as exc:
             raise CommandError(str(exc)) from exc
         except LogError as exc:
             raise CommandError(f"could not commit to the log: {exc}") from exc
+        except StoreError as exc:
+            raise CommandError(f"could not read the store, nothing was committed: {exc}") from exc
         if event is None:
             self.stdout.write(f"board /{name}/ already has these settings; nothing committed")
             return
-        from board.readmodel.projection import apply
-
-        apply(get_store(), event)  # the operator sees the board at once, whatever the workers do
+        applied(event)  # the operator sees the board at once, whatever the workers do
         what = (
             "created"
             if event.type == EventType.BOARD_CREATED

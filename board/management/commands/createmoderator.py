@@ -13,9 +13,9 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 
 from board.log import LogError
+from board.management.moderation import applied
 from board.moderation import accounts
-from board.readmodel.projection import apply
-from board.store import get_store
+from board.store import StoreError
 
 
 class Command(BaseCommand):
@@ -38,14 +38,14 @@ class Command(BaseCommand):
             if not username or not password:
                 raise CommandError("--from-env needs UTAKATA_ADMIN_USERNAME and UTAKATA_ADMIN_PASSWORD")
             superuser = True
-            if accounts.get(username) is not None:
-                self.stdout.write(f"account {username} exists; left as it is")
-                return
         else:
             if not username:
                 raise CommandError("give a username (or --from-env)")
             password = getpass.getpass("password: ")
         try:
+            if from_env and accounts.get(username) is not None:
+                self.stdout.write(f"account {username} exists; left as it is")
+                return
             event = accounts.create(
                 username, password, superuser=superuser, boards=[b for b in boards.split(",") if b], by="operator"
             )
@@ -53,6 +53,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         except LogError as exc:
             raise CommandError(f"could not commit to the log: {exc}") from exc
-        apply(get_store(), event)
+        except StoreError as exc:
+            raise CommandError(f"could not read the store, nothing was committed: {exc}") from exc
+        applied(event)
         kind = "superuser" if superuser else "moderator"
         self.stdout.write(self.style.SUCCESS(f"{kind} {username} committed as {event.id}"))

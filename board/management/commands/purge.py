@@ -12,6 +12,7 @@ from board.log import LogError, get_log
 from board.management.moderation import moderate
 from board.moderation import purge
 from board.moderation.actions import ModerationError
+from board.store import StoreError
 
 
 class Command(BaseCommand):
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             return self.sweep(False)
         except ModerationError as exc:
             raise CommandError(str(exc)) from exc
-        except (LifecycleError, LogError) as exc:
+        except (LifecycleError, LogError, StoreError) as exc:
             raise CommandError(f"purge failed: {exc}") from exc
 
     def targets(self, what: str, target: list[str]) -> list[purgelist.Entry]:

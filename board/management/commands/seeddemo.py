@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from board.management.moderation import applied
 from board.posting.commit import submit
 from board.posting.validation import Submission
 from board.readmodel import queries
-from board.readmodel.projection import apply
 from board.store import get_store
 
 WELCOME = (
@@ -30,5 +30,5 @@ class Command(BaseCommand):
         if queries.threads(get_store(), board):
             return
         posted = submit(board, None, Submission(subject="はじめてのスレッド", body=WELCOME), "127.0.0.1")
-        apply(get_store(), posted.event)
+        applied(posted.event)
         self.stdout.write(self.style.SUCCESS(f"demo thread /{board}/{posted.thread} committed"))
