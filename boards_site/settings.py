@@ -14,7 +14,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from board.lib.backends import parse_url
-from board.lib.env import envbool, envint
+from board.lib.env import envbool, envfloat, envint
 from board.log import SCHEMES as LOG_SCHEMES
 from board.ops.logformat import FORMATS as LOG_FORMATS
 from board.ops.logformat import logging_config
@@ -274,10 +274,12 @@ CELERY_TASK_ROUTES = {"utakata.fanout.*": {"queue": "fanout"}}
 
 # Seconds a web process keeps a board's settings (read by every page): a change
 # reaches every process within this time.
-SETTINGS_TTL = float(os.environ.get("UTAKATA_SETTINGS_TTL", "1"))
+SETTINGS_TTL = envfloat("UTAKATA_SETTINGS_TTL", 1)
+if SETTINGS_TTL < 0:
+    raise ImproperlyConfigured(f"UTAKATA_SETTINGS_TTL={SETTINGS_TTL} must not be negative")
 # Seconds a poster waits at most for the log to confirm a post (board/posting/confirm.py);
 # past it they are told it is not confirmed yet, and that sending it again is safe.
-COMMIT_DEADLINE = float(os.environ.get("UTAKATA_COMMIT_DEADLINE", "5"))
+COMMIT_DEADLINE = envfloat("UTAKATA_COMMIT_DEADLINE", 5)
 if COMMIT_DEADLINE <= 0:
     raise ImproperlyConfigured(f"UTAKATA_COMMIT_DEADLINE={COMMIT_DEADLINE} must be positive")
 
@@ -287,7 +289,7 @@ CELERY_TASK_ANNOTATIONS = {"utakata.fanout.apply": {"max_retries": FANOUT_MAX_RE
 
 # /readyz reports a shared part (log, Redis) that has not answered within this many seconds as
 # failing, rather than letting the probe itself time out (board/ops/probes.py).
-PROBE_TIMEOUT_SECONDS = float(os.environ.get("UTAKATA_PROBE_TIMEOUT_SECONDS", "2"))
+PROBE_TIMEOUT_SECONDS = envfloat("UTAKATA_PROBE_TIMEOUT_SECONDS", 2)
 if PROBE_TIMEOUT_SECONDS <= 0:
     raise ImproperlyConfigured(f"UTAKATA_PROBE_TIMEOUT_SECONDS={PROBE_TIMEOUT_SECONDS} must be positive")
 

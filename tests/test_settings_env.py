@@ -1,0 +1,41 @@
+"""Settings from the environment: a malformed value stops the start naming the variable, not a traceback elsewhere.
+
+The settings are read once, at import, so each environment is tried in a
+child process of its own (``manage.py check``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import services
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=services.project_env(UTAKATA_DATA_DIR=str(tmp_path), **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("name", ["UTAKATA_SETTINGS_TTL", "UTAKATA_COMMIT_DEADLINE", "UTAKATA_PROBE_TIMEOUT_SECONDS"])
+@pytest.mark.parametrize("value", ["abc", "nan", "inf"])
+def test_seconds_that_are_not_a_finite_number_stop_the_start_naming_the_variable(tmp_path, name, value):
+    done = check(tmp_path, **{name: value})
+    assert done.returncode != 0
+    assert f"ImproperlyConfigured: {name}='{value}' is not a" in done.stderr
+
+
+def test_empty_seconds_are_the_default_as_empty_whole_numbers_are(tmp_path):
+    done = check(tmp_path, UTAKATA_SETTINGS_TTL="", UTAKATA_COMMIT_DEADLINE="", UTAKATA_PROBE_TIMEOUT_SECONDS="")
+    assert done.returncode == 0, done.stderr
