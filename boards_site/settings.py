@@ -17,6 +17,7 @@ from board.lib.backends import parse_url
 from board.lib.env import envbool, envfloat, envint
 from board.log import SCHEMES as LOG_SCHEMES
 from board.ops.logformat import FORMATS as LOG_FORMATS
+from board.ops.logformat import LEVELS as LOG_LEVELS
 from board.ops.logformat import logging_config
 from board.ops.multiproc import prepare as prepare_metrics
 from board.posting.numbers import KEY_WINDOW
@@ -297,7 +298,10 @@ if PROBE_TIMEOUT_SECONDS <= 0:
 LOG_FORMAT = os.environ.get("UTAKATA_LOG_FORMAT", "text")
 if LOG_FORMAT not in LOG_FORMATS:
     raise ImproperlyConfigured(f"UTAKATA_LOG_FORMAT={LOG_FORMAT!r}: use json or text")
-LOGGING = logging_config(LOG_FORMAT, os.environ.get("UTAKATA_LOG_LEVEL", "INFO"))
+LOG_LEVEL = os.environ.get("UTAKATA_LOG_LEVEL", "INFO")
+if LOG_LEVEL not in LOG_LEVELS:  # else logging's own "Unable to configure root logger", naming nothing
+    raise ImproperlyConfigured(f"UTAKATA_LOG_LEVEL={LOG_LEVEL!r}: use {', '.join(LOG_LEVELS)}")
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
 # Celery logs through the same configuration instead of replacing it with its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -39,3 +39,10 @@ def test_seconds_that_are_not_a_finite_number_stop_the_start_naming_the_variable
 def test_empty_seconds_are_the_default_as_empty_whole_numbers_are(tmp_path):
     done = check(tmp_path, UTAKATA_SETTINGS_TTL="", UTAKATA_COMMIT_DEADLINE="", UTAKATA_PROBE_TIMEOUT_SECONDS="")
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("value", ["LOUD", "", "info"])
+def test_a_log_level_logging_does_not_know_stops_the_start_naming_the_variable(tmp_path, value):
+    done = check(tmp_path, UTAKATA_LOG_LEVEL=value)
+    assert done.returncode != 0
+    assert f"ImproperlyConfigured: UTAKATA_LOG_LEVEL='{value}': use DEBUG, INFO, WARNING" in done.stderr

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from board.events import Event
 
 FORMATS = ("json", "text")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # UTAKATA_LOG_LEVEL's choices
 _current: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("utakata_event", default=None)
 
 
