@@ -196,6 +196,18 @@ def test_the_first_superuser_comes_from_the_environment_once(monkeypatch):
     assert list(accounts.usernames()) == ["boss"]
 
 
+def test_createmoderator_without_a_terminal_says_no_password_was_given_and_commits_nothing(monkeypatch):
+    import getpass
+
+    def no_terminal(prompt):
+        raise EOFError
+
+    monkeypatch.setattr(getpass, "getpass", no_terminal)
+    with pytest.raises(CommandError, match="no password given: run it in a terminal, or .* --from-env"):
+        call_command("createmoderator", "mod")
+    assert list(accounts.usernames()) == []
+
+
 def test_the_first_superuser_with_the_store_down_says_so_and_exits_non_zero(monkeypatch):
     from board.store import StoreUnavailable
 

@@ -41,7 +41,12 @@ class Command(BaseCommand):
         else:
             if not username:
                 raise CommandError("give a username (or --from-env)")
-            password = getpass.getpass("password: ")
+            try:
+                password = getpass.getpass("password: ")
+            except EOFError:  # no terminal, and nothing on stdin: a deploy script
+                raise CommandError(
+                    "no password given: run it in a terminal, or create the first superuser with --from-env"
+                ) from None
         try:
             if from_env and accounts.get(username) is not None:
                 self.stdout.write(f"account {username} exists; left as it is")
