@@ -127,6 +127,14 @@ def test_the_purge_command_needs_a_reason(site):
         call_command("purge", "post", "test", site, "3", stdout=StringIO())
 
 
+@pytest.mark.parametrize("number", ["²", "٣", "3a"])
+def test_the_purge_command_refuses_a_post_number_that_is_not_ascii_digits(site, number):
+    before = log_keys()
+    with pytest.raises(CommandError, match="purge post BOARD THREAD NUMBER"):
+        call_command("purge", "post", "test", site, number, "--reason", "個人情報", stdout=StringIO())
+    assert log_keys() == before
+
+
 def test_the_purge_command_with_the_store_down_says_so_and_exits_non_zero(site, monkeypatch):
     from board.readmodel import queries
     from board.store import StoreUnavailable

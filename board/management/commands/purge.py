@@ -54,7 +54,8 @@ class Command(BaseCommand):
             if len(target) != 1:
                 raise CommandError("purge account USERNAME")
             return [purge.planned_account(target[0])]
-        if len(target) < 3 or not all(n.isdigit() for n in target[2:]):
+        # ASCII digits: isdigit() alone takes ² and ٣, which int() refuses or reads as 3.
+        if len(target) < 3 or not all(n.isascii() and n.isdigit() for n in target[2:]):
             raise CommandError("purge post BOARD THREAD NUMBER...")
         board, thread = target[:2]
         return [purge.planned_post(board, thread, int(n)) for n in target[2:]]
