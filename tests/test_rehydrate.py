@@ -351,6 +351,20 @@ def test_until_rejects_a_malformed_time():
         rehydrate("--until", "last tuesday")
 
 
+@pytest.mark.parametrize("workers", ["0", "-2", "100000", "two"])
+def test_rehydrate_refuses_a_number_of_workers_it_would_not_use_as_given(workers):
+    with pytest.raises(CommandError, match=f"'{workers}': give a number of processes from 1 to 32"):
+        rehydrate("--workers", workers)
+    assert get_store().is_empty()
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "nan", "inf", "soon"])
+def test_follow_refuses_an_interval_that_is_not_a_pause(interval):
+    with pytest.raises(CommandError, match=f"'{interval}'"):
+        rehydrate("--follow", "--interval", interval)
+    assert get_store().is_empty()
+
+
 # --- follow ---------------------------------------------------------------------------
 
 

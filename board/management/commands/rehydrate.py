@@ -23,6 +23,9 @@ CATCH_UP_ROUNDS = 10  # at most, before a --replace switches
 CAUGHT_UP = 5  # events a catch-up round may still find for the new generation to become current
 # Beyond generation_ttl, for a write that read the pointer just before it expired and is still on its way.
 POINTER_MARGIN = 0.5
+# Each restore process reads every segment and holds its decoding (about 150 MB): a slip of the
+# keyboard (400 for 4) must not fork hundreds, each reading the whole log again.
+MAX_WORKERS = 32
 PARTIAL = "the store now holds part of the restore; fix the cause and run `manage.py rehydrate --replace`"
 
 
@@ -65,15 +68,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--follow", action="store_true", help="after the restore, keep applying new events until SIGTERM/Ctrl-C"
         )
-        parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls with --follow")
+        parser.add_argument(
+            "--interval", type=_seconds, default=1.0, help="seconds between polls with --follow (above 0)"
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         parser.add_argument(
             "--workers",
-            type=int,
+            type=_workers,
             default=default_workers(),
             help=(
                 "processes that replay the segments, each a shard of the threads and of the search index "
-                "(default: one per CPU, up to 4)"
+                f"(default: one per CPU, up to 4; at most {MAX_WORKERS})"
             ),
         )
 
@@ -97,7 +102,7 @@ class Command(BaseCommand):
             target = store.staging() if replace and not dry_run else store
             if target is not store:
                 self.stdout.write(f"building generation {target.generation()} beside the live one (--replace)")
-            report = self.restore(log, target, plan, dry_run, no_progress, max(1, workers))
+            report = self.restore(log, target, plan, dry_run, no_progress, workers)
             if target is not store:
                 self.switch(log, target, plan, report)
         except (LifecycleError, LogError, StoreError) as exc:
@@ -236,3 +241,24 @@ def _time(text: str):
         return parse_time(text)
     except ValueError as exc:
         raise ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    from argparse import ArgumentTypeError
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    # 0, below it or nan: the follower would poll the log without a pause (every poll lists it).
+    if not 0 < seconds < float("inf"):
+        raise ArgumentTypeError(f"{text!r}: give the seconds between polls, above 0")
+    return seconds
+
+
+def _workers(text: str) -> int:
+    from argparse import ArgumentTypeError
+
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_WORKERS):
+        raise ArgumentTypeError(f"{text!r}: give a number of processes from 1 to {MAX_WORKERS}")
+    return int(text)
