@@ -678,6 +678,8 @@ class TestS3Log(LogContract):
             S3Log("b", {"endpoint_url": s3_endpoint, "conect_timeout": "1"})
         with pytest.raises(ImproperlyConfigured, match="bucket"):
             S3Log("", {})
+        with pytest.raises(ImproperlyConfigured, match="endpoint_url='localhost:9000' is not a URL like http"):
+            S3Log("b", {"endpoint_url": "localhost:9000"})
         log = S3Log("b/p/", {"endpoint_url": s3_endpoint, "max_attempts": "5", "read_timeout": "3"})
         assert log.prefix == "p/"
         assert log.config.retries == {"mode": "standard", "total_max_attempts": 5}

@@ -552,6 +552,16 @@ class TestSQLiteStore(StoreContract):
         blocked.update(B, "k", lambda current: b"w", merge_counter)
         assert batcher.get(B, "k") == b"w"
 
+    def test_a_store_url_without_a_path_stops_naming_the_variable(self, settings):
+        from django.core.exceptions import ImproperlyConfigured
+
+        from board import store as store_module
+
+        settings.UTAKATA_STORE = {"BACKEND": "board.store.sqlite.SQLiteStore", "LOCATION": ""}
+        store_module.handler.reset()
+        with pytest.raises(ImproperlyConfigured, match="UTAKATA_STORE_URL: SQLiteStore needs a file path"):
+            store_module.get_store()
+
     def test_unopenable_file_is_unavailable(self):
         (self.tmp_path / "a-directory.sqlite3").mkdir()
         store = SQLiteStore(str(self.tmp_path / "a-directory.sqlite3"), {})

@@ -85,7 +85,11 @@ class BackendHandler:
             cls = import_string(config["BACKEND"])
         except ImportError as exc:
             raise ImproperlyConfigured(f"{self.setting}: cannot import {config['BACKEND']!r}: {exc}") from exc
-        return cls(config.get("LOCATION", ""), dict(config.get("OPTIONS") or {}))
+        try:
+            return cls(config.get("LOCATION", ""), dict(config.get("OPTIONS") or {}))
+        except ValueError as exc:  # a location the backend cannot use (file://, riak://h:web)
+            # Named as the variable it is read from (boards_site/settings.py), not Python's ValueError.
+            raise ImproperlyConfigured(f"{self.setting}_URL: {exc}") from exc
 
     def get(self) -> Any:
         if self.shared:

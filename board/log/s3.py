@@ -164,7 +164,13 @@ class S3Log(ClaimedData, ConditionalWritesProbe, BaseLog):
         # A session of our own: boto3's default session is not safe to share
         # between threads while clients are being made.
         session = boto3.session.Session()
-        self._client = session.client("s3", endpoint_url=endpoint_url, region_name=region_name, config=self.config)
+        try:
+            self._client = session.client("s3", endpoint_url=endpoint_url, region_name=region_name, config=self.config)
+        except ValueError as exc:  # botocore's "Invalid endpoint" names neither the setting nor the form
+            raise ImproperlyConfigured(
+                f"S3 log: endpoint_url={endpoint_url!r} is not a URL like http://minio:9000 "
+                f"(UTAKATA_S3_ENDPOINT_URL): {exc}"
+            ) from None
         self.endpoint = self._client.meta.endpoint_url
         # Whether any attempt of this thread's current PutObject reached the server
         # (botocore retries inside one call): a write none of whose attempts connected
