@@ -116,7 +116,8 @@ MIDDLEWARE = [
 # Moderators' sessions are signed cookies: nothing to keep on a node (web nodes come and go).
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = envint("UTAKATA_ADMIN_SESSION_SECONDS", 8 * 3600)
+ADMIN_SESSION_SECONDS = envint("UTAKATA_ADMIN_SESSION_SECONDS", 8 * 3600)
+SESSION_COOKIE_AGE = ADMIN_SESSION_SECONDS
 
 # --- HTTPS: the site behind a proxy that terminates TLS -------------------------
 
@@ -168,8 +169,10 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "board.moderat
 # web node; after AXES_FAILURE_LIMIT failures of one username from one address, that pair
 # waits AXES_COOLOFF_TIME.
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
-AXES_FAILURE_LIMIT = envint("UTAKATA_ADMIN_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=envint("UTAKATA_ADMIN_COOLOFF_MINUTES", 15))
+ADMIN_FAILURE_LIMIT = envint("UTAKATA_ADMIN_FAILURE_LIMIT", 5)
+ADMIN_COOLOFF_MINUTES = envint("UTAKATA_ADMIN_COOLOFF_MINUTES", 15)
+AXES_FAILURE_LIMIT = ADMIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=ADMIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "board.web.client.client_address"
@@ -264,7 +267,8 @@ CELERY_TIMEZONE = "UTC"
 # longest job: every job is safe to run twice at once, and a redelivered copy of a running
 # rollup or snapshot finds its lease held and skips (board/lifecycle/due.py). Fan-out tasks
 # take milliseconds; a shorter timeout only redelivers sooner what a lost worker held.
-CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", envint("UTAKATA_VISIBILITY_TIMEOUT", 3600))
+VISIBILITY_TIMEOUT = envint("UTAKATA_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("visibility_timeout", VISIBILITY_TIMEOUT)
 # Two queues, each with workers of its own (deploy/entrypoint.sh, scripts/run-local): fan-out
 # alone on "fanout", so that a long snapshot or rollup never delays a post reaching the
 # store; every other task on "jobs".
@@ -369,9 +373,23 @@ for _name in (
     "JOB_RETRY_SECONDS",
     "ROLLUP_LATE_SECONDS",
     "SNAPSHOT_LATE_SECONDS",
+    "ADMIN_SESSION_SECONDS",
+    "ADMIN_FAILURE_LIMIT",
+    "VISIBILITY_TIMEOUT",
 ):
     if globals()[_name] <= 0:
         raise ImproperlyConfigured(f"UTAKATA_{_name}={globals()[_name]} must be positive")
+# 0 means something for these (keep no older snapshot, keep bundles forever, no retry, no wait);
+# below it is a slip: -30 retention days pruned every snapshot but LATEST, as 0 does.
+for _name in (
+    "SNAPSHOT_RETENTION_DAYS",
+    "ARCHIVE_RETENTION_DAYS",
+    "RECONCILE_MIN_AGE_SECONDS",
+    "FANOUT_MAX_RETRIES",
+    "ADMIN_COOLOFF_MINUTES",
+):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"UTAKATA_{_name}={globals()[_name]} must not be negative")
 
 # The log-health page's census (board/lifecycle/health.py): how often a job lists the whole log to
 # count storage by class, the tail, the fan-out lag and posts per hour (kept in the store; the page

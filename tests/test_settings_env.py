@@ -46,3 +46,22 @@ def test_a_log_level_logging_does_not_know_stops_the_start_naming_the_variable(t
     done = check(tmp_path, UTAKATA_LOG_LEVEL=value)
     assert done.returncode != 0
     assert f"ImproperlyConfigured: UTAKATA_LOG_LEVEL='{value}': use DEBUG, INFO, WARNING" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "UTAKATA_SNAPSHOT_RETENTION_DAYS",
+        "UTAKATA_ARCHIVE_RETENTION_DAYS",
+        "UTAKATA_RECONCILE_MIN_AGE_SECONDS",
+        "UTAKATA_FANOUT_MAX_RETRIES",
+        "UTAKATA_ADMIN_COOLOFF_MINUTES",
+        "UTAKATA_ADMIN_SESSION_SECONDS",
+        "UTAKATA_ADMIN_FAILURE_LIMIT",
+        "UTAKATA_VISIBILITY_TIMEOUT",
+    ],
+)
+def test_a_negative_count_or_duration_stops_the_start_naming_the_variable(tmp_path, name):
+    done = check(tmp_path, **{name: "-30"})
+    assert done.returncode != 0
+    assert f"ImproperlyConfigured: {name}=-30 must" in done.stderr
