@@ -34,6 +34,23 @@ def test_deletepost_of_a_missing_number_is_an_error_and_writes_nothing(board):
     assert log_keys() == before
 
 
+def test_deletepost_with_one_missing_number_among_several_deletes_none(board):
+    thread = new_thread().thread
+    reply("test", thread, body="消される")
+    before = log_keys()
+    with pytest.raises(CommandError, match="has posts 1..2, not 9"):
+        call_command("deletepost", "test", thread, "2", "9")
+    assert log_keys() == before
+    assert not queries.posts(get_store(), "test", thread, [2])[0].get("deleted")
+
+
+def test_deletepost_given_a_number_twice_deletes_it_once(board):
+    thread = new_thread().thread
+    reply("test", thread, body="消される")
+    call_command("deletepost", "test", thread, "2", "2")
+    assert queries.posts(get_store(), "test", thread, [2])[0]["deleted"]
+
+
 def _store_down(*args, **kwargs):
     from board.store import StoreUnavailable
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.core.management.base import CommandError
 
@@ -13,16 +14,23 @@ from board.readmodel.projection import apply
 from board.store import StoreError, get_store
 
 
-def moderate(action: Callable[..., Event], *args: object) -> Event:
-    """Commit the action's event and apply it at once, so the operator sees the result whatever the workers do."""
+@contextmanager
+def refused() -> Iterator[None]:
+    """Turn a refused or failed action into CommandError."""
     try:
-        event = action(*args)
+        yield
     except ModerationError as exc:
         raise CommandError(str(exc)) from exc
     except LogError as exc:
         raise CommandError(f"could not commit to the log: {exc}") from exc
     except StoreError as exc:  # an action reads the store before it commits
         raise CommandError(f"could not read the store, nothing was committed: {exc}") from exc
+
+
+def moderate(action: Callable[..., Event], *args: object) -> Event:
+    """Commit the action's event and apply it at once, so the operator sees the result whatever the workers do."""
+    with refused():
+        event = action(*args)
     applied(event)
     return event
 

@@ -69,10 +69,16 @@ def existing_thread(board: str, thread: str) -> queries.Thread:
     return found
 
 
-def _post(board: str, thread: str, number: int) -> dict:
+def in_thread(board: str, thread: str, number: int) -> queries.Thread:
+    """The thread, if number is one of its posts."""
     found = existing_thread(board, thread)
     if not 1 <= number <= found.count:
         raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
+    return found
+
+
+def _post(board: str, thread: str, number: int) -> dict:
+    in_thread(board, thread, number)
     posts = queries.posts(get_store(), board, thread, [number])
     if not posts:
         raise ModerationError(f"post {board}/{thread}/{number} is not in the store yet")
@@ -107,9 +113,7 @@ def who(by: str, reason: str) -> dict:
 
 def delete_post(board: str, thread: str, number: int, reason: str = "", by: str = "operator") -> Event:
     """あぼーん: the post's text is gone from pages, the dat and the next snapshot; its number stays."""
-    found = existing_thread(board, thread)
-    if not 1 <= number <= found.count:
-        raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
+    in_thread(board, thread, number)
     payload = who(by, reason)
     posts = queries.posts(get_store(), board, thread, [number])
     if posts and posts[0].get("deleted"):

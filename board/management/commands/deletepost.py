@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from board.management.moderation import moderate
-from board.moderation.actions import delete_post
+from board.management.moderation import moderate, refused
+from board.moderation.actions import delete_post, in_thread
 
 
 class Command(BaseCommand):
@@ -18,6 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("--reason", default="", help="kept in the log for other moderators")
 
     def handle(self, *args, board, thread, numbers, reason, **options):
+        numbers = list(dict.fromkeys(numbers))  # a number given twice is deleted once
+        with refused():  # every number before the first commit: one mistyped among them deletes none
+            for number in numbers:
+                in_thread(board, thread, number)
         for number in numbers:
             event = moderate(delete_post, board, thread, number, reason)
             self.stdout.write(self.style.SUCCESS(f"deleted {board}/{thread}/{number} ({event.id})"))
