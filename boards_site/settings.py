@@ -28,7 +28,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 DEBUG = envbool("UTAKATA_DEBUG")
-DATA_DIR = Path(os.environ.get("UTAKATA_DATA_DIR", BASE_DIR / "var")).resolve()
+# Empty is the default, as for every variable: Path("") would be the current directory.
+DATA_DIR = Path(os.environ.get("UTAKATA_DATA_DIR") or BASE_DIR / "var").resolve()
 
 # Prometheus metrics on a port of their own, kept private by the operator (board/ops/metrics.py);
 # empty serves none. Set up before anything imports prometheus-client (board/ops/multiproc.py).
@@ -247,7 +248,12 @@ if CELERY_BROKER_URL == "filesystem://":
     # kombu's filesystem transport does not create its folders: without them the
     # worker dies at start and every fan-out from the web fails.
     for _folder in ("processed", "control"):
-        (_queue / _folder).mkdir(parents=True, exist_ok=True)
+        try:
+            (_queue / _folder).mkdir(parents=True, exist_ok=True)
+        except OSError as _exc:
+            raise ImproperlyConfigured(
+                f"UTAKATA_DATA_DIR={str(DATA_DIR)!r}: cannot make {_exc.filename}: {_exc.strerror}"
+            ) from None
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),

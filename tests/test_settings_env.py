@@ -21,7 +21,7 @@ def check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
-        env=services.project_env(UTAKATA_DATA_DIR=str(tmp_path), **env),
+        env=services.project_env(**{"UTAKATA_DATA_DIR": str(tmp_path), **env}),
         capture_output=True,
         text=True,
         timeout=120,
@@ -65,3 +65,28 @@ def test_a_negative_count_or_duration_stops_the_start_naming_the_variable(tmp_pa
     done = check(tmp_path, **{name: "-30"})
     assert done.returncode != 0
     assert f"ImproperlyConfigured: {name}=-30 must" in done.stderr
+
+
+def test_a_data_dir_that_cannot_be_made_stops_the_start_naming_the_variable(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    done = check(tmp_path, UTAKATA_DATA_DIR=str(tmp_path / "a-file" / "var"))
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: UTAKATA_DATA_DIR=" in done.stderr and "Not a directory" in done.stderr
+
+
+def test_an_empty_data_dir_is_the_default_not_the_current_directory(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.DATA_DIR)",
+        ],
+        cwd=tmp_path,
+        env=services.project_env(UTAKATA_DATA_DIR=""),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.strip().splitlines()[-1] == str(ROOT / "var"), done.stderr
