@@ -98,6 +98,25 @@ def test_if_empty_on_a_brand_new_log_succeeds_and_counts_as_restored():
     assert "nothing to do" in rehydrate("--if-empty")
 
 
+def test_a_rehydrate_from_a_log_without_events_warns_naming_the_log():
+    from io import StringIO
+
+    err = StringIO()
+    call_command("rehydrate", "--no-progress", stdout=StringIO(), stderr=err)
+    assert f"the log at {get_log().location!r} holds no events" in err.getvalue()
+    assert "UTAKATA_LOG_URL" in err.getvalue()
+
+
+def test_a_rehydrate_that_applied_events_gives_no_warning():
+    from io import StringIO
+
+    three_days()
+    get_store().flush()
+    err = StringIO()
+    call_command("rehydrate", "--no-progress", stdout=StringIO(), stderr=err)
+    assert err.getvalue() == ""
+
+
 def test_merge_applies_the_log_on_top_of_what_the_store_holds():
     three_days()
     before = store_dump()

@@ -110,6 +110,15 @@ class Command(BaseCommand):
             raise CommandError(f"rehydrate failed: {exc}{partial}") from exc
         for line in report.lines():
             self.stdout.write(line)
+        if not report.applied:
+            # Right for a new board; from a mistyped bucket or prefix, the store would be marked
+            # restored with nothing in it, and --if-empty would leave it so once the URL is right.
+            self.stderr.write(
+                self.style.WARNING(
+                    f"the log at {log.location!r} holds no events: if this board had posts, UTAKATA_LOG_URL "
+                    "names the wrong place; fix it and run `manage.py rehydrate --merge`"
+                )
+            )
         self.stdout.write(self.style.SUCCESS("dry run: every object read and checked" if dry_run else "rehydrated"))
         if follow:
             self.follow(Follower(log, target, plan, report), interval)
