@@ -119,6 +119,8 @@ def problems(payload: dict[str, Any]) -> list[str]:
             found.append(wrong)
         elif key == "weekdays" and len(value) not in (0, 7):
             found.append(f"weekdays must be 7 characters, Sunday first (or empty), not {value!r}")
+        if key == "title" and not value.strip():
+            found.append("title is empty: a board's title names it in bbsmenu and on its pages")
         if key in LINE_SETTINGS and (bad := unfit_in_a_line(value)):
             found.append(f"{key} holds characters a line of a page or a dat may not: {', '.join(bad[:5])}")
     return found

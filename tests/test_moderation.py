@@ -219,9 +219,21 @@ def test_an_old_logs_board_created_again_still_resets_on_replay():
 
 def test_a_boolean_for_a_number_setting_is_refused_and_writes_nothing():
     before = log_keys()
-    with pytest.raises(CommandError, match="'true' is not a int"):
+    with pytest.raises(CommandError, match="'true' is not a whole number"):
         call_command("createboard", "news", "ニュース", "--set", "cooldown=true")
     assert log_keys() == before
+
+
+@pytest.mark.parametrize("title", ["", "   "])
+def test_an_empty_title_for_an_existing_board_is_refused_and_writes_nothing(title):
+    from tests.helpers import make_board
+
+    make_board("news", "ニュース", **UNLIMITED)
+    before = log_keys()
+    with pytest.raises(CommandError, match="title is empty"):
+        call_command("createboard", "news", title)
+    assert log_keys() == before
+    assert queries.board(get_store(), "news")["title"] == "ニュース"
 
 
 @pytest.mark.parametrize("name", ["admin", "static", "test", "healthz", "readyz", "metrics", "new"])

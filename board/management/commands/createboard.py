@@ -15,6 +15,8 @@ from board.moderation.boards import save_board
 from board.readmodel import queries
 from board.store import StoreError, get_store
 
+KINDS = {int: "a whole number", bool: "true or false", str: "text"}  # what a setting's value is, as said
+
 
 def parse_setting(text: str) -> tuple[str, object]:
     key, sep, raw = text.partition("=")
@@ -24,10 +26,10 @@ def parse_setting(text: str) -> tuple[str, object]:
     try:
         value = json.loads(raw) if not isinstance(default, str) else raw
     except json.JSONDecodeError:
-        raise CommandError(f"--set {key}: {raw!r} is not a {type(default).__name__}") from None
+        raise CommandError(f"--set {key}: {raw!r} is not {KINDS[type(default)]}") from None
     # Not isinstance: JSON's true is a Python bool, which is an int, and would be committed as a number.
     if type(value) is not type(default):
-        raise CommandError(f"--set {key}: {raw!r} is not a {type(default).__name__}")
+        raise CommandError(f"--set {key}: {raw!r} is not {KINDS[type(default)]}")
     return key, value
 
 
