@@ -159,6 +159,15 @@ def test_a_dry_run_lists_what_would_be_rewritten_and_writes_nothing(site):
     assert holders() == before and list(get_log().list(purgelist.PREFIX)) == []
 
 
+def test_a_dry_runs_summary_says_what_a_sweep_would_do_not_that_a_purge_is_open(site):
+    out = StringIO()
+    call_command("purge", "post", "test", site, "3", "--dry-run", stdout=out)
+    summary = out.getvalue().splitlines()[-1]
+    # A first sweep leaves a purge open until a later check finds nothing newer (board/lifecycle/purge.py).
+    assert summary.endswith("purges a sweep would finish: 0, would leave open: 1 (nothing recorded)")
+    assert "still open" not in out.getvalue()
+
+
 def test_purge_status_lists_the_purges_and_what_is_left(site):
     call_command("purge", "post", "test", site, "3", "--reason", "個人情報", stdout=StringIO())
     out = StringIO()

@@ -108,7 +108,11 @@ class SweepReport:
         out.append(
             f"{len(self.rewritten)} object(s) {'to rewrite' if self.dry_run else 'rewritten'}, {self.checked} "
             f"checked, {len(self.pending)} pending; "
-            f"purges done: {len(self.done)}, still open: {len(self.open)}"
+            + (
+                f"purges a sweep would finish: {len(self.done)}, would leave open: {len(self.open)} (nothing recorded)"
+                if self.dry_run
+                else f"purges done: {len(self.done)}, still open: {len(self.open)}"
+            )
         )
         return out
 
