@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu.transport import TRANSPORT_ALIASES
 
 from board.lib.backends import parse_url
 from board.lib.env import envbool, envfloat, envint
@@ -225,6 +226,10 @@ UTAKATA_STORE = parse_url(STORE_URL, STORE_SCHEMES, "UTAKATA_STORE_URL")
 UTAKATA_STORE["OPTIONS"].setdefault("model", MODEL_VERSION)
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# redis-py's own schemes; anything else failed only at the first cache call, which the
+# best-effort cache logs and goes on without (a cooldown not enforced, a commit not confirmed).
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r}: use redis://host:6379/0 (or rediss://, unix://)")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "board.lib.rediscache.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -242,6 +247,16 @@ else:
 # --- Celery ---------------------------------------------------------------
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+# A transport kombu knows (";" separates failover brokers): else every fan-out fails to queue,
+# which a web node logs and answers as usual, and only reconcile applies the posts.
+_unknown = [
+    url for url in CELERY_BROKER_URL.split(";") if url.partition("://")[0] not in TRANSPORT_ALIASES or "://" not in url
+]
+if _unknown:
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL={CELERY_BROKER_URL!r}: {_unknown[0]!r} is not a broker URL "
+        "(redis://host:6379/0, amqp://user:password@host//, filesystem://)"
+    )
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL == "filesystem://":
     _queue = DATA_DIR / "queue"

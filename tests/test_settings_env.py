@@ -90,3 +90,22 @@ def test_an_empty_data_dir_is_the_default_not_the_current_directory(tmp_path):
         timeout=120,
     )
     assert done.stdout.strip().splitlines()[-1] == str(ROOT / "var"), done.stderr
+
+
+@pytest.mark.parametrize("value", ["notaurl", "http://127.0.0.1:6379/0", "localhost:6379"])
+def test_a_redis_url_redis_cannot_use_stops_the_start_naming_the_variable(tmp_path, value):
+    done = check(tmp_path, REDIS_URL=value)
+    assert done.returncode != 0
+    assert f"ImproperlyConfigured: REDIS_URL='{value}': use redis://" in done.stderr
+
+
+@pytest.mark.parametrize("value", ["bogus://x", "notaurl", "redis://127.0.0.1:6379/0;nope"])
+def test_a_broker_url_celery_cannot_use_stops_the_start_naming_the_variable(tmp_path, value):
+    done = check(tmp_path, CELERY_BROKER_URL=value)
+    assert done.returncode != 0
+    assert f"ImproperlyConfigured: CELERY_BROKER_URL='{value}'" in done.stderr and "is not a broker URL" in done.stderr
+
+
+def test_failover_brokers_and_the_local_queue_are_broker_urls(tmp_path):
+    assert check(tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:6379/0;redis://127.0.0.1:6380/0").returncode == 0
+    assert check(tmp_path, CELERY_BROKER_URL="filesystem://").returncode == 0
