@@ -352,3 +352,16 @@ def test_a_new_thread_is_acknowledged_when_the_store_fails_after_its_commit(boar
     posted = submit("test", None, Submission(subject="立った", body="本文"), "192.0.2.7")
     assert posted.number == 1 and posted.archived == ()
     assert len(posts_in_log(posted.thread)) == 1
+
+
+def test_a_post_whose_fan_out_cannot_be_queued_logs_one_warning_line_not_a_traceback(thread, monkeypatch, caplog):
+    from board.tasks import queueing
+
+    def broker_down(*args):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(queueing, "send", broker_down)
+    posted = submit("test", thread, Submission(body="届かない"), "192.0.2.1")
+    said = [record for record in caplog.records if "not queued" in record.getMessage()]
+    assert [(record.levelname, record.exc_info) for record in said] == [("WARNING", None)]
+    assert posted.event.id in said[0].getMessage() and "Connection refused" in said[0].getMessage()

@@ -299,9 +299,13 @@ def fan_out(event: Event) -> None:
 
     try:
         queueing.send(apply_logged, incoming_key(event))
-    except Exception:  # the broker is down: the event is durable, reconcile will apply it
+    except Exception as exc:  # the broker is down: the event is durable, reconcile will apply it
+        # One line, no traceback: an outage, not a bug, and an operator's command that printed a
+        # traceback here looked failed although its event was committed (and applied at once).
         with logformat.about(event):
-            logger.exception("fan-out of %s not queued; reconcile will apply it", event.id)
+            logger.warning(
+                "fan-out of %s not queued (%s: %s); reconcile will apply it", event.id, type(exc).__name__, exc
+            )
 
 
 def archive_overflow(board: dict, new_key: str) -> tuple[str, ...]:
