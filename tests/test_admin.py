@@ -196,6 +196,15 @@ def test_the_first_superuser_comes_from_the_environment_once(monkeypatch):
     assert list(accounts.usernames()) == ["boss"]
 
 
+@pytest.mark.parametrize("extra", [["someone"], ["--boards", "test"]])
+def test_createmoderator_from_the_environment_refuses_what_it_would_ignore(monkeypatch, extra):
+    monkeypatch.setenv("UTAKATA_ADMIN_USERNAME", "boss")
+    monkeypatch.setenv("UTAKATA_ADMIN_PASSWORD", PASSWORD)
+    with pytest.raises(CommandError, match="--from-env takes its superuser from UTAKATA_ADMIN_USERNAME"):
+        call_command("createmoderator", "--from-env", *extra)
+    assert list(accounts.usernames()) == []
+
+
 def test_createmoderator_without_a_terminal_says_no_password_was_given_and_commits_nothing(monkeypatch):
     import getpass
 

@@ -183,3 +183,15 @@ def test_the_task_sweeps_and_a_second_one_at_once_is_skipped(site):
     sweep_lease().release(other)
     purge_sweep()
     assert holders() == []
+
+
+@pytest.mark.parametrize("what", ["status", "sweep"])
+def test_purge_status_and_sweep_refuse_arguments_they_would_ignore(what):
+    with pytest.raises(CommandError, match=f"purge {what} takes no arguments"):
+        call_command("purge", what, "test", "123", stdout=StringIO())
+
+
+def test_a_purge_asked_by_nobody_is_refused_and_records_nothing(site):
+    with pytest.raises(CommandError, match="--by .* cannot be empty"):
+        call_command("purge", "post", "test", site, "3", "--reason", "個人情報", "--by", " ", stdout=StringIO())
+    assert list(get_log().list(purgelist.PREFIX)) == []

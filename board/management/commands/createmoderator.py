@@ -33,6 +33,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, username, superuser, boards, from_env, **options):
         if from_env:
+            if username or superuser or boards:
+                raise CommandError("--from-env takes its superuser from UTAKATA_ADMIN_USERNAME: give nothing else")
             username = os.environ.get("UTAKATA_ADMIN_USERNAME", "")
             password = os.environ.get("UTAKATA_ADMIN_PASSWORD", "")
             if not username or not password:

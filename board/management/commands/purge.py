@@ -31,6 +31,10 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="list the objects that would be rewritten")
 
     def handle(self, *args, what, target, reason, by, dry_run, **options):
+        if what in ("status", "sweep") and target:
+            raise CommandError(f"purge {what} takes no arguments, not {' '.join(target)!r}")
+        if not by.strip():
+            raise CommandError("--by names who asks for the purge in the audit: it cannot be empty")
         try:
             if what == "status":
                 return self.status()
