@@ -217,3 +217,26 @@ def test_a_restore_into_an_empty_riak_store_writes_each_object_about_once(on_ria
     assert len(puts) <= 1.1 * objects, Counter(puts).most_common(3)
     reads = [url for method, url in made if method == "GET" and "/keys/" in url]
     assert len(reads) <= 0.05 * objects, Counter(reads).most_common(3)
+
+
+def test_a_restore_in_two_processes_into_an_empty_riak_store_writes_each_object_about_once(
+    on_riak, monkeypatch, tmp_path
+):
+    """Each process owns a share of the search index's shards as well as of the threads (board/lifecycle/shards.py):
+    split by thread alone, both wrote every 10-minute slot, and Riak kept the two as siblings."""
+    log = segment_log(tmp_path, long_history())
+    made = tmp_path / "puts"
+    real = riak_store.request
+
+    def counting(cluster, method, url, *args, **kwargs):
+        if method == "PUT":
+            with made.open("a") as puts:  # the forked processes append here too, a whole line at a time
+                puts.write(url.split("?")[0] + "\n")
+        return real(cluster, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(riak_store, "request", counting)
+    rehydrate.restore(log, on_riak, plan_restore(log), workers=2)
+    puts = made.read_text().splitlines()
+    objects = len(set(puts))
+    assert objects > 400, "the log holds far more objects than the cache"
+    assert len(puts) <= 1.1 * objects, Counter(puts).most_common(3)
