@@ -259,6 +259,8 @@ if _unknown:
     )
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL == "filesystem://":
+    # kombu's own lets a polling worker read a message half written, and die of it.
+    CELERY_BROKER_TRANSPORT = "board.lib.filebroker:Transport"
     _queue = DATA_DIR / "queue"
     # kombu's filesystem transport does not create its folders: without them the
     # worker dies at start and every fan-out from the web fails.

@@ -1,0 +1,65 @@
+"""The Celery broker of one machine without Redis: kombu's filesystem transport, made safe to poll.
+
+kombu's own ``_put`` creates the message file and only then locks it and writes
+the message, while ``_get`` lists the folder and reads what it finds without the
+lock: a worker that polls between the two reads an empty message, raises
+``JSONDecodeError`` ("Unrecoverable error") and exits, and the message is gone.
+Here a message is written under a name no queue matches and renamed into place
+(atomic within one folder), so a listed message is always whole; and a taken one
+is renamed into the processed folder beside it, not moved to the temp folder
+(a copy across filesystems, which two consumers could both make).
+Chosen by ``CELERY_BROKER_TRANSPORT`` for ``filesystem://`` (boards_site/settings.py).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from queue import Empty
+from time import monotonic
+
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.encoding import bytes_to_str, str_to_bytes
+from kombu.utils.json import dumps, loads
+
+# A message being written; kombu matches a queue's files by everything after the first dot.
+PARTIAL = ".partial"
+
+
+class Channel(filesystem.Channel):
+    def _put(self, queue, payload, **kwargs):
+        """Put a message on ``queue``: written whole under a partial name, then renamed into place."""
+        name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        path = os.path.join(self.data_folder_out, name)
+        try:
+            with open(path + PARTIAL, "wb") as f:
+                f.write(str_to_bytes(dumps(payload)))
+            os.replace(path + PARTIAL, path)
+        except OSError as exc:
+            raise ChannelError(f"Cannot add file {path!r} to directory") from exc
+
+    def _get(self, queue):
+        """Take the oldest message of ``queue``: whichever consumer renames it first has it."""
+        wanted = f"{queue}.msg"
+        for name in sorted(os.listdir(self.data_folder_in)):
+            if name.partition(".")[2] != wanted:
+                continue
+            taken = os.path.join(self.processed_folder, name)
+            try:
+                os.rename(os.path.join(self.data_folder_in, name), taken)
+            except FileNotFoundError:
+                continue  # another consumer took it
+            try:
+                with open(taken, "rb") as f:
+                    payload = f.read()
+                if not self.store_processed:
+                    os.remove(taken)
+            except OSError as exc:
+                raise ChannelError(f"Cannot read file {taken!r} from queue.") from exc
+            return loads(bytes_to_str(payload))
+        raise Empty()
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
