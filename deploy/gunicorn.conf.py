@@ -23,6 +23,13 @@ reuse_port = webworkers.sockets_of_their_own([bind])
 CPU_AFFINITY = envbool("UTAKATA_WEB_CPU_AFFINITY", "0")
 timeout = 30
 graceful_timeout = 20
+# Seconds an idle kept-alive connection stays open. A server closing one races the
+# next request its client sends on it, which then fails unanswered; a POST is not
+# retried, so the poster is told nothing (gunicorn's default of 2 s did this to a
+# burst of replies). Longer than the proxy keeps an idle upstream connection
+# (deploy/nginx.conf's keepalive_timeout 60s; a load balancer's idle timeout,
+# 60 s on AWS's), the proxy is always the one that closes.
+keepalive = envint("UTAKATA_WEB_KEEPALIVE", 75)
 accesslog = "-" if envbool("UTAKATA_ACCESS_LOG", "1") else None
 # No client address, Referer or User-Agent by default: with them, a log line and a
 # post's time can be joined to tie a post to its address, which the board never keeps
