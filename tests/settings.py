@@ -20,6 +20,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Unit tests queue fan-out in memory and apply it themselves (tests/helpers.py);
 # the tests that need a real worker start one against a real broker.
 CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT = None  # the embedded broker's, were the project's settings on filesystem://
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 
 # Static files straight from static/ (no collectstatic in tests).

@@ -299,14 +299,14 @@ def test_dismissing_a_report_keeps_the_post(moderated):
 
 
 def test_a_report_dismissed_twice_at_once_is_resolved_once(moderated, monkeypatch):
-    from board.moderation import reports
+    from board.moderation import actions
     from board.moderation.reports import open_reports, resolve
 
     report(moderated, 3)
     apply_pending()
     [entry] = open_reports(["test"])
     before = log_keys()
-    second = twice_at_once(monkeypatch, reports, lambda: resolve("test", entry["id"], False, "mod", "問題なし"))
+    second = twice_at_once(monkeypatch, actions, lambda: resolve("test", entry["id"], False, "mod", "問題なし"))
     assert isinstance(second, ModerationError) and "was just done or is being done" in str(second)
     assert len(log_keys()) == len(before) + 1
 
@@ -322,6 +322,25 @@ def test_two_moderators_deleting_a_post_at_once_delete_it_once_and_the_second_is
     twice_at_once(monkeypatch, actions, lambda: post(next(clients), "/admin/act/", page, **fields))
     assert "was just done or is being done" in second.get(page).content.decode()
     assert "delete: done" in first.get(page).content.decode().lower()
+    assert len(log_keys()) == len(before) + 1
+
+
+def test_a_deletion_the_store_could_not_apply_is_told_committed_not_failed(moderated, monkeypatch):
+    from board.moderation import actions
+    from board.store import StoreUnavailable
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("riak: no node answered")
+
+    page = f"/admin/threads/test/{moderated}/"
+    client = signed_in("mod")
+    before = log_keys()
+    monkeypatch.setattr(actions, "apply", down)
+    fields = {"board": "test", "thread": moderated, "number": "2", "action": "delete", "reason": "荒らし"}
+    assert post(client, "/admin/act/", page, **fields).status_code == 302
+    monkeypatch.undo()
+    shown = client.get(page).content.decode()
+    assert "is committed to the log, but the store could not apply it now" in shown
     assert len(log_keys()) == len(before) + 1
 
 

@@ -67,10 +67,10 @@ def test_deletepost_with_the_store_down_says_nothing_was_committed_and_exits_non
 
 
 def test_deletepost_whose_store_fails_after_the_commit_says_it_is_committed(board, monkeypatch):
-    from board.management import moderation
+    from board.moderation import actions
 
     thread = new_thread().thread
-    monkeypatch.setattr(moderation, "apply", _store_down)
+    monkeypatch.setattr(actions, "apply", _store_down)
     with pytest.raises(CommandError, match="PostDeleted .* is committed to the log, but the store could not apply"):
         call_command("deletepost", "test", thread, "1")
     events = [decode(get_log().read(k)) for k in log_keys() if k.startswith("incoming/events/")]
@@ -136,6 +136,39 @@ def test_an_id_banned_twice_at_once_is_banned_once(board, monkeypatch):
     second = twice_at_once(monkeypatch, actions, lambda: actions.ban_poster("test", thread, 1, "荒らし", "mod"))
     assert isinstance(second, actions.ModerationError)
     assert len(log_keys()) == len(before) + 1
+
+
+def test_a_thread_stopped_resumed_and_stopped_again_at_once_is_each_time_done(board):
+    from board.moderation import actions
+
+    thread = new_thread().thread
+    actions.stop_thread("test", thread, "荒れている", "mod")
+    actions.resume_thread("test", thread, "落ち着いた", "mod")
+    actions.stop_thread("test", thread, "また荒れた", "mod")  # its claim let go once the first stop was applied
+    assert queries.thread(get_store(), "test", thread).stopped
+
+
+def test_the_same_action_again_once_the_first_is_done_is_refused_by_the_store_saying_why(board):
+    from board.moderation import actions
+
+    thread = new_thread().thread
+    actions.stop_thread("test", thread, "荒れている", "mod")
+    with pytest.raises(actions.ModerationError, match="is stopped already"):
+        actions.stop_thread("test", thread, "荒れている", "root")
+
+
+def test_an_action_the_store_could_not_apply_keeps_its_claim_while_the_workers_apply_it(board, monkeypatch):
+    from board.moderation import actions
+
+    thread = new_thread().thread
+    with monkeypatch.context() as m:
+        m.setattr(actions, "apply", _store_down)
+        with pytest.raises(actions.NotApplied, match="ThreadStopped .* is committed to the log"):
+            actions.stop_thread("test", thread, "荒れている", "mod")
+    before = log_keys()
+    with pytest.raises(actions.ModerationError, match="was just done or is being done"):
+        actions.stop_thread("test", thread, "荒れている", "root")  # the store does not show the first yet
+    assert log_keys() == before
 
 
 def test_an_action_goes_on_without_its_claim_when_the_cache_is_down(board, monkeypatch):

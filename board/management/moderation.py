@@ -9,9 +9,9 @@ from django.core.management.base import CommandError
 
 from board.events import Event
 from board.log import LogError
-from board.moderation.actions import ModerationError
-from board.readmodel.projection import apply
-from board.store import StoreError, get_store
+from board.moderation import actions
+from board.moderation.actions import ModerationError, NotApplied
+from board.store import StoreError
 
 
 @contextmanager
@@ -21,6 +21,8 @@ def refused() -> Iterator[None]:
         yield
     except ModerationError as exc:
         raise CommandError(str(exc)) from exc
+    except NotApplied as exc:  # before StoreError: committed, so it must not read as "nothing was committed"
+        raise CommandError(str(exc)) from exc
     except LogError as exc:
         raise CommandError(f"could not commit to the log: {exc}") from exc
     except StoreError as exc:  # an action reads the store before it commits
@@ -28,22 +30,12 @@ def refused() -> Iterator[None]:
 
 
 def moderate(action: Callable[..., Event], *args: object) -> Event:
-    """Commit the action's event and apply it at once, so the operator sees the result whatever the workers do."""
+    """Run a moderation action (it commits its event and applies it at once) as a command."""
     with refused():
-        event = action(*args)
-    applied(event)
-    return event
+        return action(*args)
 
 
 def applied(event: Event) -> None:
-    """Apply a committed event at once; when the store fails, say that the event is committed all the same.
-
-    An operator who saw only the store's error would run the command again and commit it twice.
-    """
-    try:
-        apply(get_store(), event)
-    except StoreError as exc:
-        raise CommandError(
-            f"{event.type} {event.id} is committed to the log, but the store could not apply it now ({exc}); "
-            "the workers apply it once the store answers: do not run the command again"
-        ) from exc
+    """Apply a committed event at once; when the store fails, say that the event is committed all the same."""
+    with refused():
+        actions.applied(event)

@@ -17,31 +17,58 @@ from board.posting.commit import commit, fan_out
 from board.posting.poster_id import jst_day
 from board.posting.validation import clean_line
 from board.readmodel import queries
-from board.store import get_store
+from board.readmodel.projection import apply
+from board.store import StoreError, get_store
 
 logger = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 30  # a claim lapses by then should its process die holding it
-HOLD_SECONDS = 5  # a committed action's claim outlives it while its event is applied (by its caller, at once)
+HOLD_SECONDS = 5  # a claim outlives an action whose event the store could not apply, while the workers do
 
 
 class ModerationError(Exception):
     """The action names something that does not exist, or cannot be done to it."""
 
 
+class NotApplied(Exception):
+    """The event is committed to the log, but the store could not apply it now: the workers will."""
+
+    def __init__(self, event: Event, error: Exception) -> None:
+        # Said in full: whoever saw only the store's error would do it again and commit it twice.
+        super().__init__(
+            f"{event.type} {event.id} is committed to the log, but the store could not apply it now ({error}); "
+            "the workers apply it once the store answers: do not do it again"
+        )
+        self.event = event
+
+
+def applied(event: Event) -> Event:
+    """Apply a committed event at once, so that its author sees it done whatever the workers do."""
+    try:
+        apply(get_store(), event)
+    except StoreError as exc:
+        raise NotApplied(event, exc) from exc
+    return event
+
+
+def settle(event: Event) -> Event:
+    """Commit the event and apply it at once."""
+    return applied(commit(event))
+
+
 @contextlib.contextmanager
 def only_once(what: str, *target: object) -> Iterator[None]:
-    """Commit this action on this target in the block only if the same is not under way; else ModerationError.
+    """Check, commit and apply this action on this target in the block only if the same is not under way.
 
-    An action checks the store ("deleted already"), then commits; two identical
-    ones at once (two moderators, a double click) both pass the check before
-    either is applied. So, past its check, an action claims itself in the
-    shared cache, atomically (SET NX, as posting's once.py does), and keeps
-    the claim HOLD_SECONDS past its commit, by when the store shows it done
-    and the check refuses the same action saying why (only a check that
-    stalled longer than that before its claim would still commit). Refused
-    or failed, it lets the claim go at once. The cache is best-effort here as everywhere:
-    when it is down, the store's check alone stands.
+    Two identical actions at once (two moderators, a double click) would both
+    pass the store's check ("deleted already") before either is applied. So an
+    action claims itself first in the shared cache, atomically (SET NX, as
+    posting's once.py does), and checks, commits and applies its event (settle)
+    under the claim: the next one to take it finds the store showing it done,
+    and is refused saying why; one that comes meanwhile is refused as under way.
+    An event the store could not apply keeps the claim HOLD_SECONDS more, while
+    the workers apply it. The cache is best-effort here as everywhere: when it
+    is down, the store's check alone stands.
     """
     digest = hashlib.sha256("\x00".join(map(str, target)).encode()).hexdigest()[:32]
     claim = Lease(f"moderation:{what}:{digest}", CLAIM_SECONDS)
@@ -54,12 +81,14 @@ def only_once(what: str, *target: object) -> Iterator[None]:
     if token is None:
         where = "/".join(map(str, target))[:80]
         raise ModerationError(f"{what} {where} was just done or is being done (another moderator, a second click?)")
+    hold = 0
     try:
         yield
-    except BaseException:
-        claim.release(token)
+    except NotApplied:
+        hold = HOLD_SECONDS
         raise
-    claim.release(token, hold=HOLD_SECONDS)
+    finally:
+        claim.release(token, hold=hold)
 
 
 def existing_thread(board: str, thread: str) -> queries.Thread:
@@ -115,14 +144,14 @@ def delete_post(board: str, thread: str, number: int, reason: str = "", by: str 
     """あぼーん: the post's text is gone from pages, the dat and the next snapshot; its number stays."""
     in_thread(board, thread, number)
     payload = who(by, reason)
-    posts = queries.posts(get_store(), board, thread, [number])
-    if posts and posts[0].get("deleted"):
-        raise ModerationError(f"post {board}/{thread}/{number} is deleted already")
-    if posts:
-        # Where the moderation site's search index keeps the post (board/readmodel/moderation.py).
-        payload |= {"posted": posts[0]["time"], "posted_event": posts[0]["event"]}
     with only_once("delete", board, thread, number):
-        return commit(new_event(EventType.POST_DELETED, board, thread, number, payload))
+        posts = queries.posts(get_store(), board, thread, [number])
+        if posts and posts[0].get("deleted"):
+            raise ModerationError(f"post {board}/{thread}/{number} is deleted already")
+        if posts:
+            # Where the moderation site's search index keeps the post (board/readmodel/moderation.py).
+            payload |= {"posted": posts[0]["time"], "posted_event": posts[0]["event"]}
+        return settle(new_event(EventType.POST_DELETED, board, thread, number, payload))
 
 
 def delete_posts_of(board: str, thread: str, poster: str, reason: str = "", by: str = "operator") -> list[Event]:
@@ -147,27 +176,27 @@ def ban_poster(board: str, thread: str, number: int, reason: str = "", by: str =
     if not post.get("id"):
         raise ModerationError(f"post {board}/{thread}/{number} has no ID (the board does not force IDs)")
     day = jst_day(post["time"]).isoformat()
-    if queries.is_banned(get_store(), board, day, post["id"]):
-        raise ModerationError(f"ID:{post['id']} is banned on /{board}/ for {day} already")
     payload = {"poster": post["id"], "day": day, **who(by, reason)}
     with only_once("ban", board, post["id"], day):  # the ID's ban, from whichever of its posts
-        return commit(new_event(EventType.POSTER_BANNED, board, thread, number, payload))
+        if queries.is_banned(get_store(), board, day, post["id"]):
+            raise ModerationError(f"ID:{post['id']} is banned on /{board}/ for {day} already")
+        return settle(new_event(EventType.POSTER_BANNED, board, thread, number, payload))
 
 
 def lift_ban(board: str, poster: str, day: str, reason: str = "", by: str = "operator") -> Event:
-    if not queries.is_banned(get_store(), board, day, poster):
-        raise ModerationError(f"ID:{poster} is not banned on /{board}/ for {day}")
     payload = {"poster": poster, "day": day, **who(by, reason)}
     with only_once("lift", board, poster, day):
-        return commit(new_event(EventType.BAN_LIFTED, board, payload=payload))
+        if not queries.is_banned(get_store(), board, day, poster):
+            raise ModerationError(f"ID:{poster} is not banned on /{board}/ for {day}")
+        return settle(new_event(EventType.BAN_LIFTED, board, payload=payload))
 
 
 def archive_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
     """Send a thread to the archive (過去ログ) by hand: read-only from then on."""
-    if existing_thread(board, thread).archived:
-        raise ModerationError(f"{board}/{thread} is in the archive already")
     with only_once("archive", board, thread):
-        return commit(new_event(EventType.THREAD_ARCHIVED, board, thread, payload=who(by, reason)))
+        if existing_thread(board, thread).archived:
+            raise ModerationError(f"{board}/{thread} is in the archive already")
+        return settle(new_event(EventType.THREAD_ARCHIVED, board, thread, payload=who(by, reason)))
 
 
 def restore_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
@@ -178,29 +207,29 @@ def restore_thread(board: str, thread: str, reason: str = "", by: str = "operato
     committed as the claim of its highest number, whose own claim is gone. If
     the claims are still there (not rolled up yet), it is an ordinary event.
     """
-    found = existing_thread(board, thread)
-    if not found.archived:
-        raise ModerationError(f"{board}/{thread} is not in the archive")
-    event = new_event(EventType.THREAD_RESTORED, board, thread, found.count, who(by, reason))
     with only_once("restore", board, thread):
+        found = existing_thread(board, thread)
+        if not found.archived:
+            raise ModerationError(f"{board}/{thread} is not in the archive")
+        event = new_event(EventType.THREAD_RESTORED, board, thread, found.count, who(by, reason))
         try:
             get_log().create(post_key(board, thread, found.count), encode(event))
         except AlreadyExists:
-            return commit(new_event(EventType.THREAD_RESTORED, board, thread, payload=who(by, reason)))
-    fan_out(event)
-    return event
+            return settle(new_event(EventType.THREAD_RESTORED, board, thread, payload=who(by, reason)))
+        fan_out(event)
+        return applied(event)
 
 
 def stop_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
     """スレスト: the thread stays live and readable; posts are refused."""
-    if existing_thread(board, thread).stopped:
-        raise ModerationError(f"{board}/{thread} is stopped already")
     with only_once("stop", board, thread):
-        return commit(new_event(EventType.THREAD_STOPPED, board, thread, payload=who(by, reason)))
+        if existing_thread(board, thread).stopped:
+            raise ModerationError(f"{board}/{thread} is stopped already")
+        return settle(new_event(EventType.THREAD_STOPPED, board, thread, payload=who(by, reason)))
 
 
 def resume_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
-    if not existing_thread(board, thread).stopped:
-        raise ModerationError(f"{board}/{thread} is not stopped")
     with only_once("resume", board, thread):
-        return commit(new_event(EventType.THREAD_RESUMED, board, thread, payload=who(by, reason)))
+        if not existing_thread(board, thread).stopped:
+            raise ModerationError(f"{board}/{thread} is not stopped")
+        return settle(new_event(EventType.THREAD_RESUMED, board, thread, payload=who(by, reason)))

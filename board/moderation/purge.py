@@ -21,7 +21,7 @@ from board.lifecycle import purgelist
 from board.lifecycle.purgelist import Entry
 from board.log import get_log
 from board.moderation import accounts
-from board.moderation.actions import ModerationError, existing_thread, only_once, who
+from board.moderation.actions import ModerationError, applied, existing_thread, only_once, who
 from board.posting.commit import commit
 from board.readmodel import queries
 from board.store import get_store
@@ -69,25 +69,25 @@ def planned_account(username: str) -> Entry:
 
 def purge_post(board: str, thread: str, number: int, reason: str, by: str) -> Event:
     """Put a post on the purge list, delete it (numbering kept), and queue the sweep."""
-    target, indexed = _post(board, thread, number)
     with only_once("purge", board, thread, number):
+        target, indexed = _post(board, thread, number)
         purgelist.record_post(get_log(), board, thread, number, target["after"], target["before"])
         event = commit(new_event(EventType.POST_PURGED, board, thread, number, who(by, reason) | indexed))
-    queue_sweep()
-    return event
+        queue_sweep()
+        return applied(event)
 
 
 def purge_account(username: str, reason: str, by: str) -> Event:
     """Put an account on the purge list (its password and cap hashes), deactivate it, and queue the sweep."""
-    planned_account(username)
     if username == by:
         raise ModerationError("an account cannot purge itself")
     payload = {"username": username, **who(by, reason)}
     with only_once("purge", SITE, username):
+        planned_account(username)
         purgelist.record_account(get_log(), username)
         event = commit(new_event(EventType.MODERATOR_PURGED, SITE, payload=payload))
-    queue_sweep()
-    return event
+        queue_sweep()
+        return applied(event)
 
 
 def queue_sweep() -> None:

@@ -16,7 +16,7 @@ from django.core.cache import cache
 
 from board.events import Event, EventType, new_event
 from board.lib.cache import CACHE_ERRORS
-from board.moderation.actions import ModerationError, delete_post, one_line, only_once, reason_text
+from board.moderation.actions import ModerationError, delete_post, one_line, only_once, reason_text, settle
 from board.posting import characters
 from board.posting import refusals as r
 from board.posting.commit import commit
@@ -82,23 +82,23 @@ def resolve(board: str, report_id: str, accept: bool, by: str, reason: str = "")
         day = day_of(int(_time_of(report_id)))
     except ValueError as exc:  # not a ULID, or one of no time a day can hold
         raise ModerationError(f"no report {report_id[:40]!r} on /{board}/") from exc
-    state = e.loads(read(get_store(), o.REPORTS, f"{board}/{day}"))
-    entry = (state or {"reports": {}})["reports"].get(report_id)
-    if entry is None or "thread" not in entry:
-        raise ModerationError(f"no report {report_id} on /{board}/")
-    if entry["state"][1] != "open":
-        # A dismissed report accepted later would delete the post a moderator chose to keep.
-        raise ModerationError(f"report {report_id} was {entry['state'][1]} already")
     reason = reason_text(reason)
     done = []
     with only_once("resolve", board, report_id):  # an accept and a dismiss at once, too: one is done
+        state = e.loads(read(get_store(), o.REPORTS, f"{board}/{day}"))
+        entry = (state or {"reports": {}})["reports"].get(report_id)
+        if entry is None or "thread" not in entry:
+            raise ModerationError(f"no report {report_id} on /{board}/")
+        if entry["state"][1] != "open":
+            # A dismissed report accepted later would delete the post a moderator chose to keep.
+            raise ModerationError(f"report {report_id} was {entry['state'][1]} already")
         if accept:
             posts = queries.posts(get_store(), board, entry["thread"], [entry["number"]])
             if posts and not posts[0].get("deleted"):
                 done.append(delete_post(board, entry["thread"], entry["number"], reason or entry["reason"], by))
         payload = {"report": report_id, "day": day, "state": "accepted" if accept else "dismissed", "by": by}
         done.append(
-            commit(
+            settle(
                 new_event(
                     EventType.REPORT_RESOLVED, board, entry["thread"], entry["number"], {**payload, "reason": reason}
                 )

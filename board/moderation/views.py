@@ -26,11 +26,10 @@ from board.log import LogError
 from board.moderation import accounts, actions, purge, search
 from board.moderation import audit as audit_trail
 from board.moderation import reports as queue
-from board.moderation.actions import ModerationError
+from board.moderation.actions import ModerationError, NotApplied, applied
 from board.moderation.boards import close_board, reopen_board, save_board
 from board.readmodel import queries
 from board.readmodel.moderation import JST
-from board.readmodel.projection import apply
 from board.store import get_store
 
 
@@ -60,11 +59,13 @@ def _page(request: HttpRequest, template: str, title: str, **context) -> HttpRes
     return render(request, template, {**site.each_context(request), "title": title, **context})
 
 
-def _applied(*events: Event | None) -> None:
-    store = get_store()
-    for event in events:
+def _applied(request: HttpRequest, event: Event | None) -> None:
+    """Apply a committed event at once; a store that cannot is told as a warning, the event being safe."""
+    try:
         if event is not None:
-            apply(store, event)
+            applied(event)
+    except NotApplied as exc:
+        messages.warning(request, str(exc))
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
@@ -113,7 +114,7 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
         except (ModerationError, ValueError, LogError) as exc:
             messages.error(request, str(exc))
         else:
-            _applied(event)
+            _applied(request, event)
             messages.success(request, f"/{target}/: {'saved' if event else 'nothing changed'}")
             return HttpResponseRedirect(reverse("moderation:boards"))
     return _page(
@@ -208,7 +209,9 @@ def act(request: HttpRequest) -> HttpResponse:
     except (ModerationError, ValueError, LogError) as exc:
         messages.error(request, str(exc))
         return _back(request, fallback)
-    _applied(*done)
+    except NotApplied as exc:
+        messages.warning(request, str(exc))
+        return _back(request, fallback)
     messages.success(request, f"{what}: done ({len(done)} event(s))")
     return _back(request, fallback)
 
@@ -233,9 +236,9 @@ def _do(what: str, board: str, key: str, number: int, form, reason: str, by: str
     if what == "restore":
         return [actions.restore_thread(board, key, reason, by)]
     if what == "close":
-        return [close_board(board, by, reason)]
+        return [applied(close_board(board, by, reason))]
     if what == "reopen":
-        return [reopen_board(board, by, reason)]
+        return [applied(reopen_board(board, by, reason))]
     if what in ("accept", "dismiss"):
         return list(queue.resolve(board, form.get("report", ""), what == "accept", by, reason))
     raise ModerationError(f"unknown action {what!r}")
@@ -275,7 +278,7 @@ def moderators(request: HttpRequest) -> HttpResponse:
         except (accounts.AccountError, LogError) as exc:
             messages.error(request, str(exc))
         else:
-            _applied(event)
+            _applied(request, event)
             messages.success(request, f"account {event.payload['username']} created")
             return HttpResponseRedirect(reverse("moderation:moderators"))
     every = [accounts.get(name) for name in accounts.usernames()]
@@ -311,7 +314,7 @@ def moderator_edit(request: HttpRequest, username: str) -> HttpResponse:
         except (accounts.AccountError, LogError) as exc:
             messages.error(request, str(exc))
         else:
-            _applied(event)
+            _applied(request, event)
             messages.success(request, f"account {username} changed")
             return HttpResponseRedirect(reverse("moderation:moderators"))
     boards = [b["name"] for b in queries.all_boards(get_store())]
@@ -328,11 +331,13 @@ def moderator_purge(request: HttpRequest, username: str) -> HttpResponse:
         messages.error(request, "理由を書いてください (every action needs a reason)")
         return HttpResponseRedirect(back)
     try:
-        event = purge.purge_account(username, reason, request.user.username)
+        purge.purge_account(username, reason, request.user.username)
     except (ModerationError, LogError) as exc:
         messages.error(request, str(exc))
         return HttpResponseRedirect(back)
-    _applied(event)
+    except NotApplied as exc:
+        messages.warning(request, str(exc))
+        return HttpResponseRedirect(back)
     messages.success(request, f"account {username}: purge recorded; its hashes are being removed from the log")
     return HttpResponseRedirect(reverse("moderation:moderators"))
 
@@ -349,7 +354,7 @@ def password(request: HttpRequest) -> HttpResponse:
             except (accounts.AccountError, LogError) as exc:
                 messages.error(request, str(exc))
             else:
-                _applied(event)
+                _applied(request, event)
                 from django.contrib.auth import update_session_auth_hash
 
                 update_session_auth_hash(request, accounts.get(me.username))
