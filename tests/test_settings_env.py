@@ -36,6 +36,14 @@ def test_seconds_that_are_not_a_finite_number_stop_the_start_naming_the_variable
     assert f"ImproperlyConfigured: {name}='{value}' is not a" in done.stderr
 
 
+def test_a_malformed_setting_stops_manage_py_with_one_line_not_a_traceback(tmp_path):
+    done = check(tmp_path, UTAKATA_SETTINGS_TTL="abc")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "ImproperlyConfigured: UTAKATA_SETTINGS_TTL='abc' is not a number of seconds"
+    ]
+
+
 def test_empty_seconds_are_the_default_as_empty_whole_numbers_are(tmp_path):
     done = check(tmp_path, UTAKATA_SETTINGS_TTL="", UTAKATA_COMMIT_DEADLINE="", UTAKATA_PROBE_TIMEOUT_SECONDS="")
     assert done.returncode == 0, done.stderr
