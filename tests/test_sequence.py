@@ -23,6 +23,26 @@ def redis_cache(settings, fresh_redis):
     settings.CACHES = {"default": {"BACKEND": "board.lib.rediscache.RedisCache", "LOCATION": fresh_redis}}
 
 
+class Clock:
+    """The numbering's clock (numbers._now_ms), moved by the test: staleness without sleeping, whatever the load."""
+
+    def __init__(self) -> None:
+        self.ms = int(time.time() * 1000)
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def advance(self, ms: int) -> None:
+        self.ms += ms
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    now = Clock()
+    monkeypatch.setattr(numbers, "_now_ms", now)
+    return now
+
+
 def claim_thread() -> None:
     get_log().create(post_key("b", "1", 1), encode(new_event(EventType.THREAD_CREATED, "b", "1", 1, {})))
 
@@ -161,7 +181,7 @@ def test_a_failed_write_below_a_written_one_is_voided_so_that_the_dat_goes_on():
     assert commit().number == 4
 
 
-def test_a_gap_that_could_not_be_voided_is_handed_out_again_once_the_sequence_is_stuck(monkeypatch):
+def test_a_gap_that_could_not_be_voided_is_handed_out_again_once_the_sequence_is_stuck(monkeypatch, clock):
     monkeypatch.setattr(sequence, "STALE_MS", 200)
     claim_thread()
     log, down = get_log(), threading.Event()
@@ -184,89 +204,89 @@ def test_a_gap_that_could_not_be_voided_is_handed_out_again_once_the_sequence_is
     assert isinstance(fails_after_the_next_is_written(log_goes_down), LogError)
     assert until(lambda: len(refused) == 2)  # the post, then the void in the background
     down.clear()
-    time.sleep(0.3)
+    clock.advance(300)
     assert commit().number == 2
     assert commit().number == 4
     assert committed() == [1, 2, 3, 4]
 
 
-def test_a_number_whose_poster_died_is_handed_out_again_once_the_sequence_is_stuck(monkeypatch):
+def test_a_number_whose_poster_died_is_handed_out_again_once_the_sequence_is_stuck(monkeypatch, clock):
     monkeypatch.setattr(sequence, "STALE_MS", 200)
     claim_thread()
     assert commit().number == 2
     from django.core.cache import cache
 
-    sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000)  # 3, and its poster dies
+    sequence.Sequence(cache, "b", "1").reserve(clock(), 1000)  # 3, and its poster dies
     assert commit().number == 4
-    time.sleep(0.3)
+    clock.advance(300)
     assert commit().number == 3
     assert commit().number == 5
     assert committed() == [1, 2, 3, 4, 5]
 
 
-def test_the_sweep_voids_a_number_whose_poster_died_in_a_thread_nobody_posts_to_any_more(monkeypatch):
+def test_the_sweep_voids_a_number_whose_poster_died_in_a_thread_nobody_posts_to_any_more(monkeypatch, clock):
     monkeypatch.setattr(sequence, "STALE_MS", 200)
     claim_thread()
     from django.core.cache import cache
 
     sequence.Sequence(cache, "b", "1").reserve(
-        int(time.time() * 1000), 1000, read_claims(get_log(), "b", "1")
+        clock(), 1000, read_claims(get_log(), "b", "1")
     )  # 2, and its poster dies
     assert commit().number == 3
-    time.sleep(0.3)
+    clock.advance(300)
     assert numbers.sweep(get_log()) == ["b/1 2: voided"]
     assert decode(get_log().read(post_key("b", "1", 2))).payload["void"] is True
     assert commit().number == 4
     assert numbers.sweep(get_log()) == []
 
 
-def test_the_sweep_marks_a_number_written_by_a_poster_that_died_before_saying_so(monkeypatch):
+def test_the_sweep_marks_a_number_written_by_a_poster_that_died_before_saying_so(monkeypatch, clock):
     monkeypatch.setattr(sequence, "STALE_MS", 200)
     claim_thread()
     from django.core.cache import cache
 
-    number = sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, read_claims(get_log(), "b", "1"))
+    number = sequence.Sequence(cache, "b", "1").reserve(clock(), 1000, read_claims(get_log(), "b", "1"))
     get_log().create(post_key("b", "1", number), encode(build(number)))  # written, then the poster died
     assert commit().number == 3
-    time.sleep(0.3)
+    clock.advance(300)
     assert numbers.sweep(get_log()) == ["b/1 2: written"]
     assert decode(get_log().read(post_key("b", "1", 2))).payload["body"] == "post 2"
 
 
-def poster_dies_then_redis_loses_the_sequence() -> None:
+def poster_dies_then_redis_loses_the_sequence(clock: Clock) -> None:
     """Number 2 handed out and its poster dead, 3 written; then Redis restarts without what it held."""
     from django.core.cache import cache
 
-    sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, read_claims(get_log(), "b", "1"))
+    sequence.Sequence(cache, "b", "1").reserve(clock(), 1000, read_claims(get_log(), "b", "1"))
     assert commit().number == 3
     cache.clear()
 
 
-def test_a_gap_left_when_redis_lost_the_sequence_is_handed_out_again(monkeypatch):
+def test_a_gap_left_when_redis_lost_the_sequence_is_handed_out_again(monkeypatch, clock):
     monkeypatch.setattr(sequence, "STALE_MS", 200)
     claim_thread()
-    poster_dies_then_redis_loses_the_sequence()
+    poster_dies_then_redis_loses_the_sequence(clock)
     assert commit().number == 4  # the sequence starts from the log, stuck below the gap
-    time.sleep(0.3)
+    clock.advance(300)
     assert commit().number == 2
     assert committed() == [1, 2, 3, 4]
 
 
-def test_the_sweep_voids_a_gap_left_when_redis_lost_the_sequence(monkeypatch):
+def test_the_sweep_voids_a_gap_left_when_redis_lost_the_sequence(monkeypatch, clock):
     monkeypatch.setattr(sequence, "STALE_MS", 200)
     claim_thread()
-    poster_dies_then_redis_loses_the_sequence()
+    poster_dies_then_redis_loses_the_sequence(clock)
     assert commit().number == 4
-    time.sleep(0.3)
+    clock.advance(300)
     assert numbers.sweep(get_log()) == ["b/1 2: voided"]
     assert committed() == [1, 2, 3, 4]
 
 
-def test_the_sweep_leaves_a_number_whose_poster_is_still_writing():
+def test_the_sweep_leaves_a_number_whose_poster_is_still_writing(clock):
     claim_thread()
     from django.core.cache import cache
 
-    sequence.Sequence(cache, "b", "1").reserve(int(time.time() * 1000), 1000, read_claims(get_log(), "b", "1"))
+    sequence.Sequence(cache, "b", "1").reserve(clock(), 1000, read_claims(get_log(), "b", "1"))
     assert commit().number == 3
     assert numbers.sweep(get_log()) == []
 

@@ -84,7 +84,7 @@ def _has_claims(log: BaseLog, board: str, thread: str) -> bool:
 
 def first_number(log: BaseLog, board: str, thread: str, hint: Hint | None) -> int:
     """The number to try first: after a trusted hint, else the lowest the log shows free."""
-    if hint is not None and hint.trusted(int(time.time() * 1000)):
+    if hint is not None and hint.trusted(_now_ms()):
         return hint.number + 1
     free = first_free(log, board, thread)
     if free is None:
