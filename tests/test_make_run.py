@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -63,3 +64,16 @@ def test_make_run_serves_the_board_at_the_url_it_prints(running_board):
 def test_make_run_keeps_its_secret_key_readable_by_its_user_only(running_board):
     _, data = running_board
     assert stat.S_IMODE((data / "secret_key").stat().st_mode) == 0o600
+
+
+def test_make_run_closes_a_browsers_idle_connection_after_a_few_seconds(running_board):
+    url, _ = running_board
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        while conn.recv(65536):  # the rest of the answer, then the server's close
+            pass
+    # Browsers reach gunicorn directly here: no proxy closes idle connections for it.
+    assert time.monotonic() - started < 15
