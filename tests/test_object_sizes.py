@@ -102,3 +102,18 @@ def test_an_archive_window_of_a_thousand_threads_is_under_1_mb():
 def test_a_months_archive_index_is_small():
     windows = [str(1_796_000 + n) for n in range(31 * 86_400 // 1000 + 1)]
     assert len(e.encode(o.KAKO, f"{BOARD}/2026-12", {"items": windows})) < 64 * 1024
+
+
+def test_an_hours_audit_holds_a_thousand_deletions_with_the_longest_reasons_in_objects_under_1_mb():
+    """Deleting every post of an ID in a full thread is one click and a thousand actions."""
+    from board.events import EventType, new_event
+    from board.moderation.actions import REASON_MAX
+    from board.readmodel import moderation
+
+    held: dict[str, o.State] = {}
+    for number in range(1, LIMITS["res_max"] + 1):
+        payload = {"by": "m" * 32, "reason": "荒" * REASON_MAX, "posted": 1, "posted_event": "0" * 26}
+        event = new_event(EventType.POST_DELETED, BOARD, KEY, number, payload)
+        for bucket, key, delta in moderation.deltas(event, index=False):
+            held[key] = o.JOINS[bucket](held[key], delta) if key in held else delta
+    assert max(len(e.encode(o.AUDIT, key, state)) for key, state in held.items()) < MB

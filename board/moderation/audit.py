@@ -11,8 +11,9 @@ from board.store import get_store
 
 
 def keys(day: date) -> list[str]:
-    """The audit objects of a JST day: one per hour, and the whole day's as stores written before kept it."""
-    return [f"{day:%Y%m%d}{hour:02d}" for hour in range(24)] + [f"{day:%Y%m%d}"]
+    """A JST day's audit objects: each hour's shards, and the hours' and the day's as earlier versions kept them."""
+    hours = [f"{day:%Y%m%d}{hour:02d}" for hour in range(24)]
+    return [f"{hour}/{shard}" for hour in hours for shard in range(o.AUDIT_SHARDS)] + hours + [f"{day:%Y%m%d}"]
 
 
 def actions(day: date, boards: list[str] | None = None, by: str = "") -> list[dict]:

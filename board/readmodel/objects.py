@@ -64,6 +64,7 @@ POST_INDEX = "postindex"
 POST_INDEX_DAYS = "postindexdays"
 REPORTS = "reports"
 AUDIT = "audit"
+AUDIT_SHARDS = 16  # objects an hour of actions is shared out to (moderation.audit_key)
 POST_INDEX_SHARDS = 8
 ACCOUNT_INDEX_KEY = "index"
 
