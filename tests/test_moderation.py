@@ -373,6 +373,46 @@ def test_deleting_every_post_of_an_id_in_a_thread(board):
     assert [bool(p.get("deleted")) for p in posts] == [True, False, True]
 
 
+def _three_posts_of_one_id() -> tuple[str, str]:
+    thread = new_thread(address="198.51.100.20").thread
+    reply("test", thread, address="198.51.100.21")
+    reply("test", thread, address="198.51.100.20")
+    reply("test", thread, address="198.51.100.20")
+    [first] = queries.posts(get_store(), "test", thread, [1])
+    return thread, first["id"]
+
+
+def test_deleting_an_ids_posts_leaves_one_another_moderator_is_deleting_to_them(board):
+    from board.moderation import actions
+
+    thread, poster = _three_posts_of_one_id()
+    with actions.only_once("delete", "test", thread, 3):
+        deleted = actions.delete_posts_of("test", thread, poster, reason="荒らし")
+    assert [e.number for e in deleted] == [1, 4]
+
+
+def test_deleting_an_ids_posts_that_stops_partway_says_which_are_deleted_and_which_are_not(board, monkeypatch):
+    from board.moderation import actions
+
+    thread, poster = _three_posts_of_one_id()
+    apply, calls = actions.apply, []
+
+    def fails_from_the_second(store, event):
+        calls.append(event)
+        if len(calls) >= 2:
+            _store_down()
+        apply(store, event)
+
+    before = log_keys()
+    monkeypatch.setattr(actions, "apply", fails_from_the_second)
+    with pytest.raises(actions.ModerationError) as refused:
+        actions.delete_posts_of("test", thread, poster, reason="荒らし")
+    assert f"posts 1, 3 of ID:{poster} in test/{thread} are deleted (committed to the log); posts 4 are not" in str(
+        refused.value
+    )
+    assert len(log_keys()) == len(before) + 2
+
+
 def test_every_moderation_event_says_who_and_why(board):
     thread = new_thread().thread
     call_command("deletepost", "test", thread, "1", "--reason", "spam")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from board.events import Event, EventType, encode, new_event
 from board.lib.cache import CACHE_ERRORS
 from board.lib.lease import Lease
-from board.log import AlreadyExists, get_log
+from board.log import AlreadyExists, LogError, get_log
 from board.log.layout import post_key
 from board.posting import characters
 from board.posting.commit import commit, fan_out
@@ -155,13 +155,40 @@ def delete_post(board: str, thread: str, number: int, reason: str = "", by: str 
 
 
 def delete_posts_of(board: str, thread: str, poster: str, reason: str = "", by: str = "operator") -> list[Event]:
-    """Delete every post of one daily ID in a thread."""
+    """Delete every post of one daily ID in a thread: one action a post, each said done or not when one fails.
+
+    A post another moderator deleted meanwhile, or is deleting, is left to them.
+    """
     found = existing_thread(board, thread)
     posts = queries.posts(get_store(), board, thread, list(range(1, found.count + 1)))
     mine = [p["number"] for p in posts if p.get("id") == poster and not p.get("deleted")]
     if not mine:
         raise ModerationError(f"no post of ID:{poster} left in {board}/{thread}")
-    return [delete_post(board, thread, n, reason, by) for n in mine]
+    done: list[Event] = []
+    for at, number in enumerate(mine):
+        try:
+            done.append(delete_post(board, thread, number, reason, by))
+        except ModerationError:
+            continue
+        except NotApplied as exc:
+            done.append(exc.event)
+            _stopped(board, thread, poster, done, mine[at + 1 :], exc)
+        except (StoreError, LogError) as exc:
+            _stopped(board, thread, poster, done, mine[at:], exc)
+    if not done:
+        raise ModerationError(f"no post of ID:{poster} left in {board}/{thread} (another moderator deleted them)")
+    return done
+
+
+def _stopped(board: str, thread: str, poster: str, done: list[Event], left: list[int], exc: Exception) -> None:
+    """Raise what a deletion of an ID's posts that stopped partway did, and what it did not."""
+    if not done or not left:
+        raise exc  # all or nothing committed: the failure's own words are true
+    numbers = ", ".join(str(event.number) for event in done)
+    raise ModerationError(
+        f"posts {numbers} of ID:{poster} in {board}/{thread} are deleted (committed to the log); "
+        f"posts {', '.join(map(str, left))} are not, the store or the log failed ({exc}): delete those again"
+    ) from exc
 
 
 def ban_poster(board: str, thread: str, number: int, reason: str = "", by: str = "operator") -> Event:
