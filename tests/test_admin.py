@@ -344,6 +344,23 @@ def test_a_deletion_the_store_could_not_apply_is_told_committed_not_failed(moder
     assert len(log_keys()) == len(before) + 1
 
 
+def test_an_action_with_the_store_down_is_told_nothing_was_committed(moderated, monkeypatch):
+    from board.store import StoreUnavailable
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("riak: no node answered")
+
+    page = f"/admin/threads/test/{moderated}/"
+    client = signed_in("mod")
+    before = log_keys()
+    monkeypatch.setattr(queries, "thread", down)
+    fields = {"board": "test", "thread": moderated, "action": "stop", "reason": "荒れている"}
+    assert post(client, "/admin/act/", "/admin/", **fields).status_code == 302
+    monkeypatch.undo()
+    assert "store did not answer, nothing was committed: riak" in client.get(page).content.decode()
+    assert log_keys() == before
+
+
 # --- survives rehydrate ---------------------------------------------------------------------
 
 

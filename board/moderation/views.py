@@ -30,7 +30,7 @@ from board.moderation.actions import ModerationError, NotApplied, applied
 from board.moderation.boards import close_board, reopen_board, save_board
 from board.readmodel import queries
 from board.readmodel.moderation import JST
-from board.store import get_store
+from board.store import StoreError, get_store
 
 
 def _boards(request: HttpRequest) -> list[str]:
@@ -208,6 +208,9 @@ def act(request: HttpRequest) -> HttpResponse:
         done = _do(what, board, key, number, request.POST, reason, by)
     except (ModerationError, ValueError, LogError) as exc:
         messages.error(request, str(exc))
+        return _back(request, fallback)
+    except StoreError as exc:  # an action reads the store before it commits; after, it is NotApplied
+        messages.error(request, f"the store did not answer, nothing was committed: {exc}")
         return _back(request, fallback)
     except NotApplied as exc:
         messages.warning(request, str(exc))
