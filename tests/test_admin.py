@@ -33,6 +33,12 @@ def signed_in(username: str) -> Client:
     return client
 
 
+def store_down(*args, **kwargs):
+    from board.store import StoreUnavailable
+
+    raise StoreUnavailable("riak: no node answered")
+
+
 def post(client: Client, url: str, page: str, **fields) -> object:
     token = TOKEN_RE.search(client.get(page).content.decode()).group(1)
     return client.post(url, {**fields, "csrfmiddlewaretoken": token})
@@ -218,14 +224,9 @@ def test_createmoderator_without_a_terminal_says_no_password_was_given_and_commi
 
 
 def test_the_first_superuser_with_the_store_down_says_so_and_exits_non_zero(monkeypatch):
-    from board.store import StoreUnavailable
-
-    def down(*args, **kwargs):
-        raise StoreUnavailable("riak: no node answered")
-
     monkeypatch.setenv("UTAKATA_ADMIN_USERNAME", "boss")
     monkeypatch.setenv("UTAKATA_ADMIN_PASSWORD", PASSWORD)
-    monkeypatch.setattr(accounts, "get", down)
+    monkeypatch.setattr(accounts, "get", store_down)
     with pytest.raises(CommandError, match="could not read the store, nothing was committed: riak"):
         call_command("createmoderator", "--from-env")
 
@@ -327,15 +328,11 @@ def test_two_moderators_deleting_a_post_at_once_delete_it_once_and_the_second_is
 
 def test_a_deletion_the_store_could_not_apply_is_told_committed_not_failed(moderated, monkeypatch):
     from board.moderation import actions
-    from board.store import StoreUnavailable
-
-    def down(*args, **kwargs):
-        raise StoreUnavailable("riak: no node answered")
 
     page = f"/admin/threads/test/{moderated}/"
     client = signed_in("mod")
     before = log_keys()
-    monkeypatch.setattr(actions, "apply", down)
+    monkeypatch.setattr(actions, "apply", store_down)
     fields = {"board": "test", "thread": moderated, "number": "2", "action": "delete", "reason": "荒らし"}
     assert post(client, "/admin/act/", page, **fields).status_code == 302
     monkeypatch.undo()
@@ -345,15 +342,10 @@ def test_a_deletion_the_store_could_not_apply_is_told_committed_not_failed(moder
 
 
 def test_an_action_with_the_store_down_is_told_nothing_was_committed(moderated, monkeypatch):
-    from board.store import StoreUnavailable
-
-    def down(*args, **kwargs):
-        raise StoreUnavailable("riak: no node answered")
-
     page = f"/admin/threads/test/{moderated}/"
     client = signed_in("mod")
     before = log_keys()
-    monkeypatch.setattr(queries, "thread", down)
+    monkeypatch.setattr(queries, "thread", store_down)
     fields = {"board": "test", "thread": moderated, "action": "stop", "reason": "荒れている"}
     assert post(client, "/admin/act/", "/admin/", **fields).status_code == 302
     monkeypatch.undo()
