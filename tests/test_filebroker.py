@@ -105,6 +105,16 @@ def test_a_message_taken_leaves_nothing_behind(tmp_path):
     assert os.listdir(tmp_path / "queue") == ["processed"] and os.listdir(tmp_path / "queue" / "processed") == []
 
 
+def test_a_worker_lists_the_folder_once_for_a_backlog_not_once_a_message(tmp_path, monkeypatch):
+    produce(str(tmp_path / "queue"), 0, 50)
+    (tmp_path / "done").touch()
+    listings = []
+    listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: listings.append(path) or listdir(path))
+    assert sorted(consume(tmp_path / "queue", tmp_path / "done")) == list(range(50))
+    assert len(listings) == 2  # the backlog, then the empty folder
+
+
 def test_the_web_and_the_worker_use_it_for_the_local_queue(tmp_path):
     script = (
         "import django; django.setup()\n"
