@@ -176,6 +176,7 @@ class SegmentReader:
         self.shard = shard
         self.purges = purges
         self.stats: Stats | None = None
+        self._sha256, self._size = "", 0  # of the object's bytes, once its lines have all been read
 
     def __iter__(self) -> Iterator[Event]:
         # The purge list as it is when the read starts: purged text is never read back, whether or
@@ -184,48 +185,59 @@ class SegmentReader:
         stream = self._sharded(self.shard) if self.shard is not None else self._all()
         yield from purges.cleaned(stream) if purges else stream
 
-    def _all(self) -> Iterator[Event]:
+    def _lines(self) -> Iterator[bytes]:
+        """The object's lines, gunzipped as they stream; when they end, every byte is hashed (``_sha256``)."""
         key = self.key
         try:
             raw = self.log.open(key)
         except NotFound as exc:
             raise MissingObject(key, "named by its manifest but not in the log") from exc
-        count = 0
-        first = last = ""
-        low = high = 0
-        types: dict[str, int] = {}
+        read = 0
         with raw:
             hashing = _HashingReader(raw)
             try:
                 with gzip.GzipFile(fileobj=hashing, mode="rb") as lines:
                     for line in lines:
-                        try:
-                            event = decode(line)
-                        except MalformedEvent as exc:
-                            raise CorruptObject(key, f"line {count + 1}: {exc}") from exc
-                        if event.id <= last:
-                            raise CorruptObject(key, f"line {count + 1}: id {event.id} is not after {last}")
-                        if not count:
-                            first = event.id
-                            low = high = event.time
-                        elif event.time < low:
-                            low = event.time
-                        elif event.time > high:
-                            high = event.time
-                        last = event.id
-                        count += 1
-                        types[event.type] = types.get(event.type, 0) + 1
-                        yield event
+                        read += 1
+                        yield line
                     # Read to the very end so the hash covers every byte.
                     while hashing.read(CHUNK):
                         pass
             except (OSError, EOFError, zlib.error) as exc:
-                raise CorruptObject(key, f"not a complete gzip stream after {count} event(s): {exc}") from exc
-        self.stats = Stats(
-            count, hashing.digest.hexdigest(), hashing.size, first, last, low, high, dict(sorted(types.items()))
-        )
+                raise CorruptObject(key, f"not a complete gzip stream after {read} line(s): {exc}") from exc
+        self._sha256, self._size = hashing.digest.hexdigest(), hashing.size
+
+    def _decoded(self, number: int, line: bytes, last: str) -> Event:
+        """A line's event, which must decode and come after the one decoded before it."""
+        try:
+            event = decode(line)
+        except MalformedEvent as exc:
+            raise CorruptObject(self.key, f"line {number}: {exc}") from exc
+        if event.id <= last:
+            raise CorruptObject(self.key, f"line {number}: id {event.id} is not after {last}")
+        return event
+
+    def _all(self) -> Iterator[Event]:
+        count = 0
+        first = last = ""
+        low = high = 0
+        types: dict[str, int] = {}
+        for line in self._lines():
+            event = self._decoded(count + 1, line, last)
+            if not count:
+                first = event.id
+                low = high = event.time
+            elif event.time < low:
+                low = event.time
+            elif event.time > high:
+                high = event.time
+            last = event.id
+            count += 1
+            types[event.type] = types.get(event.type, 0) + 1
+            yield event
+        self.stats = Stats(count, self._sha256, self._size, first, last, low, high, dict(sorted(types.items())))
         if self.expect is not None:
-            _compare(key, self.expect, self.stats)
+            _compare(self.key, self.expect, self.stats)
 
     def _sharded(self, shard: Shard) -> Iterator[Event]:
         """The events a restore process decodes (board/lifecycle/shards.py): only theirs are decoded.
@@ -234,40 +246,22 @@ class SegmentReader:
         checked for the lines decoded, the other shards check theirs. The
         stats count the shard's own threads' events only.
         """
-        key = self.key
-        try:
-            raw = self.log.open(key)
-        except NotFound as exc:
-            raise MissingObject(key, "named by its manifest but not in the log") from exc
         lines_read = taken = 0
         last = ""
         types: dict[str, int] = {}
-        with raw:
-            hashing = _HashingReader(raw)
-            try:
-                with gzip.GzipFile(fileobj=hashing, mode="rb") as lines:
-                    for line in lines:
-                        lines_read += 1
-                        if not shard.wants(line):
-                            continue
-                        try:
-                            event = decode(line)
-                        except MalformedEvent as exc:
-                            raise CorruptObject(key, f"line {lines_read}: {exc}") from exc
-                        if event.id <= last:
-                            raise CorruptObject(key, f"line {lines_read}: id {event.id} is not after {last}")
-                        last = event.id
-                        if shard.owns(event):
-                            taken += 1
-                            types[event.type] = types.get(event.type, 0) + 1
-                        yield event
-                    while hashing.read(CHUNK):
-                        pass
-            except (OSError, EOFError, zlib.error) as exc:
-                raise CorruptObject(key, f"not a complete gzip stream after {lines_read} line(s): {exc}") from exc
-        self.stats = Stats(taken, hashing.digest.hexdigest(), hashing.size, "", last, 0, 0, dict(sorted(types.items())))
+        for line in self._lines():
+            lines_read += 1
+            if not shard.wants(line):
+                continue
+            event = self._decoded(lines_read, line, last)
+            last = event.id
+            if shard.owns(event):
+                taken += 1
+                types[event.type] = types.get(event.type, 0) + 1
+            yield event
+        self.stats = Stats(taken, self._sha256, self._size, "", last, 0, 0, dict(sorted(types.items())))
         if self.expect is not None:
-            _compare(key, self.expect, replace(self.stats, count=lines_read), ("sha256", "size", "count"))
+            _compare(self.key, self.expect, replace(self.stats, count=lines_read), ("sha256", "size", "count"))
 
 
 def raw_lines(log: BaseLog, manifest: Manifest, mark: bytes | tuple[bytes, ...]) -> Iterator[Event]:
