@@ -113,6 +113,13 @@ class LogContract:
         assert isinstance(listing, Iterator)
         assert next(listing).key == "lazy/0"
 
+    def test_first_is_what_list_yields_first_or_none(self, log):
+        for key in ("p/b", "p/a", "q/a"):
+            log.create(key, b"x")
+        assert log.first("p/") == next(log.list("p/"))
+        assert log.first("p/").key == "p/a"
+        assert log.first("r/") is None
+
     def test_list_start_after(self, log):
         keys = [f"incoming/{h:02d}/{n}.json" for h in range(3) for n in range(3)]
         for key in keys:
@@ -350,6 +357,16 @@ class TestS3Log(LogContract):
 
     def raw_keys(self, raw, bucket: str) -> list[str]:
         return [o["Key"] for o in raw.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+    def test_first_asks_for_two_keys_not_a_page_of_them(self, log):
+        for n in range(5):
+            log.create(f"p/{n}", b"x")
+        asked: list[int] = []
+        log._client.meta.events.register(
+            "before-parameter-build.s3.ListObjectsV2", lambda params, **_: asked.append(params.get("MaxKeys"))
+        )
+        assert log.first("p/").key == "p/0"
+        assert asked == [2]
 
     def test_keys_live_under_the_prefix(self, log, raw, any_s3_bucket):
         log.create("incoming/events/1.json", b"{}")

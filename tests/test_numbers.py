@@ -24,7 +24,7 @@ from board.lifecycle import keys as k
 from board.lifecycle.rollup import rollup
 from board.log import get_log
 from board.log.layout import INCOMING_POSTS, floor_key, marker_key, post_key
-from board.posting import numbers, threadlock
+from board.posting import confirm, numbers, threadlock
 from board.posting import refusals as r
 from board.posting.commit import submit
 from board.posting.refusals import Refused
@@ -300,6 +300,25 @@ def new_thread_key(now_seconds: int = 1_800_000_000) -> str:
 def test_thread_key_skips_keys_whose_first_post_is_in_the_log():
     claim_thread("b", "1800000000")
     assert new_thread_key() == "1800000001"
+
+
+def test_a_taken_thread_key_is_skipped_on_one_listed_claim_not_all_of_them(monkeypatch):
+    for n in range(1, 51):
+        get_log().create(post_key("b", "1800000000", n), b"{}")
+    read: list[str] = []
+    real_list = type(get_log()).list
+
+    def listing(self, prefix="", start_after=""):
+        for info in real_list(self, prefix, start_after):
+            read.append(info.key)
+            yield info
+
+    monkeypatch.setattr(type(get_log()), "list", listing)
+    build = lambda key: new_event(EventType.THREAD_CREATED, "b", key, 1, {})  # noqa: E731
+    assert numbers.commit_thread(confirm.Listing(get_log(), confirm.deadline()), 1_800_000_000, build).thread == (
+        "1800000001"
+    )
+    assert read == [post_key("b", "1800000000", 1)]
 
 
 def test_thread_key_skips_a_live_thread_whose_first_post_was_rolled_up():

@@ -274,5 +274,5 @@ def stale_after() -> timedelta:
 def _checked(log: BaseLog, kind: str, made: logstate.Made | None) -> Segment | None:
     if made is None:
         return None
-    listed = next(iter(log.list(made.key)), None)
+    listed = log.first(made.key)
     return Segment(kind, made, listed is not None and listed.key == made.key and listed.size == made.size)

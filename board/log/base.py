@@ -119,6 +119,10 @@ class BaseLog:
         """Yield the objects under prefix in lexicographic key order, lazily."""
         raise NotImplementedError
 
+    def first(self, prefix: str) -> ObjectInfo | None:
+        """The first object under prefix in key order, or None: what list() yields first, the rest not fetched."""
+        return next(iter(self.list(prefix)), None)
+
     def delete(self, keys: Iterable[str]) -> None:
         """Remove objects; keys already gone are not an error."""
         raise NotImplementedError

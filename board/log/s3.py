@@ -92,6 +92,8 @@ DEFAULT_READ_TIMEOUT = 10.0
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_CHUNKSIZE = 16 * MiB
 DELETE_BATCH = 1000
+# first(): the first key and the next, which says whether the first is a claim with data (listed right after it).
+FIRST_PAGE_SIZE = 2
 
 
 KNOWN_OPTIONS = frozenset(
@@ -370,12 +372,19 @@ class S3Log(ClaimedData, ConditionalWritesProbe, BaseLog):
         return self._head_answer(key) is not None
 
     def list(self, prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
+        return self._list(prefix, start_after)
+
+    def first(self, prefix: str) -> ObjectInfo | None:
+        # Pages of a few keys, not S3's 1000: whether a thread has a claim must not fetch all of them.
+        return next(self._list(prefix, page_size=FIRST_PAGE_SIZE), None)
+
+    def _list(self, prefix: str, start_after: str = "", page_size: int | None = None) -> Iterator[ObjectInfo]:
         # A claim is held back until the keys that start with it have gone by
         # (they are listed right after it, its data among them), then reported
         # with its data's size and storage class.
         held: deque[ObjectInfo] = deque()
         data: dict[str, list[ObjectInfo]] = {}
-        for info in self._raw_list(prefix, start_after):
+        for info in self._raw_list(prefix, start_after, page_size):
             while held and not info.key.startswith(held[0].key):
                 yield self._settled(held.popleft(), data)
             logical = logical_key(info.key)
@@ -389,11 +398,13 @@ class S3Log(ClaimedData, ConditionalWritesProbe, BaseLog):
         while held:
             yield self._settled(held.popleft(), data)
 
-    def _raw_list(self, prefix: str, start_after: str = "") -> Iterator[ObjectInfo]:
-        """Every object under prefix as S3 lists it, data objects and probes included."""
+    def _raw_list(self, prefix: str, start_after: str = "", page_size: int | None = None) -> Iterator[ObjectInfo]:
+        """Every object under prefix as S3 lists it, data objects and probes included, a page fetched as needed."""
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
         if start_after:
             kwargs["StartAfter"] = self.prefix + start_after
+        if page_size:
+            kwargs["PaginationConfig"] = {"PageSize": page_size}
         strip = len(self.prefix)
         try:
             for page in self._client.get_paginator("list_objects_v2").paginate(**kwargs):

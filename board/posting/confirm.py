@@ -27,12 +27,15 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypeVar
 
 from django.conf import settings
 
 from board.log import AlreadyExists, BaseLog, LogError, LogUnavailable, NotFound, ObjectInfo
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 POOL_SIZE = 16
 _pools: dict[int, ThreadPoolExecutor] = {}
@@ -151,9 +154,15 @@ class Listing:
         self._until = until
 
     def list(self, prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
-        future: Future = _pool().submit(lambda: list(self._log.list(prefix, start_after)))
+        return iter(self._answered(prefix, lambda: list(self._log.list(prefix, start_after))))
+
+    def first(self, prefix: str) -> ObjectInfo | None:
+        return self._answered(prefix, lambda: self._log.first(prefix))
+
+    def _answered(self, prefix: str, listing: Callable[[], T]) -> T:
+        future: Future = _pool().submit(listing)
         try:
-            return iter(future.result(timeout=_remaining(self._until)))
+            return future.result(timeout=_remaining(self._until))
         except FutureTimeout:
             raise LogUnavailable(f"listing {prefix}: the log did not answer in time", unsent=True) from None
 

@@ -78,8 +78,7 @@ def first_free(log: BaseLog, board: str, thread: str) -> int | None:
 
 
 def _has_claims(log: BaseLog, board: str, thread: str) -> bool:
-    listing = log.list(thread_prefix(board, thread))
-    return next(iter(listing), None) is not None
+    return log.first(thread_prefix(board, thread)) is not None
 
 
 def first_number(log: BaseLog, board: str, thread: str, hint: Hint | None) -> int:
