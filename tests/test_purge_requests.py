@@ -149,6 +149,22 @@ def test_the_purge_command_with_the_store_down_says_so_and_exits_non_zero(site, 
     assert log_keys() == before
 
 
+def test_a_purge_the_store_cannot_apply_yet_still_queues_its_sweep(site, monkeypatch):
+    from board.moderation import actions as moderation_actions
+    from board.moderation import purge
+    from board.store import StoreUnavailable
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("riak: no node answered")
+
+    queued: list[str] = []
+    monkeypatch.setattr(moderation_actions, "apply", down)
+    monkeypatch.setattr(purge_sweep, "delay", lambda: queued.append("sweep"))
+    with pytest.raises(moderation_actions.NotApplied, match="is committed to the log"):
+        purge.purge_post("test", site, 3, "個人情報", "root")
+    assert queued == ["sweep"] and [e.label for e in purgelist.entries(get_log())] == [f"posts/test/{site}/0003"]
+
+
 def test_a_dry_run_lists_what_would_be_rewritten_and_writes_nothing(site):
     before = holders()
     out = StringIO()

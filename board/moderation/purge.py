@@ -73,6 +73,7 @@ def purge_post(board: str, thread: str, number: int, reason: str, by: str) -> Ev
         target, indexed = _post(board, thread, number)
         purgelist.record_post(get_log(), board, thread, number, target["after"], target["before"])
         event = commit(new_event(EventType.POST_PURGED, board, thread, number, who(by, reason) | indexed))
+        # Not settle(): the sweep is queued once the event is committed, even if the store cannot apply it now.
         queue_sweep()
         return applied(event)
 
@@ -86,7 +87,7 @@ def purge_account(username: str, reason: str, by: str) -> Event:
         planned_account(username)
         purgelist.record_account(get_log(), username)
         event = commit(new_event(EventType.MODERATOR_PURGED, SITE, payload=payload))
-        queue_sweep()
+        queue_sweep()  # before applying, as for a post
         return applied(event)
 
 
