@@ -230,6 +230,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # best-effort cache logs and goes on without (a cooldown not enforced, a commit not confirmed).
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r}: use redis://host:6379/0 (or rediss://, unix://)")
+if REDIS_URL and UTAKATA_STORE["BACKEND"].endswith("RiakStore"):
+    # Where a Riak store's writers leave the change tokens its readers check kept reads against.
+    UTAKATA_STORE["OPTIONS"].setdefault("changes", REDIS_URL)
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "board.lib.rediscache.RedisCache", "LOCATION": REDIS_URL}}
 else:

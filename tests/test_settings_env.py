@@ -100,6 +100,29 @@ def test_an_empty_data_dir_is_the_default_not_the_current_directory(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == str(ROOT / "var"), done.stderr
 
 
+def store_options(tmp_path: Path, **env: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print(settings.UTAKATA_STORE)"],
+        cwd=ROOT,
+        env=services.project_env(**{"UTAKATA_DATA_DIR": str(tmp_path), **env}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_a_riak_store_keeps_its_change_tokens_in_the_redis_of_redis_url(tmp_path):
+    found = store_options(tmp_path, UTAKATA_STORE_URL="riak://127.0.0.1:8098", REDIS_URL="redis://cache:6379/0")
+    assert "'changes': 'redis://cache:6379/0'" in found
+
+
+def test_a_riak_store_url_naming_its_changes_redis_keeps_it(tmp_path):
+    url = "riak://127.0.0.1:8098?changes=redis://tokens:6379/2"
+    found = store_options(tmp_path, UTAKATA_STORE_URL=url, REDIS_URL="redis://cache:6379/0")
+    assert "'changes': 'redis://tokens:6379/2'" in found
+
+
 @pytest.mark.parametrize("value", ["notaurl", "http://127.0.0.1:6379/0", "localhost:6379"])
 def test_a_redis_url_redis_cannot_use_stops_the_start_naming_the_variable(tmp_path, value):
     done = check(tmp_path, REDIS_URL=value)

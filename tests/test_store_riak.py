@@ -14,6 +14,7 @@ import pytest
 
 from board.store.base import StoreMisconfigured, StoreUnavailable
 from board.store.riak import RiakStore
+from board.store.riak import store as riak_store
 from board.store.riak.transport import parse_nodes, path, request
 from tests.test_store_backends import B, SiblingContract, merge_sets
 
@@ -117,6 +118,95 @@ class TestRiakStore(SiblingContract):
             f"k{n}": None for n in range(30)
         }
         assert store.get(B, "k29") == b"29"
+
+
+class TestRiakStoreKeepingReads(TestRiakStore):
+    """The same contract with reads kept in the process, checked against change tokens in Redis."""
+
+    @pytest.fixture(autouse=True)
+    def _redis(self, fresh_redis):
+        self.redis = fresh_redis
+
+    def new_store(self, **options: str):
+        return riak(self.cluster.url(), prefix=self.prefix, changes=self.redis, **options)
+
+    @pytest.fixture
+    def gets(self, monkeypatch) -> list[str]:
+        """The URLs of the GETs the Riak store sends from now on."""
+        made: list[str] = []
+        real = riak_store.request
+
+        def counting(cluster, method, url, *args, **kwargs):
+            if method == "GET":
+                made.append(url)
+            return real(cluster, method, url, *args, **kwargs)
+
+        monkeypatch.setattr(riak_store, "request", counting)
+        return made
+
+    def test_a_read_again_is_answered_from_the_process_without_a_riak_request(self, store, gets):
+        store.store(B, "k", b"v")
+        store.fetch(B, "k")
+        store.fetch_many(B, ["k", "other"])
+        gets.clear()
+        assert store.fetch(B, "k").values == (b"v",)
+        assert store.fetch_many(B, ["k", "other"]) == {"k": store.fetch(B, "k")}
+        assert gets == []
+
+    def test_a_write_by_another_process_is_read_at_once(self, store):
+        other = self.new_store(read_cache="1000000")  # reads kept apart from store's, as in another process
+        store.store(B, "k", b"old")
+        assert other.fetch(B, "k").values == (b"old",)
+        assert other.fetch_many(B, ["k", "j"])["k"].values == (b"old",)
+        store.update(B, "k", lambda _: b"new", merge_sets)
+        assert other.fetch(B, "k").values == (b"new",)
+        assert other.fetch_many(B, ["k", "j"])["k"].values == (b"new",)
+
+    def test_a_write_through_another_spelling_of_the_node_list_is_read_at_once(self, store):
+        other_spelling = self.cluster.url().replace("127.0.0.1", "localhost")
+        reader = riak(other_spelling, prefix=self.prefix, changes=self.redis, read_cache="1000000")
+        store.store(B, "k", b"old")
+        assert reader.fetch(B, "k").values == (b"old",)
+        store.update(B, "k", lambda _: b"new", merge_sets)
+        assert reader.fetch(B, "k").values == (b"new",)
+
+    def test_a_write_whose_token_was_lost_is_read_once_the_kept_read_is_too_old(self, store, monkeypatch):
+        from board.store import changes
+
+        other = self.new_store(read_cache="1000000")
+        store.store(B, "k", b"old")
+        assert other.fetch(B, "k").values == (b"old",)
+        monkeypatch.setattr(store._tokens, "changed", lambda slots: None)  # the writer died before its token
+        store.update(B, "k", lambda _: b"new", merge_sets)
+        assert other.fetch(B, "k").values == (b"old",)
+        monkeypatch.setattr(changes, "MAX_AGE", 0.0)
+        assert other.fetch(B, "k").values == (b"new",)
+
+    def test_an_update_reads_riak_not_what_the_process_kept(self, store):
+        store.store(B, "k", b'["a"]')
+        store.fetch(B, "k")
+        stale = riak(self.cluster.url(), prefix=self.prefix)  # writes without tokens: no reads kept
+        stale.update(B, "k", lambda _: b'["a", "b"]', merge_sets)
+        store.update(B, "k", lambda v: merge_sets([v, b'["c"]']), merge_sets)
+        fresh = riak(self.cluster.url(), prefix=self.prefix).fetch(B, "k")
+        assert fresh.values == (b'["a", "b", "c"]',), "no sibling: the update descended from Riak's vclock"
+
+    def test_without_redis_every_read_goes_to_riak_and_waits_on_redis_once(self, gets):
+        store = riak(self.cluster.url(), prefix=self.prefix, changes=f"redis://127.0.0.1:{dead_port()}/0")
+        store.store(B, "k", b"v")
+        gets.clear()
+        started = time.monotonic()
+        for _ in range(3):
+            assert store.fetch(B, "k").values == (b"v",)
+        assert len(gets) == 3 and time.monotonic() - started < 2
+
+    def test_no_read_is_kept_without_a_read_cache(self, gets):
+        store = self.new_store(read_cache="0")
+        store.store(B, "k", b"v")
+        gets.clear()
+        store.fetch(B, "k")
+        store.fetch(B, "k")
+        assert len(gets) == 2
 
 
 def test_node_lists_parse_hosts_ports_and_ipv6():

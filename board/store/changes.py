@@ -1,4 +1,4 @@
-"""What an SQLite store's process keeps of its reads, and how it knows, without a statement, they are current.
+"""What a store's process keeps of its reads, and how it knows, without a statement, they are current.
 
 In a threaded web worker each SQLite statement costs about 90 µs of CPU (the
 sqlite3 module lets go of the GIL around every step, and the other threads
@@ -16,6 +16,9 @@ Keys share slots (a write to one makes the others be read again: a read more,
 never a stale answer). A writer that dies between its commit and its token,
 or a program writing the file without this module, leaves a value kept for
 at most MAX_AGE seconds, as the proxy in front keeps a dat.
+
+A Riak store keeps its reads the same way, with its tokens in Redis, where
+every machine's writers reach them (board/store/redistokens.py).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
+from typing import Protocol
 
 from board.store.base import Fetched
 
@@ -56,6 +60,15 @@ class ChangeTokens:
         # Aligned 8-byte loads and stores: a reader never sees half a token.
         self.tokens = memoryview(self._map).cast("Q")
 
+    def token(self, slot: int) -> int:
+        """The slot's token now."""
+        return self.tokens[slot]
+
+    def token_many(self, slots: Iterable[int]) -> list[int]:
+        """The tokens of slots, in their order."""
+        tokens = self.tokens
+        return [tokens[slot] for slot in slots]
+
     def changed(self, slots: Iterable[int]) -> None:
         """Give each slot a new token: call after the writes to their keys are committed."""
         tokens = self.tokens
@@ -63,22 +76,35 @@ class ChangeTokens:
             tokens[slot] = random.getrandbits(64)
 
 
+class Tokens(Protocol):
+    """Where a store's change tokens are: a mapped file (ChangeTokens), or Redis (board/store/redistokens.py)."""
+
+    def token(self, slot: int) -> Hashable | None: ...
+
+    def token_many(self, slots: Iterable[int]) -> list | None: ...
+
+    def changed(self, slots: Iterable[int]) -> None: ...
+
+
 class KeptReads:
-    """Values one process read from one database, each under the token it was read under.
+    """Values one process read from one store, each under the token it was read under.
 
     Bounded by the bytes of the values kept (the oldest go first). Reads take no lock.
+    A token source that cannot say (None) keeps nothing and serves nothing kept.
     """
 
-    def __init__(self, tokens: ChangeTokens, limit: int) -> None:
+    def __init__(self, tokens: Tokens, limit: int) -> None:
         self.tokens = tokens
         self.limit = limit
-        self.items: OrderedDict[Hashable, tuple[int, float, Fetched | None, int]] = OrderedDict()
+        self.items: OrderedDict[Hashable, tuple[Hashable, float, Fetched | None, int]] = OrderedDict()
         self.used = 0
         self.lock = threading.Lock()
 
     def fetch(self, generation: int, bucket: str, key: str, read: Callable[[], Fetched | None]) -> Fetched | None:
         """What bucket/key holds in a generation: kept, or read() and kept."""
-        token = self.tokens.tokens[slot_of(bucket, key)]  # before any read: a write committed after it changes it
+        token = self.tokens.token(slot_of(bucket, key))  # before any read: a write committed after it changes it
+        if token is None:
+            return read()
         hit, value = self._get((generation, bucket, key), token)
         if hit:
             return value
@@ -90,10 +116,12 @@ class KeptReads:
         self, generation: int, bucket: str, keys: list[str], read: Callable[[list[str]], dict[str, Fetched]]
     ) -> dict[str, Fetched]:
         """What each of keys holds, absent ones left out: the kept ones, and read(the others) in one call."""
+        tokens = self.tokens.token_many([slot_of(bucket, key) for key in keys])
+        if tokens is None:
+            return read(keys)
         found: dict[str, Fetched] = {}
-        missing: dict[str, int] = {}  # key: its slot's token before the read
-        for key in keys:
-            token = self.tokens.tokens[slot_of(bucket, key)]
+        missing: dict[str, Hashable] = {}  # key: its slot's token before the read
+        for key, token in zip(keys, tokens, strict=True):
             hit, value = self._get((generation, bucket, key), token)
             if not hit:
                 missing[key] = token
@@ -108,7 +136,7 @@ class KeptReads:
                 self._put(generation, bucket, key, token, value)
         return found
 
-    def _get(self, name: Hashable, token: int) -> tuple[bool, Fetched | None]:
+    def _get(self, name: Hashable, token: Hashable) -> tuple[bool, Fetched | None]:
         """(True, value) if a read of name is kept under token and young enough, else (False, None)."""
         kept = self.items.get(name)
         if kept is None:
@@ -118,7 +146,7 @@ class KeptReads:
             return False, None
         return True, value
 
-    def _put(self, generation: int, bucket: str, key: str, token: int, value: Fetched | None) -> None:
+    def _put(self, generation: int, bucket: str, key: str, token: Hashable, value: Fetched | None) -> None:
         # The entry's own bytes count too (keys come from requests: a miss keeps an absence).
         size = 100 + len(bucket) + len(key) + (sum(len(v) for v in value.values) if value is not None else 0)
         name = (generation, bucket, key)
@@ -156,10 +184,10 @@ def tokens_for(database: str) -> ChangeTokens:
     return tokens
 
 
-def kept_for(database: bytes, tokens: ChangeTokens, limit: int) -> KeptReads:
-    """The reads this process keeps of a database, named by the random name it was made with.
+def kept_for(database: Hashable, tokens: Tokens, limit: int) -> KeptReads:
+    """The reads this process keeps of a database, named by the random name it was made with (or its location).
 
-    One per database and limit, shared by the process's threads.
+    One per database, token source and limit, shared by the process's threads.
     """
     name = (os.getpid(), database, id(tokens), limit)
     with _lock:

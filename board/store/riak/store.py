@@ -30,12 +30,18 @@ Options (the URL's query string):
     pool_size        connections kept per node and process (default 16)
     concurrency      parallel requests of fetch_many/store_many (default 8)
     generation_ttl   seconds the generation pointer is cached (default 1)
+    changes          redis://… where the store's change tokens are (settings
+                     give REDIS_URL); without it no read is kept
+    read_cache       bytes each process keeps of its reads (default 4194304;
+                     0 for none), checked against the change tokens
+                     (board/store/changes.py, board/store/redistokens.py)
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +49,8 @@ from typing import Any
 
 from board.lib.backends import option
 from board.store.base import BaseStore, Fetched, StoreError, StoreMisconfigured
+from board.store.changes import KeptReads, kept_for, slot_of
+from board.store.redistokens import RedisTokens
 from board.store.riak import multipart
 from board.store.riak.transport import Response, cluster_for, path, request
 
@@ -53,6 +61,8 @@ INDEX_PAGE = 500
 _executors: dict[tuple[int, int], ThreadPoolExecutor] = {}
 _executors_lock = threading.Lock()
 _checked: set[tuple] = set()  # (location, type, bucket) whose properties were found safe in this process
+_tokens: dict[tuple[str, str], RedisTokens] = {}  # one per Redis and store, shared by the process's threads
+READ_CACHE = 4 * 1024 * 1024
 
 
 def _quorum(name: str, value: str) -> str:
@@ -62,8 +72,6 @@ def _quorum(name: str, value: str) -> str:
 
 
 def _executor(size: int) -> ThreadPoolExecutor:
-    import os
-
     key = (os.getpid(), size)
     executor = _executors.get(key)
     if executor is None:
@@ -93,6 +101,8 @@ class RiakStore(BaseStore):
         "read_timeout",
         "pool_size",
         "retry_after",
+        "changes",
+        "read_cache",
     }
     KIND = "Riak store"
 
@@ -115,6 +125,16 @@ class RiakStore(BaseStore):
             option(opts, "pool_size", 16, int, self.KIND),
             option(opts, "retry_after", 5.0, float, self.KIND, zero=True),
         )
+        self._tokens: RedisTokens | None = None
+        self.read_cache = option(opts, "read_cache", READ_CACHE, int, self.KIND, zero=True)
+        if opts.get("changes") and self.read_cache > 0:
+            # Not named by the node list, which each machine may give in its own order: a store whose
+            # writers and readers named it differently would never see the other's tokens move.
+            self._tokens_name = (opts["changes"], f"{self.type}/{self.prefix}")
+            self._tokens = _tokens.get(self._tokens_name) or _tokens.setdefault(
+                self._tokens_name, RedisTokens(*self._tokens_name)
+            )
+        self._kept_of: tuple[int, KeptReads | None] = (0, None)
 
     # --- naming --------------------------------------------------------------
 
@@ -204,29 +224,64 @@ class RiakStore(BaseStore):
 
     # --- the store interface ---------------------------------------------------------
 
+    def _kept(self) -> KeptReads | None:
+        """The reads this process keeps of the store (one per process: a forked child starts its own)."""
+        if self._tokens is None:
+            return None
+        pid, kept = self._kept_of
+        if pid != os.getpid() or kept is None:
+            kept = kept_for(("riak", *self._tokens_name), self._tokens, self.read_cache)
+            self._kept_of = (os.getpid(), kept)
+        return kept
+
     def fetch(self, bucket: str, key: str) -> Fetched | None:
+        generation = self.generation()
+        kept = self._kept()
+        if kept is None:
+            return self._get(self._bucket(generation), f"{bucket}/{key}")
+        return kept.fetch(generation, bucket, key, lambda: self._get(self._bucket(generation), f"{bucket}/{key}"))
+
+    def _fetch_to_write(self, bucket: str, key: str) -> Fetched | None:
+        # Never a kept read: a write must descend from the vclock Riak holds now, or it makes a sibling.
         return self._get(self._bucket(self.generation()), f"{bucket}/{key}")
 
     def store(self, bucket: str, key: str, value: bytes, context: Any = None) -> None:
         if not isinstance(value, bytes | bytearray | memoryview):
             raise TypeError(f"store values are bytes, not {type(value).__name__}")
         generation = self.generation()
-        self._put(self._bucket(generation), f"{bucket}/{key}", bytes(value), context, generation)
+        try:
+            self._put(self._bucket(generation), f"{bucket}/{key}", bytes(value), context, generation)
+        finally:  # a write that failed may still have landed on some replicas
+            self._changed(bucket, (key,))
 
     def delete(self, bucket: str, key: str) -> None:
-        self._delete(self._bucket(self.generation()), f"{bucket}/{key}")
+        try:
+            self._delete(self._bucket(self.generation()), f"{bucket}/{key}")
+        finally:
+            self._changed(bucket, (key,))
+
+    def _changed(self, bucket: str, keys: Iterable[str]) -> None:
+        """Writes to bucket/keys returned: new tokens for their slots, so no process serves what it kept of them."""
+        if self._tokens is not None:
+            self._tokens.changed(slot_of(bucket, key) for key in keys)
 
     def fetch_many(self, bucket: str, keys: Iterable[str]) -> dict[str, Fetched]:
         """Bounded parallel GETs: HTTP has no multi-get."""
         keys = list(dict.fromkeys(keys))
         if len(keys) <= 1:
             found = {key: self.fetch(bucket, key) for key in keys}
-        else:
-            riak_bucket = self._bucket(self.generation())
-            self.check(riak_bucket)
-            results = _executor(self.concurrency).map(lambda k: self._get(riak_bucket, f"{bucket}/{k}"), keys)
-            found = dict(zip(keys, results, strict=True))
-        return {key: fetched for key, fetched in found.items() if fetched is not None}
+            return {key: fetched for key, fetched in found.items() if fetched is not None}
+        generation = self.generation()
+        kept = self._kept()
+        if kept is None:
+            return self._get_many(generation, bucket, keys)
+        return kept.fetch_many(generation, bucket, keys, lambda left: self._get_many(generation, bucket, left))
+
+    def _get_many(self, generation: int, bucket: str, keys: list[str]) -> dict[str, Fetched]:
+        riak_bucket = self._bucket(generation)
+        self.check(riak_bucket)
+        results = _executor(self.concurrency).map(lambda k: self._get(riak_bucket, f"{bucket}/{k}"), keys)
+        return {key: fetched for key, fetched in zip(keys, results, strict=True) if fetched is not None}
 
     def store_many(self, bucket: str, items: list[tuple[str, bytes, Any]]) -> dict[str, StoreError | None]:
         """Parallel PUTs; Riak keeps siblings rather than refusing, so no write conflicts."""
@@ -240,7 +295,10 @@ class RiakStore(BaseStore):
             key, value, context = item
             self._put(riak_bucket, f"{bucket}/{key}", bytes(value), context, generation)
 
-        list(_executor(self.concurrency).map(put, items))
+        try:
+            list(_executor(self.concurrency).map(put, items))
+        finally:
+            self._changed(bucket, [key for key, _, _ in items])
         return {key: None for key, _, _ in items}
 
     def is_empty(self) -> bool:
