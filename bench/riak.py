@@ -20,7 +20,8 @@ measured in the same run:
 - ``# riak requests``: HTTP requests the store sends for each read (counted
   in this process through django.test.Client, board.store.riak.store.request
   wrapped as tests/test_riak_board.py does), and for one post end to end
-  (submit, then the apply a worker runs).
+  (submit, then the apply a worker runs). The store keeps its reads against
+  change tokens in the bench's Redis, so a warm read sends none.
 
     .venv/bin/python -m bench.riak [--events 1000000] [--serve-nodes 3] [--skip-rehydrate | --skip-serve]
 
@@ -427,7 +428,10 @@ def main() -> int:
     for name, ops, base in figures + served:
         report(name, ops, base)
     if counts:
-        note(f"Riak requests per read on the {args.serve_nodes}-node cluster (warm: the board's settings kept):")
+        note(
+            f"Riak requests per read on the {args.serve_nodes}-node cluster (warm: the board's settings "
+            "and the process's reads kept, checked against the change tokens in Redis):"
+        )
     for name, counted in counts.items():
         detail = ", ".join(f"{m} {c}" for m, c in sorted(counted.items()))
         note(f"  {name}: {sum(counted.values())} ({detail})")
