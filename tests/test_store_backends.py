@@ -59,7 +59,7 @@ def merge_sets(values: list[bytes]) -> bytes:
 
 def watch_races(store, races: list) -> None:
     """Record each write of this instance refused as stale, and each read of an update that met siblings."""
-    fetch, write = store._fetch_to_write, store.store
+    fetch, write = store.fetch_to_write, store.store
 
     def watched_fetch(bucket, key):
         fetched = fetch(bucket, key)
@@ -74,7 +74,7 @@ def watch_races(store, races: list) -> None:
             races.append("conflict")
             raise
 
-    store._fetch_to_write, store.store = watched_fetch, watched_store
+    store.fetch_to_write, store.store = watched_fetch, watched_store
 
 
 class StoreContract:

@@ -178,6 +178,17 @@ def test_an_update_reads_what_is_stored_not_what_was_kept(stores):
     assert seen == [b"v2"]
 
 
+def test_reads_to_write_many_read_what_is_stored_not_what_was_kept(stores):
+    store = stores()
+    store.store(B, "k", b"v1")
+    store.store(B, "j", b"w1")
+    store.fetch_many(B, ["k", "j"])
+    write_behind_the_stores_back(store, b"v2")
+    assert store.fetch_many(B, ["k", "j"])["k"].values == (b"v1",), "the kept read, while its token holds"
+    found = store.fetch_many_to_write(B, ["k", "j"])
+    assert {key: fetched.values for key, fetched in found.items()} == {"k": (b"v2",), "j": (b"v2",)}
+
+
 def test_a_write_refused_as_stale_makes_the_next_read_fresh(stores):
     store = stores()
     store.store(B, "k", b"v1")

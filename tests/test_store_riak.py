@@ -12,10 +12,14 @@ import uuid
 
 import pytest
 
+from board.events import EventType, new_event
+from board.readmodel import projection
+from board.readmodel.batch import BatchApplier
 from board.store.base import StoreMisconfigured, StoreUnavailable
 from board.store.riak import RiakStore
 from board.store.riak import store as riak_store
 from board.store.riak.transport import parse_nodes, path, request
+from tests.lifecycle_helpers import T0
 from tests.test_store_backends import B, SiblingContract, merge_sets
 
 
@@ -26,6 +30,12 @@ def riak(url: str, **options: str) -> RiakStore:
 
     config = parse_url(url, SCHEMES, "UTAKATA_STORE_URL")
     return RiakStore(config["LOCATION"], {**config["OPTIONS"], **options})
+
+
+def reply_payload(body: str, subject: str = "") -> dict:
+    """A post's payload as the write path commits it."""
+    payload = {"name": "名無し", "mail": "", "body": body, "id": "ID1"}
+    return {**payload, "subject": subject} if subject else payload
 
 
 def dead_port() -> int:
@@ -190,6 +200,41 @@ class TestRiakStoreKeepingReads(TestRiakStore):
         store.update(B, "k", lambda v: merge_sets([v, b'["c"]']), merge_sets)
         fresh = riak(self.cluster.url(), prefix=self.prefix).fetch(B, "k")
         assert fresh.values == (b'["a", "b", "c"]',), "no sibling: the update descended from Riak's vclock"
+
+    def test_reads_to_write_many_read_riak_not_what_the_process_kept(self, store):
+        store.store(B, "k", b'["a"]')
+        store.store(B, "j", b'["x"]')
+        store.fetch_many(B, ["k", "j"])
+        stale = riak(self.cluster.url(), prefix=self.prefix)  # writes without tokens: no reads kept
+        stale.update(B, "k", lambda _: b'["a", "b"]', merge_sets)
+        assert store.fetch_many(B, ["k", "j"])["k"].values == (b'["a"]',), "the kept read, while its token holds"
+        assert store.fetch_many_to_write(B, ["k", "j"])["k"].values == (b'["a", "b"]',)
+
+    def test_a_batch_joins_into_what_riak_holds_not_what_the_process_kept(self, store, monkeypatch):
+        written: set[tuple[str, str]] = set()
+        store_many = store.store_many
+
+        def recording(bucket, items):
+            written.update((bucket, key) for key, _, _ in items)
+            return store_many(bucket, items)
+
+        monkeypatch.setattr(store, "store_many", recording)
+        thread = "1700000000"
+        first = [
+            new_event(EventType.BOARD_CREATED, "b", payload={"title": "B"}, at=T0),
+            new_event(EventType.THREAD_CREATED, "b", thread, 1, reply_payload("1", subject="スレ"), at=T0),
+        ]
+        with BatchApplier(store) as applier:
+            for event in first:
+                applier.add(event)
+        for bucket in {bucket for bucket, _ in written}:
+            store.fetch_many(bucket, [key for b, key in written if b == bucket])  # kept by the process
+        stale = riak(self.cluster.url(), prefix=self.prefix)  # another writer whose tokens were lost
+        projection.apply(stale, new_event(EventType.POST_CREATED, "b", thread, 2, reply_payload("2"), at=T0))
+        with BatchApplier(store) as applier:
+            applier.add(new_event(EventType.POST_CREATED, "b", thread, 3, reply_payload("3"), at=T0))
+        siblings = {slot: len(found.values) for slot in written if (found := stale.fetch(*slot)) is not None}
+        assert set(siblings.values()) == {1}, f"objects the batch wrote with siblings: {siblings}"
 
     def test_without_redis_every_read_goes_to_riak_and_waits_on_redis_once(self, gets):
         store = riak(self.cluster.url(), prefix=self.prefix, changes=f"redis://127.0.0.1:{dead_port()}/0")

@@ -212,12 +212,12 @@ class BatchApplier:
         for start in range(0, len(keys), FETCH_CHUNK):
             chunk = keys[start : start + FETCH_CHUNK]
             unread = [k for k in chunk if (bucket, k) in self.written] if self.fresh else chunk
-            fetched = self.store.fetch_many(bucket, unread) if unread else {}
+            fetched = self.store.fetch_many_to_write(bucket, unread) if unread else {}
             writes = self._joined(bucket, chunk, items, fetched, written)
             with self.store.batch():
                 lost = self._store(bucket, writes, written)
                 if lost:
-                    again = self._joined(bucket, lost, items, self.store.fetch_many(bucket, lost), written)
+                    again = self._joined(bucket, lost, items, self.store.fetch_many_to_write(bucket, lost), written)
                     lost = self._store(bucket, again, written)
             for key in lost:
                 written[key] = write(self.store, bucket, key, items[key])

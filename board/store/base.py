@@ -277,9 +277,13 @@ class BaseStore:
             raise StoreError(f"{bucket}/{key} has {len(fetched.values)} siblings and no merge")
         return merge(list(fetched.values))
 
-    def _fetch_to_write(self, bucket: str, key: str) -> Fetched | None:
+    def fetch_to_write(self, bucket: str, key: str) -> Fetched | None:
         """The read a write's context comes from (update()): fetch(), unless a backend keeps its reads."""
         return self.fetch(bucket, key)
+
+    def fetch_many_to_write(self, bucket: str, keys: Iterable[str]) -> dict[str, Fetched]:
+        """fetch_to_write() of several keys (a batch's writes): fetch_many(), unless a backend keeps its reads."""
+        return self.fetch_many(bucket, keys)
 
     def update(
         self,
@@ -304,7 +308,7 @@ class BaseStore:
         if twin is not None:
             twin.update(bucket, key, mutate, merge, attempts)
         for attempt in range(attempts):
-            fetched = self._fetch_to_write(bucket, key)
+            fetched = self.fetch_to_write(bucket, key)
             if fetched is None:
                 current, context = None, None
             elif len(fetched.values) == 1:

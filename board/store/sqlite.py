@@ -312,9 +312,13 @@ class SQLiteStore(BaseStore):
             self._connect()
         return self._kept
 
-    def _fetch_to_write(self, bucket: str, key: str) -> Fetched | None:
+    def fetch_to_write(self, bucket: str, key: str) -> Fetched | None:
         # Never a kept read: one up to MAX_AGE stale could make an idempotent re-apply see "nothing to change".
         return self._read(bucket, key, self.generation())
+
+    def fetch_many_to_write(self, bucket: str, keys: Iterable[str]) -> dict[str, Fetched]:
+        # Never kept reads, as fetch_to_write.
+        return self._read_many(bucket, list(dict.fromkeys(keys)), self.generation())
 
     def _wrote_key(self, bucket: str, key: str) -> None:
         """A write to bucket/key returned: give its slot a new token, at once or when the batch commits."""

@@ -241,9 +241,13 @@ class RiakStore(BaseStore):
             return self._get(self._bucket(generation), f"{bucket}/{key}")
         return kept.fetch(generation, bucket, key, lambda: self._get(self._bucket(generation), f"{bucket}/{key}"))
 
-    def _fetch_to_write(self, bucket: str, key: str) -> Fetched | None:
+    def fetch_to_write(self, bucket: str, key: str) -> Fetched | None:
         # Never a kept read: a write must descend from the vclock Riak holds now, or it makes a sibling.
         return self._get(self._bucket(self.generation()), f"{bucket}/{key}")
+
+    def fetch_many_to_write(self, bucket: str, keys: Iterable[str]) -> dict[str, Fetched]:
+        # Never kept reads, as fetch_to_write.
+        return self._get_many(self.generation(), bucket, list(dict.fromkeys(keys)))
 
     def store(self, bucket: str, key: str, value: bytes, context: Any = None) -> None:
         if not isinstance(value, bytes | bytearray | memoryview):
