@@ -19,6 +19,7 @@ from queue import Empty
 
 from kombu import Connection
 
+from board.lib import filebroker
 from board.lib.filebroker import Transport
 from tests import services
 
@@ -113,6 +114,26 @@ def test_a_worker_lists_the_folder_once_for_a_backlog_not_once_a_message(tmp_pat
     monkeypatch.setattr(os, "listdir", lambda path: listings.append(path) or listdir(path))
     assert sorted(consume(tmp_path / "queue", tmp_path / "done")) == list(range(50))
     assert len(listings) == 2  # the backlog, then the empty folder
+
+
+def test_a_partial_message_a_dead_producer_left_is_removed_once_it_is_old(tmp_path):
+    folder = tmp_path / "queue"
+    produce(str(folder), 0, 1)
+    dead, writing = folder / "1_dead.fanout.msg.partial", folder / "2_writing.fanout.msg.partial"
+    dead.write_bytes(b'{"n": ')
+    writing.write_bytes(b'{"n": ')
+    an_hour_ago = time.time() - filebroker.PARTIAL_MAX_AGE - 1
+    os.utime(dead, (an_hour_ago, an_hour_ago))
+    (tmp_path / "done").touch()
+    assert consume(folder, tmp_path / "done") == [0]
+    assert sorted(os.listdir(folder)) == [writing.name, "processed"]
+
+
+def test_a_connection_says_nothing_of_a_missing_hostname(tmp_path, caplog):
+    with Connection("filesystem://", transport=Transport, transport_options=options(tmp_path)) as conn:
+        conn.channel()
+        assert conn.info()["hostname"] is None
+    assert "hostname" not in caplog.text
 
 
 def test_the_web_and_the_worker_use_it_for_the_local_queue(tmp_path):
