@@ -82,6 +82,8 @@ def post_fork(server, worker) -> None:
 
 
 def when_ready(server) -> None:
+    if server.cfg.reuse_port:  # gunicorn's own "Listening at:" line is empty: only the workers listen
+        server.log.info("Each worker listens on %s on a socket of its own", ", ".join(server.cfg.bind))
     if METRICS_ADDR:
         from board.ops.metrics import serve
 

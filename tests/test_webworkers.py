@@ -90,6 +90,13 @@ def test_each_gunicorn_worker_listens_on_a_socket_of_its_own(tmp_path):
     assert first and second and not first & second
 
 
+def test_the_log_names_the_address_the_workers_listen_on(tmp_path):
+    env = services.project_env(UTAKATA_DATA_DIR=str(tmp_path))
+    with processes.gunicorn(env, workers=2, ready_path="/healthz", log_dir=tmp_path) as web:
+        logged = web.log_path.read_text()
+    assert f"Each worker listens on 127.0.0.1:{web.port} on a socket of its own" in logged
+
+
 def test_unix_sockets_and_descriptors_are_shared_by_the_workers():
     assert webworkers.sockets_of_their_own(["127.0.0.1:8000", "[::1]:8000"])
     assert not webworkers.sockets_of_their_own(["unix:/run/utakata.sock"])
