@@ -34,9 +34,15 @@ from tests.lifecycle_helpers import T0, long_history, page_urls, render_all, thr
 
 
 @pytest.fixture
-def on_riak(riak_cluster, settings):
-    """The store setting pointed at the Riak cluster, under buckets of this test's own."""
-    config = parse_url(riak_cluster.url(prefix=f"t{uuid.uuid4().hex[:12]}"), SCHEMES, "UTAKATA_STORE_URL")
+def on_riak(riak_cluster, settings, request):
+    """The store setting pointed at the Riak cluster, under buckets of this test's own.
+
+    Without change tokens, as the counts below are stated; parametrized indirectly
+    with "tokens", with them in the session's Redis, as settings give a deployment.
+    """
+    options = {"changes": request.getfixturevalue("fresh_redis")} if getattr(request, "param", "") == "tokens" else {}
+    url = riak_cluster.url(prefix=f"t{uuid.uuid4().hex[:12]}", **options)
+    config = parse_url(url, SCHEMES, "UTAKATA_STORE_URL")
     settings.UTAKATA_STORE = config
     store_module.handler.reset()
     yield get_store()
@@ -173,6 +179,32 @@ def test_a_reply_end_to_end_costs_a_bounded_number_of_requests(busy_board, reque
     # the slot's day index, and reads the first two back merged (with siblings, derived
     # writes describe what readers will see). None of it grows with the board.
     assert sum(made.values()) <= 16, made
+
+
+WARM_READS = {
+    "l50": lambda big: {"path": f"/test/read.cgi/test/{big}/l50"},
+    "dat poll": lambda big: {"path": f"/test/dat/{big}.dat", "HTTP_RANGE": "bytes=100-"},
+    "subject.txt": lambda big: {"path": "/test/subject.txt"},
+    "board top": lambda big: {"path": "/test/"},
+}
+
+
+@pytest.mark.parametrize("on_riak", ["tokens"], indirect=True)
+@pytest.mark.parametrize("read", WARM_READS)
+def test_with_change_tokens_a_read_again_sends_no_riak_request(busy_board, requests_made, read):
+    client = Client()
+    asked = WARM_READS[read](busy_board["big"])
+    assert client.get(**asked).status_code in (200, 206)
+    made = counted(requests_made, lambda: client.get(**asked))
+    assert sum(made.values()) == 0, made
+
+
+@pytest.mark.parametrize("on_riak", ["tokens"], indirect=True)
+def test_with_change_tokens_a_replys_submit_sends_no_riak_request(busy_board, requests_made):
+    thread = busy_board["threads"][0]
+    posted("test", thread, "温める")
+    made = counted(requests_made, lambda: submit("test", thread, Submission(body="数える"), "192.0.2.1"))
+    assert sum(made.values()) == 0, made
 
 
 def test_the_live_list_holds_only_live_threads_whatever_the_boards_age(on_riak):
