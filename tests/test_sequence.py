@@ -138,6 +138,25 @@ def test_a_new_threads_first_reply_lists_nothing(monkeypatch):
     assert listed == []
 
 
+def new_thread_in(second: int) -> str:
+    event = numbers.commit_thread(get_log(), second, lambda key: new_event(EventType.THREAD_CREATED, "b", key, 1, {}))
+    return event.thread
+
+
+def test_threads_made_in_one_second_list_one_key_each_not_every_key_before(monkeypatch):
+    listed = count_listings(monkeypatch)
+    assert [new_thread_in(1_800_000_000) for _ in range(4)] == ["1800000000", "1800000001", "1800000002", "1800000003"]
+    assert listed == [f"incoming/posts/b/{1_800_000_000 + i}/" for i in range(4)]
+
+
+def test_a_taken_key_whose_sequence_redis_lost_is_still_found_in_the_log(monkeypatch, fresh_redis):
+    import redis
+
+    assert new_thread_in(1_800_000_000) == "1800000000"
+    redis.Redis.from_url(fresh_redis).flushall()
+    assert new_thread_in(1_800_000_000) == "1800000001"
+
+
 def started(board: str = "b", thread: str = "1") -> bool:
     return sequence.Sequence(numbers.redis_backend(), board, thread).start(int(time.time() * 1000))
 

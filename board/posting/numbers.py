@@ -81,6 +81,20 @@ def _has_claims(log: BaseLog, board: str, thread: str) -> bool:
     return log.first(thread_prefix(board, thread)) is not None
 
 
+def _has_sequence(board: str, thread: str) -> bool:
+    """Whether Redis holds the thread's sequence, which only a thread with a post in the log has.
+
+    Best-effort: False when there is no Redis or it fails, and the log is listed.
+    """
+    cache = redis_backend()
+    if cache is None:
+        return False
+    try:
+        return sequence.Sequence(cache, board, thread).exists()
+    except CACHE_ERRORS:
+        return False
+
+
 def first_number(log: BaseLog, board: str, thread: str, hint: Hint | None) -> int:
     """The number to try first: after a trusted hint, else the lowest the log shows free."""
     if hint is not None and hint.trusted(_now_ms()):
@@ -283,6 +297,8 @@ def commit_thread(
     - a live thread keeps its highest claim in incoming/ (the rollup never
       deletes it), so a key with anything under its thread prefix is skipped
       without trying: its first post's claim may be rolled up, its thread is not;
+      a key whose thread's sequence Redis holds is skipped without listing, so
+      that threads made in one second list one key each, not every key before;
     - an archived thread loses all its claims, but only through a rollup at
       least ROLLUP_GRACE_SECONDS after its first post was stamped, and a key
       runs at most KEY_WINDOW seconds ahead of the clock that stamped it: by
@@ -292,7 +308,7 @@ def commit_thread(
     for key in range(now_seconds, now_seconds + attempts):
         event = build(str(key))
         assert event.thread is not None
-        if _has_claims(log, event.board, event.thread):
+        if _has_sequence(event.board, event.thread) or _has_claims(log, event.board, event.thread):
             continue
         try:
             (put or log.create)(incoming_key(event), encode(event))

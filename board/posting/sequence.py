@@ -146,6 +146,10 @@ class Sequence:
         """Mark number used (written, voided, or someone else's); return the new ``h``."""
         return int(self.client.eval(USED, 2, self.state, self.used_set, number, now_ms, trust_window_ms()))
 
+    def exists(self) -> bool:
+        """Whether the state lives: only a thread with a post in the log has one."""
+        return bool(self.client.exists(self.state))
+
     def give_back(self, number: int) -> bool:
         """Take number back if nobody was handed one after it (then no void is needed)."""
         return bool(self.client.eval(GIVE_BACK, 1, self.state, number))
