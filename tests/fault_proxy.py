@@ -86,6 +86,9 @@ class _Server(ThreadingHTTPServer):
 def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # A response's headers and body are two sends: without this the body waits on the
+        # client's delayed acknowledgement of the headers (tests/moto_server.py).
+        disable_nagle_algorithm = True
         upstream: http.client.HTTPConnection | None = None  # one per client connection, kept alive
 
         def forward(self) -> None:

@@ -89,10 +89,13 @@ def running_redis() -> Iterator[RedisServer]:
 
 @contextlib.contextmanager
 def s3_server() -> Iterator[str]:
-    """Yield the endpoint URL of a moto S3 server (a real HTTP endpoint) on a free port."""
+    """Yield the endpoint URL of a moto S3 server (a real HTTP endpoint) on a free port.
+
+    Started through tests/moto_server.py, whose connections do not wait on Nagle's algorithm.
+    """
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(Path(__file__).with_name("moto_server.py")), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
