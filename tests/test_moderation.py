@@ -1,6 +1,8 @@
 """Moderation commands: deletions and archival are events applied like any other."""
 
+import re
 from datetime import date, datetime
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -9,6 +11,7 @@ from board.boards import UNLIMITED
 from board.events import EventType, decode, new_event
 from board.formats.dates import JST
 from board.log import get_log
+from board.management.moderation import COMMITTED_NOT_APPLIED
 from board.posting import refusals as r
 from board.posting.commit import submit
 from board.posting.refusals import Refused
@@ -66,15 +69,48 @@ def test_deletepost_with_the_store_down_says_nothing_was_committed_and_exits_non
     assert log_keys() == before
 
 
-def test_deletepost_whose_store_fails_after_the_commit_says_it_is_committed(board, monkeypatch):
+def test_deletepost_whose_store_fails_after_the_commit_says_it_is_committed_and_exits_3(board, monkeypatch):
     from board.moderation import actions
 
     thread = new_thread().thread
     monkeypatch.setattr(actions, "apply", _store_down)
-    with pytest.raises(CommandError, match="PostDeleted .* is committed to the log, but the store could not apply"):
-        call_command("deletepost", "test", thread, "1")
+    said = StringIO()
+    with pytest.raises(CommandError, match="1 of 1 committed to the log but not applied yet") as raised:
+        call_command("deletepost", "test", thread, "1", stderr=said)
+    assert raised.value.returncode == COMMITTED_NOT_APPLIED
+    assert re.search("PostDeleted .* is committed to the log, but the store could not apply", said.getvalue())
     events = [decode(get_log().read(k)) for k in log_keys() if k.startswith("incoming/events/")]
     assert events[-1].type == EventType.POST_DELETED
+
+
+def test_deletepost_of_several_posts_with_the_store_failing_after_each_commit_commits_every_one(board, monkeypatch):
+    from board.moderation import actions
+
+    thread = new_thread().thread
+    for n in (2, 3):
+        reply("test", thread, body=f"消される{n}")
+    monkeypatch.setattr(actions, "apply", _store_down)
+    with pytest.raises(CommandError, match="3 of 3 committed") as raised:
+        call_command("deletepost", "test", thread, "1", "2", "3", stderr=StringIO())
+    assert raised.value.returncode == COMMITTED_NOT_APPLIED
+    events = [decode(get_log().read(k)) for k in log_keys() if k.startswith("incoming/events/")]
+    assert sorted(e.number for e in events if e.type == EventType.POST_DELETED) == [1, 2, 3]
+
+
+def test_archivethread_whose_store_fails_after_the_commit_exits_3(board, monkeypatch):
+    from board.moderation import actions
+
+    thread = new_thread().thread
+    monkeypatch.setattr(actions, "apply", _store_down)
+    with pytest.raises(CommandError, match="ThreadArchived .* is committed to the log") as raised:
+        call_command("archivethread", "test", thread)
+    assert raised.value.returncode == COMMITTED_NOT_APPLIED
+
+
+def test_a_refused_deletion_exits_1(board):
+    with pytest.raises(CommandError) as raised:
+        call_command("deletepost", "test", "1234567890", "1")
+    assert raised.value.returncode == 1
 
 
 def test_createboard_with_the_store_down_says_so_and_exits_non_zero(monkeypatch):

@@ -1,17 +1,24 @@
-"""What the moderation commands share: run an action, turn its failures into CommandError, apply it."""
+"""What the moderation commands share: run an action, turn its failures into CommandError, apply it.
+
+A command exits 1 when nothing was done, and COMMITTED_NOT_APPLIED when its
+event is committed to the log but the store could not apply it yet: the
+workers will, and a deploy script must not run the command again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
 from board.events import Event
 from board.log import LogError
 from board.moderation import actions
 from board.moderation.actions import ModerationError, NotApplied
 from board.store import StoreError
+
+COMMITTED_NOT_APPLIED = 3
 
 
 @contextmanager
@@ -22,7 +29,7 @@ def refused() -> Iterator[None]:
     except ModerationError as exc:
         raise CommandError(str(exc)) from exc
     except NotApplied as exc:  # before StoreError: committed, so it must not read as "nothing was committed"
-        raise CommandError(str(exc)) from exc
+        raise CommandError(str(exc), returncode=COMMITTED_NOT_APPLIED) from exc
     except LogError as exc:
         raise CommandError(f"could not commit to the log: {exc}") from exc
     except StoreError as exc:  # an action reads the store before it commits
@@ -33,6 +40,32 @@ def moderate(action: Callable[..., Event], *args: object) -> Event:
     """Run a moderation action (it commits its event and applies it at once) as a command."""
     with refused():
         return action(*args)
+
+
+def moderate_each(command: BaseCommand, action: Callable[..., Event], targets: list[tuple], done: str) -> None:
+    """moderate(action, *target) for each target, reporting each as ``done.format(*target, event=...)``.
+
+    A target whose event is committed but not applied does not stop the
+    others: each is committed, its message printed, and the command exits
+    COMMITTED_NOT_APPLIED at the end. Any other failure stops it there.
+    """
+    pending = 0
+    for target in targets:
+        try:
+            event = moderate(action, *target)
+        except CommandError as exc:
+            if exc.returncode != COMMITTED_NOT_APPLIED:
+                raise
+            command.stderr.write(str(exc))
+            pending += 1
+            continue
+        command.stdout.write(command.style.SUCCESS(done.format(*target, event=event)))
+    if pending:
+        raise CommandError(
+            f"{pending} of {len(targets)} committed to the log but not applied yet (above): "
+            "the workers apply them once the store answers; do not run this again",
+            returncode=COMMITTED_NOT_APPLIED,
+        )
 
 
 def applied(event: Event) -> None:

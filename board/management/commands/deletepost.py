@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from board.management.moderation import moderate, refused
+from board.management.moderation import moderate_each, refused
 from board.moderation.actions import delete_post, in_thread
 
 
@@ -22,6 +22,5 @@ class Command(BaseCommand):
         with refused():  # every number before the first commit: one mistyped among them deletes none
             for number in numbers:
                 in_thread(board, thread, number)
-        for number in numbers:
-            event = moderate(delete_post, board, thread, number, reason)
-            self.stdout.write(self.style.SUCCESS(f"deleted {board}/{thread}/{number} ({event.id})"))
+        targets = [(board, thread, number, reason) for number in numbers]
+        moderate_each(self, delete_post, targets, "deleted {0}/{1}/{2} ({event.id})")

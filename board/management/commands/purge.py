@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from board.events import Event
 from board.lifecycle import purgelist
 from board.lifecycle.errors import LifecycleError
 from board.lifecycle.plan import restore_instructions
 from board.lifecycle.purge import Busy, SweepReport, sweep, sweep_exclusive
 from board.log import LogError, get_log
-from board.management.moderation import moderate
+from board.management.moderation import moderate_each
 from board.moderation import purge
 from board.moderation.actions import ModerationError
 from board.store import StoreError
@@ -45,8 +46,8 @@ class Command(BaseCommand):
             entries = self.targets(what, target)
             if dry_run:
                 return self.report(sweep(get_log(), dry_run=True, extra=entries))
-            for entry in entries:
-                self.request(entry, reason, by)
+            targets = [(entry, reason, by) for entry in entries]
+            moderate_each(self, self.request, targets, "purge of {0.label} recorded, {event.type} {event.id}")
             return self.sweep(False)
         except ModerationError as exc:
             raise CommandError(str(exc)) from exc
@@ -64,13 +65,12 @@ class Command(BaseCommand):
         board, thread = target[:2]
         return [purge.planned_post(board, thread, int(n)) for n in target[2:]]
 
-    def request(self, entry: purgelist.Entry, reason: str, by: str) -> None:
+    def request(self, entry: purgelist.Entry, reason: str, by: str) -> Event:
+        """Commit and apply the purge of entry (its sweep is queued once committed, whatever the store does)."""
         if entry.is_post:
             b = entry.body
-            event = moderate(purge.purge_post, b["board"], b["thread"], b["number"], reason, by)
-        else:
-            event = moderate(purge.purge_account, entry.body["username"], reason, by)
-        self.stdout.write(self.style.SUCCESS(f"purge of {entry.label} recorded, {event.type} {event.id}"))
+            return purge.purge_post(b["board"], b["thread"], b["number"], reason, by)
+        return purge.purge_account(entry.body["username"], reason, by)
 
     def sweep(self, dry_run: bool) -> None:
         try:
