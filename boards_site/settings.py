@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the CSRF check: a body Django cannot read is refused as that, not as an expired form.
     "board.web.errors.RequireLength",
+    "board.web.errors.ExplainNotAllowed",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

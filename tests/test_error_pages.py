@@ -41,6 +41,15 @@ def test_a_404_page_answering_a_form_makes_no_claim_about_a_post(board):
     assert "保存" not in text_of(response)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"), [("get", "/test/bbs.cgi", "POST"), ("put", "/test/", "GET, HEAD")]
+)
+def test_a_method_an_address_does_not_take_is_a_405_page_naming_those_it_takes(board, method, path, allowed):
+    response = getattr(Client(), method)(path)
+    assert response.status_code == 405 and response["Allow"] == allowed
+    assert errors.NOT_ALLOWED.format(method=method.upper(), allowed=allowed) in text_of(response)
+
+
 def test_a_host_the_site_does_not_serve_is_a_400_page_in_japanese(board):
     response = Client().get("/", HTTP_HOST="evil.example")
     assert response.status_code == 400

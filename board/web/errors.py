@@ -1,5 +1,5 @@
-"""The pages for HTTP errors (Django's handler400, handler403 and handler404, and the 411 of
-RequireLength), in the board's language.
+"""The pages for HTTP errors (Django's handler400, handler403 and handler404, the 411 of
+RequireLength and the 405 of ExplainNotAllowed), in the board's language.
 
 Each says why, in words a reader can act on, and none says anything about a
 post: a 404 or 403 can answer a form, and whether its post was saved is for
@@ -17,6 +17,7 @@ NOT_FOUND = "お探しのページは見つかりませんでした。アドレ�
 BAD_REQUEST = "リクエストの形式が正しくないため、処理できませんでした。"
 FORBIDDEN = "このページを表示する権限がありません。"
 LENGTH_REQUIRED = "送信の長さ（Content-Length）が指定されていないため、受け付けられませんでした。"
+NOT_ALLOWED = "このアドレスは {method} では使えません。使える方法: {allowed}"
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -60,3 +61,23 @@ class RequireLength:
         if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
             return _page(request, 411, "長さが必要です", LENGTH_REQUIRED)
         return self.get_response(request)
+
+
+class ExplainNotAllowed:
+    """Middleware: a 405 says which methods the address takes.
+
+    Django's method decorators answer 405 with an empty body: a browser that
+    opened bbs.cgi's address, say, showed a blank page.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 405 or response.streaming or response.content:
+            return response
+        allowed = response.get("Allow", "")
+        page = _page(request, 405, "使えない送り方です", NOT_ALLOWED.format(method=request.method, allowed=allowed))
+        page["Allow"] = allowed
+        return page
