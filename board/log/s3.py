@@ -47,19 +47,7 @@ from typing import Any, BinaryIO
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ChecksumError,
-    ClientError,
-    ConnectTimeoutError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    FlexibleChecksumError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ImproperlyConfigured
 
 from board.lib.backends import option, refuse_unknown
@@ -79,14 +67,13 @@ from board.log.s3data import (
     DataGone,
     logical_key,
 )
+from board.log.s3errors import TRANSIENT_CODES, UNSENT_ERRORS, translate, where
 from board.log.s3probe import PROBE_DIR, ConditionalWritesProbe
 from board.log.s3wire import conditional_outcome, content_md5, error_code, read_full
 
 logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-# Failures to connect: the request never left this machine, so it cannot land later.
-UNSENT_ERRORS = (EndpointConnectionError, ConnectTimeoutError)
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 10.0
 DEFAULT_MAX_ATTEMPTS = 3
@@ -107,22 +94,6 @@ KNOWN_OPTIONS = frozenset(
         "checksums",
         "multipart_chunksize",
     }
-)
-# Storage classes whose objects must be restored before a GET (GLACIER_IR is readable at once).
-COLD_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
-ACCESS_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AllAccessDisabled",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "AccountProblem",
-    }
-)
-TRANSIENT_CODES = frozenset(
-    {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "RequestTimeTooSkewed"}
 )
 
 
@@ -194,55 +165,11 @@ class S3Log(ClaimedData, ConditionalWritesProbe, BaseLog):
         return self.prefix + key
 
     def _where(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self.prefix}{key}"
+        return where(self.bucket, self.prefix, key)
 
     def _error(self, exc: Exception, doing: str, key: str) -> LogError:
         """Translate a botocore failure into the log's vocabulary."""
-        where = self._where(key)
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            message = error.get("Message", "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if code == "NoSuchBucket":
-                return LogError(
-                    f"S3 bucket {self.bucket!r} does not exist at {self.endpoint}: create it or fix UTAKATA_LOG_URL"
-                )
-            if code in {"NoSuchKey", "NotFound", "404"}:
-                return NotFound(f"no object at {where}")
-            if code == "InvalidObjectState":
-                return Archived(self._archived_message(key, error.get("StorageClass") or "GLACIER"))
-            if code in ACCESS_CODES or status == 403:
-                return LogError(
-                    f"S3 at {self.endpoint} refused {doing} {where} ({code}: {message}); "
-                    "check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the bucket policy"
-                )
-            if status >= 500 or code in TRANSIENT_CODES:
-                return LogUnavailable(
-                    f"S3 endpoint {self.endpoint} failed while {doing} {where}: {code} ({status}) {message}"
-                )
-            return LogError(f"S3 at {self.endpoint} failed {doing} {where}: {code} ({status}) {message}")
-        if isinstance(exc, BotoConnectionError | HTTPClientError):
-            # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
-            # ConnectionClosedError, ResponseStreamingError, SSLError, ...
-            return LogUnavailable(f"S3 endpoint {self.endpoint} unreachable while {doing} {where}: {exc}")
-        if isinstance(exc, FlexibleChecksumError | ChecksumError):
-            return LogUnavailable(
-                f"S3 endpoint {self.endpoint}: checksum mismatch while {doing} {where} (corrupted in transit): {exc}"
-            )
-        if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
-            return LogError(f"S3 log: no usable credentials for {self.endpoint}: {exc}")
-        return LogError(f"S3 log: {doing} {where} failed: {exc}")
-
-    def _archived_message(self, key: str, storage_class: str) -> str:
-        endpoint = "" if self.endpoint.endswith(".amazonaws.com") else f" --endpoint-url {self.endpoint}"
-        return (
-            f"{self._where(key)} is in storage class {storage_class} and must be restored before it "
-            f"can be read: aws s3api restore-object{endpoint} --bucket {self.bucket} "
-            f"--key {self.prefix}{key} --restore-request Days=7,GlacierJobParameters={{Tier=Standard}} "
-            f'then wait until head-object shows Restore: ongoing-request="false" (hours for '
-            f"{storage_class}) and read it again"
-        )
+        return translate(exc, doing, key, self.endpoint, self.bucket, self.prefix)
 
     def _call(self, doing: str, key: str, method: str, **kwargs: Any) -> dict:
         try:
