@@ -12,14 +12,13 @@ import uuid
 
 import pytest
 
-from board.events import EventType, new_event
 from board.readmodel import projection
 from board.readmodel.batch import BatchApplier
 from board.store.base import StoreMisconfigured, StoreUnavailable
 from board.store.riak import RiakStore
 from board.store.riak import store as riak_store
 from board.store.riak.transport import parse_nodes, path, request
-from tests.lifecycle_helpers import T0
+from tests.lifecycle_helpers import T0, board_at, post_at, thread_at
 from tests.test_store_backends import B, SiblingContract, merge_sets
 
 
@@ -30,12 +29,6 @@ def riak(url: str, **options: str) -> RiakStore:
 
     config = parse_url(url, SCHEMES, "UTAKATA_STORE_URL")
     return RiakStore(config["LOCATION"], {**config["OPTIONS"], **options})
-
-
-def reply_payload(body: str, subject: str = "") -> dict:
-    """A post's payload as the write path commits it."""
-    payload = {"name": "名無し", "mail": "", "body": body, "id": "ID1"}
-    return {**payload, "subject": subject} if subject else payload
 
 
 def dead_port() -> int:
@@ -219,20 +212,16 @@ class TestRiakStoreKeepingReads(TestRiakStore):
             return store_many(bucket, items)
 
         monkeypatch.setattr(store, "store_many", recording)
-        thread = "1700000000"
-        first = [
-            new_event(EventType.BOARD_CREATED, "b", payload={"title": "B"}, at=T0),
-            new_event(EventType.THREAD_CREATED, "b", thread, 1, reply_payload("1", subject="スレ"), at=T0),
-        ]
+        created = thread_at("b", T0)
         with BatchApplier(store) as applier:
-            for event in first:
+            for event in (board_at("b", T0), created):
                 applier.add(event)
         for bucket in {bucket for bucket, _ in written}:
             store.fetch_many(bucket, [key for b, key in written if b == bucket])  # kept by the process
         stale = riak(self.cluster.url(), prefix=self.prefix)  # another writer whose tokens were lost
-        projection.apply(stale, new_event(EventType.POST_CREATED, "b", thread, 2, reply_payload("2"), at=T0))
+        projection.apply(stale, post_at("b", created.thread, 2, T0))
         with BatchApplier(store) as applier:
-            applier.add(new_event(EventType.POST_CREATED, "b", thread, 3, reply_payload("3"), at=T0))
+            applier.add(post_at("b", created.thread, 3, T0))
         siblings = {slot: len(found.values) for slot in written if (found := stale.fetch(*slot)) is not None}
         assert set(siblings.values()) == {1}, f"objects the batch wrote with siblings: {siblings}"
 
