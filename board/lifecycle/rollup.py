@@ -62,22 +62,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from board.events import Event, EventType, decode
+from board.events import Event, EventType
 from board.lifecycle import keys as k
 from board.lifecycle.claims import Claims, settle_gaps, tidy_claims
 from board.lifecycle.errors import LifecycleError
 from board.lifecycle.manifests import Manifest, read_manifest
 from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.segments import SegmentWriter, describe, events, upload
+from board.lifecycle.spool import Spool
 from board.lifecycle.tail import read_tail
 from board.log import AlreadyExists, BaseLog
 from board.log.layout import marker_key, parse_post_key
@@ -176,7 +175,7 @@ def rollup(
     rolling: dict[tuple[str, str], int] = {}  # each thread's highest number rolled up in this run
     archiving: dict[tuple[str, str], datetime] = {}
     latest_fall: dict[tuple[str, str], tuple[str, str]] = {}  # a thread's latest archival or restore
-    with _Spool() as spool:
+    with Spool() as spool:
         progress.phase("reading incoming/")
         for item in read_tail(log, observe=claims.see):
             progress.add("incoming object(s) read")
@@ -229,7 +228,7 @@ def roll_hour(
     log: BaseLog,
     store: BaseStore,
     hour: datetime,
-    spool: _Spool,
+    spool: Spool,
     keep: frozenset[str] = frozenset(),
     held: Collection[tuple[str, str]] = (),
 ) -> HourResult:
@@ -359,47 +358,3 @@ def _write_part(log: BaseLog, hour: datetime, part: int, todo: Iterator[tuple[st
             writer.write(event)
         stats = writer.finish()
         return upload(log, writer, hourly_manifest(key, hour, part, stats), k.manifest_key(key))
-
-
-class _Spool:
-    """The closed hours' events, on disk: a temporary file of their bytes and a small index.
-
-    Memory holds (id, key, offset, length) per event, not the events, so a
-    long tail (rollups stopped for a day) does not have to fit in memory.
-    """
-
-    def __init__(self) -> None:
-        self.file = tempfile.TemporaryFile(prefix="utakata-rollup-")  # noqa: SIM115 - closed in __exit__
-        self.index: dict[datetime, list[tuple[str, str, int, int]]] = defaultdict(list)
-        self.offset = 0
-
-    def add(self, hour: datetime, event_id: str, key: str, data: bytes) -> None:
-        self.file.write(data)
-        self.index[hour].append((event_id, key, self.offset, len(data)))
-        self.offset += len(data)
-
-    def hours(self) -> list[datetime]:
-        return sorted(self.index)
-
-    def count(self, hour: datetime) -> int:
-        return len(self.index[hour])
-
-    def entries(self, hour: datetime) -> list[tuple[str, str, int, int]]:
-        entries = self.index[hour]
-        entries.sort()
-        return entries
-
-    def read(self, entries: list[tuple[str, str, int, int]]) -> Iterator[tuple[str, Event]]:
-        """(key, event) for each entry, in the entries' order (id order once sorted)."""
-        self.file.flush()
-        for _, key, offset, length in entries:
-            self.file.seek(offset)
-            yield key, decode(self.file.read(length))
-        self.file.seek(0, 2)
-
-    def __enter__(self) -> _Spool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError):
-            self.file.close()

@@ -19,14 +19,13 @@ import contextlib
 import os
 import random
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from board.lib.backends import option
 from board.store.base import BaseStore, Conflict, Fetched
 from board.store.changes import ChangeTokens, KeptReads, kept_for, slot_of, tokens_for
-from board.store.sqlitesql import EMPTY, META, PAGE_SIZE, TABLE, Statements, as_bytes, reraise, translate
+from board.store.sqlitesql import EMPTY, META, POINTER, TABLE, Statements, as_bytes, prepare, reraise, translate
 
 # Bound parameters per "key IN (...)" query: far below SQLITE_MAX_VARIABLE_NUMBER
 # (999 before SQLite 3.32, 32766 since), and a handful of distinct statement
@@ -97,7 +96,7 @@ class SQLiteStore(BaseStore):
             # thread: an instance must still not be used by two threads at once.
             conn = sqlite3.connect(self.path, self.timeout, isolation_level=None, check_same_thread=False)
             try:
-                made = self._prepare(conn)
+                made = prepare(conn, self.timeout)
                 # The tokens and kept reads of the file this connection opened (changes.py).
                 tokens = tokens_for(self.path)
                 kept = kept_for(made, tokens, self.read_cache) if self.read_cache > 0 else None
@@ -106,42 +105,6 @@ class SQLiteStore(BaseStore):
                 raise
         self._conn, self._pid, self._tokens, self._kept = conn, os.getpid(), tokens, kept
         return conn
-
-    def _prepare(self, conn: sqlite3.Connection) -> bytes:
-        """Switch the file to WAL and create the meta table, waiting out others doing the same.
-
-        Returns the file's own random name, made with it: a file deleted and made
-        again at the same path (and inode) is another one.
-        """
-        deadline = time.monotonic() + self.timeout
-        delay = 0.001
-        while True:
-            try:
-                # Only takes effect on a new, empty file (before WAL fixes the page size).
-                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                # The store is volatile on purpose: the durable log is the truth and
-                # rehydrate rebuilds the store from it. So trade durability for speed:
-                # in WAL mode, NORMAL does not fsync on every commit; a power cut may
-                # lose the last commits (never corrupt the file), a process crash
-                # loses nothing.
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.execute(TABLE.format(table=META))
-                made = f"SELECT value FROM {META} WHERE bucket = 'meta' AND key = 'file'"
-                row = conn.execute(made).fetchone()
-                if row is None:  # a new file: the one write a connection makes (and waits for the lock)
-                    new = f"INSERT INTO {META} VALUES ('meta', 'file', randomblob(16), 0) ON CONFLICT DO NOTHING"
-                    conn.execute(new)
-                    row = conn.execute(made).fetchone()
-                return row[0]
-            except sqlite3.OperationalError as exc:
-                # A brand-new file is still in rollback-journal mode, where SQLite
-                # answers "locked" at once, without waiting, to a connection that
-                # would deadlock with another one converting it to WAL. Retry.
-                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
 
     def _db(self) -> sqlite3.Connection:
         conn = self._conn
@@ -273,24 +236,16 @@ class SQLiteStore(BaseStore):
     def _meta_fetch(self, key: str) -> Fetched | None:
         conn = self._db()
         with translate("reading the generation pointer"):
-            query = f"SELECT value, version FROM {META} WHERE bucket = 'meta' AND key = ?"
-            row = conn.execute(query, (key,)).fetchone()
+            row = conn.execute(POINTER.get, (META, key)).fetchone()
         return None if row is None else Fetched((row[0],), row[1])
 
     def _meta_store(self, key: str, value: bytes, context: Any) -> None:
         conn = self._db()
         with translate("writing the generation pointer"):
             if context is None:
-                changed = conn.execute(
-                    f"INSERT INTO {META} VALUES ('meta', ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (key, value, random.getrandbits(62)),
-                ).rowcount
+                changed = conn.execute(POINTER.insert, (META, key, value, random.getrandbits(62))).rowcount
             else:
-                changed = conn.execute(
-                    f"UPDATE {META} SET value = ?, version = version + 1 WHERE bucket = 'meta' AND key = ? "
-                    "AND version = ?",
-                    (value, key, context),
-                ).rowcount
+                changed = conn.execute(POINTER.replace, (value, META, key, context)).rowcount
         if not changed:
             raise Conflict(f"{META}/{key}: written since it was read")
 

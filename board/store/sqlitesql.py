@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -44,6 +45,9 @@ class Statements:
         self.any = f"SELECT 1 FROM {table} LIMIT 1"
 
 
+# The meta table's rows (bucket "meta"): the generation pointer (generations.py) and the file's name.
+POINTER = Statements(META)
+
 # What a generation without a table yet reads like: empty.
 EMPTY = Statements("(SELECT NULL AS bucket, NULL AS key, NULL AS value, NULL AS version WHERE 0)")
 
@@ -73,3 +77,40 @@ def translate(what: str) -> Iterator[None]:
         reraise(exc, what)
     except OSError as exc:  # its folder or its -changes file: a path that cannot be made, a read-only disk
         raise StoreUnavailable(f"sqlite store {what}: {exc.strerror or exc} ({exc.filename})") from exc
+
+
+def prepare(conn: sqlite3.Connection, timeout: float) -> bytes:
+    """Switch the file to WAL and create the meta table, waiting out others doing the same.
+
+    Returns the file's own random name, made with it: a file deleted and made
+    again at the same path (and inode) is another one.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            # Only takes effect on a new, empty file (before WAL fixes the page size).
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # The store is volatile on purpose: the durable log is the truth and
+            # rehydrate rebuilds the store from it. So trade durability for speed:
+            # in WAL mode, NORMAL does not fsync on every commit; a power cut may
+            # lose the last commits (never corrupt the file), a process crash
+            # loses nothing.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(TABLE.format(table=META))
+            made = f"SELECT value FROM {META} WHERE bucket = 'meta' AND key = 'file'"
+            row = conn.execute(made).fetchone()
+            if row is None:  # a new file: the one write a connection makes (and waits for the lock)
+                new = f"INSERT INTO {META} VALUES ('meta', 'file', randomblob(16), 0) ON CONFLICT DO NOTHING"
+                conn.execute(new)
+                row = conn.execute(made).fetchone()
+            return row[0]
+        except sqlite3.OperationalError as exc:
+            # A brand-new file is still in rollback-journal mode, where SQLite
+            # answers "locked" at once, without waiting, to a connection that
+            # would deadlock with another one converting it to WAL. Retry.
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
