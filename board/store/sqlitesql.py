@@ -45,7 +45,7 @@ class Statements:
         self.any = f"SELECT 1 FROM {table} LIMIT 1"
 
 
-# The meta table's rows (bucket "meta"): the generation pointer (generations.py) and the file's name.
+# The statements of the generation pointer's row in the meta table (generations.py).
 POINTER = Statements(META)
 
 # What a generation without a table yet reads like: empty.
