@@ -91,7 +91,7 @@ def running_redis() -> Iterator[RedisServer]:
 def s3_server() -> Iterator[str]:
     """Yield the endpoint URL of a moto S3 server (a real HTTP endpoint) on a free port.
 
-    Started through tests/moto_server.py, whose connections do not wait on Nagle's algorithm.
+    Started through tests/moto_server.py: moto in gunicorn, connections kept open and without Nagle's algorithm.
     """
     port = free_port()
     proc = subprocess.Popen(
