@@ -81,6 +81,13 @@ def post_fork(server, worker) -> None:
         server.log.info("Worker %s runs on CPU %s", worker.pid, worker.cpu)
 
 
+def post_worker_init(worker) -> None:
+    # Requests gunicorn refuses unread (bad header bytes, over its limits) get the board's pages, not English ones.
+    from board.ops import refusals
+
+    refusals.install()
+
+
 def when_ready(server) -> None:
     if server.cfg.reuse_port:  # gunicorn's own "Listening at:" line is empty: only the workers listen
         server.log.info("Each worker listens on %s on a socket of its own", ", ".join(server.cfg.bind))

@@ -95,9 +95,17 @@ def test_the_web_containers_read_the_client_address_from_the_proxy(services):
 
 
 def test_the_proxy_mounts_nginx_conf_read_only_and_it_names_both_web_containers(services):
-    assert services["proxy"]["volumes"] == ["./nginx.conf:/etc/nginx/conf.d/default.conf:ro"]
+    assert services["proxy"]["volumes"][0] == "./nginx.conf:/etc/nginx/conf.d/default.conf:ro"
     upstreams = re.findall(r"^\s*server\s+(\S+?):8000\b", (DEPLOY / "nginx.conf").read_text(), re.MULTILINE)
     assert upstreams == ["web1", "web2"]
+
+
+def test_the_proxy_mounts_its_error_pages_read_only_where_nginx_conf_serves_them(services):
+    mount = "./errors:/usr/share/nginx/utakata-errors:ro"
+    assert mount in services["proxy"]["volumes"]
+    assert "alias /usr/share/nginx/utakata-errors/;" in (DEPLOY / "nginx.conf").read_text()
+    served = set(re.findall(r"^\s*error_page [0-9 ]+ /\.errors/(\S+);", (DEPLOY / "nginx.conf").read_text(), re.M))
+    assert served and all((DEPLOY / "errors" / name).is_file() for name in served)
 
 
 def test_every_dependency_exists_and_waits_for_a_healthcheck_that_exists(services):

@@ -9,6 +9,7 @@ port and the cache directory are rewritten to this machine's.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -18,11 +19,14 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
+
+from board.web import errors
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +75,8 @@ class Handler(BaseHTTPRequestHandler):
         self.server.seen.append((self.command, self.path, dict(self.headers.items())))
         headers = {"X-Served-By": self.server.name, "Content-Type": "text/plain; charset=Shift_JIS"}
         status, body = 200, DAT
+        if self.path.startswith("/busy/"):  # the app's own 503, with its own words
+            status, body = 503, "混雑しています".encode()
         if re.search(r"/(dat/\d+\.dat|subject\.txt|SETTING\.TXT)$", self.path):
             headers |= {
                 "ETag": '"v1"',
@@ -113,6 +119,7 @@ def render(conf: str, web1: int, web2: int, listen: int, cache: Path) -> str:
         "listen 80 default_server": f"listen 127.0.0.1:{listen} default_server",
         "/var/cache/nginx/utakata": str(cache),
         "/var/log/nginx/access.log": str(cache.parent / "access.log"),
+        "/usr/share/nginx/utakata-errors/": f"{REPO}/deploy/errors/",
     }
     for old, new in replacements.items():
         assert old in conf, f"deploy/nginx.conf no longer has {old!r}"
@@ -147,16 +154,11 @@ def nginx(tmp_path_factory):
     return binary
 
 
-@pytest.fixture(scope="module")
-def proxy(nginx, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nginx")
-    upstreams = [StandIn("web1"), StandIn("web2")]
-    for u in upstreams:
-        threading.Thread(target=u.serve_forever, daemon=True).start()
+@contextlib.contextmanager
+def running_nginx(nginx: str, tmp: Path, web1: int, web2: int) -> Iterator[str]:
+    """deploy/nginx.conf in front of ``web1`` and ``web2`` (ports) until the block ends; yields its URL."""
     listen = free_port()
-    (tmp / "default.conf").write_text(
-        render(CONF.read_text(), upstreams[0].server_port, upstreams[1].server_port, listen, tmp / "cache")
-    )
+    (tmp / "default.conf").write_text(render(CONF.read_text(), web1, web2, listen, tmp / "cache"))
     main = main_conf(tmp)
     process = subprocess.Popen([nginx, "-c", str(main), "-p", str(tmp), "-g", "daemon off;"], stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{listen}"
@@ -170,9 +172,21 @@ def proxy(nginx, tmp_path_factory):
                 process.kill()
                 pytest.fail(f"nginx did not start: {process.stderr.read().decode() if process.stderr else ''}")
             time.sleep(0.1)
-    yield Proxy(url, upstreams, tmp / "access.log")
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def proxy(nginx, tmp_path_factory):
+    upstreams = [StandIn("web1"), StandIn("web2")]
+    for u in upstreams:
+        threading.Thread(target=u.serve_forever, daemon=True).start()
+    tmp = tmp_path_factory.mktemp("nginx")
+    with running_nginx(nginx, tmp, upstreams[0].server_port, upstreams[1].server_port) as url:
+        yield Proxy(url, upstreams, tmp / "access.log")
     for u in upstreams:
         u.shutdown()
         u.server_close()
@@ -275,3 +289,49 @@ def test_pages_and_posts_are_never_cached(proxy):
 def test_both_web_containers_serve(proxy):
     served = {proxy.get("/g/").headers["X-Served-By"] for _ in range(6)}
     assert served == {"web1", "web2"}
+
+
+def page_text(response: requests.Response) -> str:
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    return response.content.decode("utf-8")
+
+
+def test_a_body_over_the_limit_is_refused_in_japanese_saying_it_was_not_saved(proxy):
+    r = requests.post(proxy.url + "/k/post", data=b"x" * 300_000, timeout=10)
+    assert r.status_code == 413
+    assert "大きすぎる" in page_text(r) and "書き込みは保存されていません" in page_text(r)
+    assert proxy.hits("/k/post") == []  # ...which is true: it never reached the app
+
+
+def test_an_address_over_nginxs_buffers_is_refused_in_japanese(proxy):
+    r = proxy.get("/h/" + "a" * 10_000)
+    assert r.status_code == 414 and errors.URI_TOO_LONG in page_text(r)
+
+
+def test_headers_over_nginxs_buffers_are_refused_in_japanese(proxy):
+    r = proxy.get("/h/", Cookie="a=" + "b" * 9_000)
+    assert r.status_code == 400 and errors.HEADERS_TOO_LARGE in page_text(r)
+
+
+def test_a_request_nginx_cannot_parse_is_refused_in_japanese(proxy):
+    with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert errors.BAD_REQUEST in answer.decode("utf-8")
+
+
+def test_the_apps_own_error_pages_pass_through_unchanged(proxy):
+    r = proxy.get("/busy/")
+    assert (r.status_code, r.content.decode()) == (503, "混雑しています")
+
+
+def test_a_web_tier_that_does_not_answer_is_a_japanese_page_that_claims_nothing_about_a_post(nginx, tmp_path):
+    with running_nginx(nginx, tmp_path, free_port(), free_port()) as url:  # nothing listens on either
+        page = requests.get(url + "/j/", timeout=30)
+        post = requests.post(url + "/test/bbs.cgi", data={"bbs": "j"}, timeout=30)
+    assert page.status_code == 502 and "サーバーが応答しなかった" in page_text(page)
+    assert post.status_code == 502
+    assert "保存されたかどうかをお確かめください" in page_text(post) and "保存されていません" not in page_text(post)

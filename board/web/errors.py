@@ -1,5 +1,6 @@
 """The pages for HTTP errors (Django's handler400, handler403 and handler404, the 411 of
-RequireLength and the 405 of ExplainNotAllowed), in the board's language.
+RequireLength, the 405 of ExplainNotAllowed, and gunicorn's refusals of requests it
+could not read), in the board's language.
 
 Each says why, in words a reader can act on, and none says anything about a
 post: a 404 or 403 can answer a form, and whether its post was saved is for
@@ -12,12 +13,31 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 
 NOT_FOUND = "お探しのページは見つかりませんでした。アドレスをお確かめください。"
 BAD_REQUEST = "リクエストの形式が正しくないため、処理できませんでした。"
 FORBIDDEN = "このページを表示する権限がありません。"
 LENGTH_REQUIRED = "送信の長さ（Content-Length）が指定されていないため、受け付けられませんでした。"
 NOT_ALLOWED = "このアドレスは {method} では使えません。使える方法: {allowed}"
+URI_TOO_LONG = "アドレスが長すぎるため、処理できませんでした。"
+HEADERS_TOO_LARGE = (
+    "リクエストのヘッダーが大きすぎるか多すぎるため、処理できませんでした。"
+    "Cookie を削除すると表示できることがあります。"
+)
+EXPECTATION_FAILED = "Expect ヘッダーで求められた動作には応じられないため、処理できませんでした。"
+CODING_NOT_TAKEN = "この送り方（Transfer-Encoding）には対応していないため、受け付けられませんでした。"
+
+# What gunicorn refuses before Django reads the request (board/ops/refusals.py), by
+# the status gunicorn answers; any other 4xx is said as a 400, a 5xx as the 500 page.
+UNREAD = {
+    400: ("不正なリクエスト", BAD_REQUEST),
+    403: ("権限がありません", FORBIDDEN),
+    414: ("アドレスが長すぎます", URI_TOO_LONG),
+    417: ("応じられない要求です", EXPECTATION_FAILED),
+    431: ("ヘッダーが大きすぎます", HEADERS_TOO_LARGE),
+    501: ("対応していない送り方です", CODING_NOT_TAKEN),
+}
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -33,6 +53,18 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     """403: the reason the view gave, else that the page is not for this visitor."""
     return _page(request, 403, "権限がありません", _reason(exception) or FORBIDDEN)
+
+
+def unread_page(status: int, detail: str) -> str:
+    """The page for a request gunicorn refused unread: why in Japanese, and ``detail``, gunicorn's own words.
+
+    A 500 there is an application that raised through gunicorn: the 500 page,
+    which claims nothing about a post.
+    """
+    title, message = UNREAD.get(status, UNREAD[400] if status < 500 else ("", ""))
+    if not message:
+        return render_to_string("500.html")
+    return render_to_string("board/http_error.html", {"title": title, "message": message, "detail": detail})
 
 
 def _reason(exception: Exception) -> str:
