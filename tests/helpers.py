@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
@@ -107,12 +108,11 @@ def count_listings(monkeypatch) -> list[str]:
     return prefixes
 
 
-def twice_at_once(monkeypatch, module: ModuleType, action: Callable[[], object]) -> object:
-    """Run action in a thread held just before its commit (module's), and again meanwhile.
-
-    Two moderators taking one action at the same moment, or a double click:
-    what the second returned, or the exception it raised.
-    """
+@contextlib.contextmanager
+def held_at_commit(
+    monkeypatch, module: ModuleType, action: Callable[[], object], release_after: float | None = None
+) -> Iterator[None]:
+    """Run action in a thread held just before its commit (module's) until the block ends, or release_after s."""
     reached, release = threading.Event(), threading.Event()
     commit = module.commit
 
@@ -126,10 +126,23 @@ def twice_at_once(monkeypatch, module: ModuleType, action: Callable[[], object])
     first = threading.Thread(target=action)
     first.start()
     assert reached.wait(10)
+    if release_after is not None:
+        threading.Timer(release_after, release.set).start()
     try:
-        return action()
-    except Exception as exc:
-        return exc
+        yield
     finally:
         release.set()
         first.join(10)
+
+
+def twice_at_once(monkeypatch, module: ModuleType, action: Callable[[], object]) -> object:
+    """Run action in a thread held just before its commit (module's), and again meanwhile.
+
+    Two moderators taking one action at the same moment, or a double click:
+    what the second returned, or the exception it raised.
+    """
+    with held_at_commit(monkeypatch, module, action):
+        try:
+            return action()
+        except Exception as exc:
+            return exc

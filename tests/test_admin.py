@@ -14,7 +14,7 @@ from board.moderation.actions import ModerationError
 from board.readmodel import queries
 from board.readmodel.projection import apply
 from board.store import get_store
-from tests.helpers import apply_pending, log_keys, make_board, new_thread, reply, twice_at_once
+from tests.helpers import apply_pending, held_at_commit, log_keys, make_board, new_thread, reply, twice_at_once
 
 PASSWORD = "correct horse battery"
 TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -549,3 +549,43 @@ def test_a_superuser_cannot_demote_or_deactivate_themselves(moderated):
 def test_a_password_past_256_characters_is_refused(moderated):
     with pytest.raises(accounts.AccountError, match="at most 256"):
         accounts.create("newmod", "x" * 100_000)
+
+
+def test_an_account_created_twice_at_once_is_created_once_and_the_second_is_told_why(board, monkeypatch):
+    from board.moderation import actions
+
+    passwords = iter(["first password here", "second password here"])
+    before = log_keys()
+    second = twice_at_once(monkeypatch, actions, lambda: accounts.create("twin", next(passwords), boards=["test"]))
+    assert isinstance(second, ModerationError) and "action on account twin was just done or is being done" in str(
+        second
+    )
+    assert len(log_keys()) == len(before) + 1
+    assert accounts.get("twin").check_password("first password here")  # the account its creator was told of
+
+
+def test_an_account_changed_while_it_is_purged_is_refused_not_made_active_again(board, monkeypatch):
+    from board.moderation import purge
+
+    account("root", superuser=True)
+    account("gone")
+    purging = lambda: purge.purge_account("gone", "漏洩", "root")  # noqa: E731
+    refused = pytest.raises(ModerationError, match="action on account gone was just done or is being done")
+    with held_at_commit(monkeypatch, purge, purging), refused:
+        accounts.change("gone", "root", "復帰", active=True)
+    assert not accounts.get("gone").is_active
+
+
+def test_the_first_superuser_from_the_environment_of_two_containers_at_once_is_one_account(monkeypatch):
+    from io import StringIO
+
+    from board.moderation import actions
+
+    monkeypatch.setenv("UTAKATA_ADMIN_USERNAME", "boss")
+    monkeypatch.setenv("UTAKATA_ADMIN_PASSWORD", PASSWORD)
+    out = StringIO()
+    other = lambda: call_command("createmoderator", "--from-env", stdout=StringIO())  # noqa: E731
+    with held_at_commit(monkeypatch, actions, other, release_after=0.3):
+        call_command("createmoderator", "--from-env", stdout=out)  # waits out the other's claim, not refused
+    assert "account boss exists; left as it is" in out.getvalue()
+    assert list(accounts.usernames()) == ["boss"]

@@ -498,3 +498,56 @@ def test_actions_kept_under_the_keys_of_earlier_versions_are_listed(board, key):
     write(get_store(), o.AUDIT, key, {"actions": {earlier.id: audit_entry(earlier)}})
     stopped_at(thread, datetime(2026, 12, 7, 20, 0, tzinfo=JST), "後")
     assert [a["reason"] for a in audit.actions(date(2026, 12, 7))] == ["後", "前"]
+
+
+def test_a_board_created_twice_at_once_is_created_once_and_the_second_is_told_why(monkeypatch):
+    from board.moderation import actions
+    from board.moderation.boards import save_board
+
+    before = log_keys()
+    settings = iter([{"title": "一人目の板"}, {"title": "二人目の板"}])
+    second = twice_at_once(monkeypatch, actions, lambda: save_board("twice", next(settings), "root", "新設"))
+    assert isinstance(second, actions.ModerationError)
+    assert "change of board twice was just done or is being done" in str(second)
+    assert len(log_keys()) == len(before) + 1
+    assert queries.board(get_store(), "twice")["title"] == "一人目の板"  # the first creator's board, as they were told
+
+
+def test_a_board_closed_twice_at_once_is_closed_once(monkeypatch):
+    from board.moderation import actions
+    from board.moderation.boards import close_board
+    from tests.helpers import make_board
+
+    make_board("news", "ニュース", **UNLIMITED)
+    before = log_keys()
+    second = twice_at_once(monkeypatch, actions, lambda: close_board("news", "root", "移転"))
+    assert isinstance(second, actions.ModerationError)
+    assert len(log_keys()) == len(before) + 1
+
+
+def test_a_board_change_the_store_could_not_apply_is_told_committed_and_keeps_its_claim(monkeypatch):
+    from board.moderation import actions
+    from board.moderation.boards import save_board
+    from tests.helpers import make_board
+
+    make_board("news", "ニュース", **UNLIMITED)
+    with monkeypatch.context() as m:
+        m.setattr(actions, "apply", _store_down)
+        with pytest.raises(actions.NotApplied, match="BoardSettingsChanged .* is committed to the log"):
+            save_board("news", {"title": "新ニュース"}, "root", "改名")
+    before = log_keys()
+    with pytest.raises(actions.ModerationError, match="was just done or is being done"):
+        save_board("news", {"title": "新ニュース"}, "root", "改名")  # the store does not show the first yet
+    assert log_keys() == before
+
+
+def test_createboard_if_missing_in_two_containers_at_once_makes_one_board(monkeypatch):
+    from board.moderation import actions
+    from tests.helpers import held_at_commit
+
+    out = StringIO()
+    other = lambda: call_command("createboard", "news", "ニュース", "--if-missing", stdout=StringIO())  # noqa: E731
+    with held_at_commit(monkeypatch, actions, other, release_after=0.3):
+        call_command("createboard", "news", "ニュース", "--if-missing", stdout=out)  # waits out the other's claim
+    assert "board /news/ exists; left as it is" in out.getvalue()
+    assert [b["name"] for b in queries.all_boards(get_store())] == ["news"]

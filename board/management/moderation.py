@@ -7,6 +7,7 @@ workers will, and a deploy script must not run the command again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -34,6 +35,30 @@ def refused() -> Iterator[None]:
         raise CommandError(f"could not commit to the log: {exc}") from exc
     except StoreError as exc:  # an action reads the store before it commits
         raise CommandError(f"could not read the store, nothing was committed: {exc}") from exc
+
+
+def unless_it_exists(make: Callable[[], Event | None], exists: Callable[[], bool]) -> Event | None:
+    """make(), or None if what it makes exists: before, or made meanwhile by another process.
+
+    For ``--from-env`` and ``--if-missing``: deploy scripts of several containers
+    run the same command at once, and each must end as "exists", not refused as
+    under way (the claim, waited out) or as existing already (made in between).
+    """
+    if exists():
+        return None
+    try:
+        return make()
+    except actions.UnderWay:
+        deadline = time.monotonic() + actions.CLAIM_SECONDS
+        while not exists():
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+        return None
+    except ModerationError:
+        if exists():
+            return None
+        raise
 
 
 def moderate(action: Callable[..., Event], *args: object) -> Event:

@@ -23,8 +23,8 @@ from django.utils.crypto import salted_hmac
 
 from board.boards import NAME_RE, unfit_in_a_line
 from board.events import SITE, Event, EventType, new_event
+from board.moderation.actions import ModerationError, only_once, settle
 from board.posting.characters import FAKE_MARKS
-from board.posting.commit import commit
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
 from board.readmodel import queries
@@ -34,7 +34,11 @@ from board.store import get_store
 USERNAME_MAX = 32
 
 
-class AccountError(Exception):
+# What create, change and purge_account (purge.py) claim, with the account's name: one at a time.
+CLAIM = "action on account"
+
+
+class AccountError(ModerationError):
     """The account does not exist, exists already, or the change is not allowed."""
 
 
@@ -205,21 +209,28 @@ def by_id(uid: int) -> Moderator | None:
 
 
 def create(username: str, password: str, superuser: bool = False, boards=(), by: str = "operator") -> Event:
-    """A new account (ModeratorCreated): its password is hashed here, only the hash goes to the log."""
+    """A new account (ModeratorCreated), committed and applied under the account's claim.
+
+    Its password is hashed here; only the hash goes to the log. The claim makes
+    two creations of one name at once (two superusers, two deploy scripts) one
+    account: the second is refused, not told it created an account the first's
+    fields then replace.
+    """
     if not username or len(username) > USERNAME_MAX or not username.isascii() or not username.isalnum():
         raise AccountError(f"username {username!r}: use 1-{USERNAME_MAX} ASCII letters and digits")
-    if get(username) is not None:
-        raise AccountError(f"account {username!r} exists already")
     _check_password(password)
-    payload = {
-        "username": username,
-        "uid": secrets.randbelow(2**52) + 1,
-        "password": make_password(password),
-        "superuser": superuser,
-        "boards": _board_names(boards),
-        "by": by,
-    }
-    return commit(new_event(EventType.MODERATOR_CREATED, SITE, payload=payload))
+    with only_once(CLAIM, username):
+        if get(username) is not None:
+            raise AccountError(f"account {username!r} exists already")
+        payload = {
+            "username": username,
+            "uid": secrets.randbelow(2**52) + 1,
+            "password": make_password(password),
+            "superuser": superuser,
+            "boards": _board_names(boards),
+            "by": by,
+        }
+        return settle(new_event(EventType.MODERATOR_CREATED, SITE, payload=payload))
 
 
 def change(
@@ -233,8 +244,17 @@ def change(
     """Change an account (ModeratorChanged): superuser, boards, active, a new password, and/or its cap.
 
     ``cap`` is (cap name, key) to issue one (only the key's keyed hash is kept,
-    caps.py), or ("", "") to withdraw it.
+    caps.py), or ("", "") to withdraw it. Checked, committed and applied under
+    the account's claim, which its purge takes too: a change checked before a
+    purge and committed after it would make the purged account active again.
     """
+    with only_once(CLAIM, username):
+        return settle(_change_event(username, by, reason, password, cap, fields))
+
+
+def _change_event(
+    username: str, by: str, reason: str, password: str | None, cap: tuple[str, str] | None, fields: dict
+) -> Event:
     current = get(username)
     if current is None:
         raise AccountError(f"no account {username!r}")
@@ -267,6 +287,4 @@ def change(
         payload["password"] = make_password(password)
     if not payload:
         raise AccountError("nothing to change")
-    return commit(
-        new_event(EventType.MODERATOR_CHANGED, SITE, payload={"username": username, **payload, **_who(by, reason)})
-    )
+    return new_event(EventType.MODERATOR_CHANGED, SITE, payload={"username": username, **payload, **_who(by, reason)})

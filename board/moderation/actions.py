@@ -30,6 +30,10 @@ class ModerationError(Exception):
     """The action names something that does not exist, or cannot be done to it."""
 
 
+class UnderWay(ModerationError):
+    """The same action on the same target is being done at this moment (its claim is taken)."""
+
+
 class NotApplied(Exception):
     """The event is committed to the log, but the store could not apply it now: the workers will."""
 
@@ -71,7 +75,7 @@ def only_once(what: str, *target: object) -> Iterator[None]:
     is down, the store's check alone stands.
     """
     digest = hashlib.sha256("\x00".join(map(str, target)).encode()).hexdigest()[:32]
-    claim = Lease(f"moderation:{what}:{digest}", CLAIM_SECONDS)
+    claim = Lease(f"moderation:{what.replace(' ', '-')}:{digest}", CLAIM_SECONDS)  # no spaces in a cache key
     try:
         token = claim.take()
     except CACHE_ERRORS as exc:
@@ -80,7 +84,7 @@ def only_once(what: str, *target: object) -> Iterator[None]:
         return
     if token is None:
         where = "/".join(map(str, target))[:80]
-        raise ModerationError(f"{what} {where} was just done or is being done (another moderator, a second click?)")
+        raise UnderWay(f"{what} {where} was just done or is being done (another moderator, a second click?)")
     hold = 0
     try:
         yield

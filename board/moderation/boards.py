@@ -12,19 +12,36 @@ from typing import Any
 
 from board.boards import NAME_RE, name_problem, problems, with_defaults
 from board.events import Event, EventType, new_event
-from board.moderation.actions import ModerationError, who
-from board.posting.commit import commit
+from board.moderation.actions import ModerationError, only_once, settle, who
 from board.readmodel import queries
 from board.store import get_store
 
+# What every change of a board claims, with its name: checked, committed and applied one at a time, so
+# that two creations of one board at once are one board (not two, the second's settings replacing the
+# first's), and a double click commits once.
+CLAIM = "change of board"
 
-def save_board(name: str, settings: dict[str, Any], by: str = "operator", reason: str = "") -> Event | None:
+
+def save_board(
+    name: str, settings: dict[str, Any], by: str = "operator", reason: str = "", new: bool = False
+) -> Event | None:
     """Create the board with these settings, or change just these settings; None if nothing changes.
 
     A new board's name must not be one of the site's paths; a board an older
     log already has keeps its name, and its settings can still be changed.
+    ``new``: only create it (a form for a new board, ``--if-missing``); one
+    that exists is refused. The event is committed and applied under the
+    board's claim, where that is checked.
     """
+    with only_once(CLAIM, name):
+        return _save(name, settings, by, reason, new)
+
+
+def _save(name: str, settings: dict[str, Any], by: str, reason: str, new: bool = False) -> Event | None:
     current = queries.board(get_store(), name)
+    if new and current is not None:
+        # A new board's form leaves unticked boxes out: as a change it would reopen the board, switch checks off.
+        raise ModerationError(f"board /{name}/ exists already: change it from its own page")
     problem = name_problem(name)
     if problem and (current is None or not NAME_RE.match(name)):
         raise ModerationError(problem)
@@ -44,7 +61,7 @@ def save_board(name: str, settings: dict[str, Any], by: str = "operator", reason
         if not payload:
             return None
         kind = EventType.BOARD_SETTINGS_CHANGED
-    return commit(new_event(kind, name, payload={**payload, **who(by, reason)}))
+    return settle(new_event(kind, name, payload={**payload, **who(by, reason)}))
 
 
 def close_board(name: str, by: str = "operator", reason: str = "") -> Event:
@@ -58,11 +75,12 @@ def reopen_board(name: str, by: str = "operator", reason: str = "") -> Event:
 
 def _set_closed(name: str, closed: bool, by: str, reason: str) -> Event:
     """Close or reopen; refused saying why when the board is so already (nothing would be committed)."""
-    current = queries.board(get_store(), name)
-    if current is None:
-        raise ModerationError(f"no board /{name}/")
-    if bool(current.get("closed")) == closed:
-        raise ModerationError(f"/{name}/ is {'closed' if closed else 'open'} already")
-    event = save_board(name, {"closed": closed}, by, reason)
-    assert event is not None  # the setting differs from the stored one
-    return event
+    with only_once(CLAIM, name):
+        current = queries.board(get_store(), name)
+        if current is None:
+            raise ModerationError(f"no board /{name}/")
+        if bool(current.get("closed")) == closed:
+            raise ModerationError(f"/{name}/ is {'closed' if closed else 'open'} already")
+        event = _save(name, {"closed": closed}, by, reason)
+        assert event is not None  # the setting differs from the stored one
+        return event

@@ -83,7 +83,7 @@ def purge_account(username: str, reason: str, by: str) -> Event:
     if username == by:
         raise ModerationError("an account cannot purge itself")
     payload = {"username": username, **who(by, reason)}
-    with only_once("purge", SITE, username):
+    with only_once(accounts.CLAIM, username):
         planned_account(username)
         purgelist.record_account(get_log(), username)
         event = commit(new_event(EventType.MODERATOR_PURGED, SITE, payload=payload))

@@ -1,7 +1,7 @@
 """The moderation site's pages: thin; reads from the store, actions through board.moderation.
 
 Every action is a POST (CSRF-checked by admin_view), asks for a reason, and
-commits an event naming the moderator; it is applied at once here so the
+commits an event naming the moderator; the action applies it at once so the
 moderator sees the result, and by the workers everywhere else. A moderator
 acts only on the boards assigned to them; superusers on every board, and
 they alone manage boards and moderators.
@@ -26,7 +26,7 @@ from board.log import LogError
 from board.moderation import accounts, actions, purge, search
 from board.moderation import audit as audit_trail
 from board.moderation import reports as queue
-from board.moderation.actions import ModerationError, NotApplied, applied
+from board.moderation.actions import ModerationError, NotApplied
 from board.moderation.boards import close_board, reopen_board, save_board
 from board.readmodel import queries
 from board.readmodel.moderation import JST
@@ -57,15 +57,6 @@ def _page(request: HttpRequest, template: str, title: str, **context) -> HttpRes
     from board.moderation.site import site
 
     return render(request, template, {**site.each_context(request), "title": title, **context})
-
-
-def _applied(request: HttpRequest, event: Event | None) -> None:
-    """Apply a committed event at once; a store that cannot is told as a warning, the event being safe."""
-    try:
-        if event is not None:
-            applied(event)
-    except NotApplied as exc:
-        messages.warning(request, str(exc))
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
@@ -107,14 +98,13 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
             settings = _settings(request.POST)
             if not reason:
                 raise ModerationError("理由を書いてください (a reason is required)")
-            if current is None and queries.board(get_store(), target) is not None:
-                # The blank form's unticked boxes would reopen it and switch its checks off.
-                raise ModerationError(f"board /{target}/ exists already: change it from its own page")
-            event = save_board(target, settings, by=request.user.username, reason=reason)
+            event = save_board(target, settings, by=request.user.username, reason=reason, new=current is None)
         except (ModerationError, ValueError, LogError) as exc:
             messages.error(request, str(exc))
+        except NotApplied as exc:
+            messages.warning(request, str(exc))
+            return HttpResponseRedirect(reverse("moderation:boards"))
         else:
-            _applied(request, event)
             messages.success(request, f"/{target}/: {'saved' if event else 'nothing changed'}")
             return HttpResponseRedirect(reverse("moderation:boards"))
     return _page(
@@ -239,9 +229,9 @@ def _do(what: str, board: str, key: str, number: int, form, reason: str, by: str
     if what == "restore":
         return [actions.restore_thread(board, key, reason, by)]
     if what == "close":
-        return [applied(close_board(board, by, reason))]
+        return [close_board(board, by, reason)]
     if what == "reopen":
-        return [applied(reopen_board(board, by, reason))]
+        return [reopen_board(board, by, reason)]
     if what in ("accept", "dismiss"):
         return list(queue.resolve(board, form.get("report", ""), what == "accept", by, reason))
     raise ModerationError(f"unknown action {what!r}")
@@ -278,10 +268,12 @@ def moderators(request: HttpRequest) -> HttpResponse:
                 boards=request.POST.getlist("boards"),
                 by=request.user.username,
             )
-        except (accounts.AccountError, LogError) as exc:
+        except (ModerationError, LogError) as exc:  # an AccountError is one
             messages.error(request, str(exc))
+        except NotApplied as exc:
+            messages.warning(request, str(exc))
+            return HttpResponseRedirect(reverse("moderation:moderators"))
         else:
-            _applied(request, event)
             messages.success(request, f"account {event.payload['username']} created")
             return HttpResponseRedirect(reverse("moderation:moderators"))
     every = [accounts.get(name) for name in accounts.usernames()]
@@ -313,11 +305,13 @@ def moderator_edit(request: HttpRequest, username: str) -> HttpResponse:
             cap = (request.POST.get("cap_name", "").strip(), request.POST["cap_key"])
         try:
             reason = request.POST.get("reason", "")
-            event = accounts.change(username, request.user.username, reason, password, cap, **fields)
-        except (accounts.AccountError, LogError) as exc:
+            accounts.change(username, request.user.username, reason, password, cap, **fields)
+        except (ModerationError, LogError) as exc:  # an AccountError is one
             messages.error(request, str(exc))
+        except NotApplied as exc:
+            messages.warning(request, str(exc))
+            return HttpResponseRedirect(reverse("moderation:moderators"))
         else:
-            _applied(request, event)
             messages.success(request, f"account {username} changed")
             return HttpResponseRedirect(reverse("moderation:moderators"))
     boards = [b["name"] for b in queries.all_boards(get_store())]
@@ -353,11 +347,13 @@ def password(request: HttpRequest) -> HttpResponse:
             messages.error(request, "the current password is wrong")
         else:
             try:
-                event = accounts.change(me.username, me.username, "own password", request.POST.get("new", ""))
-            except (accounts.AccountError, LogError) as exc:
+                accounts.change(me.username, me.username, "own password", request.POST.get("new", ""))
+            except (ModerationError, LogError) as exc:  # an AccountError is one
                 messages.error(request, str(exc))
+            except NotApplied as exc:  # committed: the new password works once the workers apply it
+                messages.warning(request, str(exc))
+                return HttpResponseRedirect(reverse("moderation:index"))
             else:
-                _applied(request, event)
                 from django.contrib.auth import update_session_auth_hash
 
                 update_session_auth_hash(request, accounts.get(me.username))

@@ -8,12 +8,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from board.boards import DEFAULTS
 from board.events import EventType
-from board.log import LogError
-from board.management.moderation import applied
-from board.moderation.actions import ModerationError
+from board.management.moderation import refused, unless_it_exists
 from board.moderation.boards import save_board
 from board.readmodel import queries
-from board.store import StoreError, get_store
+from board.store import get_store
 
 KINDS = {int: "a whole number", bool: "true or false", str: "text"}  # what a setting's value is, as said
 
@@ -54,21 +52,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, name, title, set, if_missing, reason, **options):
         settings = dict(parse_setting(s) for s in set) | {"title": title}
-        try:
-            if if_missing and queries.board(get_store(), name) is not None:
-                self.stdout.write(f"board /{name}/ exists; left as it is")
-                return
-            event = save_board(name, settings, by="operator", reason=reason)
-        except ModerationError as exc:
-            raise CommandError(str(exc)) from exc
-        except LogError as exc:
-            raise CommandError(f"could not commit to the log: {exc}") from exc
-        except StoreError as exc:
-            raise CommandError(f"could not read the store, nothing was committed: {exc}") from exc
+        with refused():  # the event is applied at once: the operator sees the board whatever the workers do
+            if if_missing:
+                event = unless_it_exists(
+                    lambda: save_board(name, settings, by="operator", reason=reason, new=True),
+                    lambda: queries.board(get_store(), name) is not None,
+                )
+                if event is None:
+                    self.stdout.write(f"board /{name}/ exists; left as it is")
+                    return
+            else:
+                event = save_board(name, settings, by="operator", reason=reason)
         if event is None:
             self.stdout.write(f"board /{name}/ already has these settings; nothing committed")
             return
-        applied(event)  # the operator sees the board at once, whatever the workers do
         what = (
             "created"
             if event.type == EventType.BOARD_CREATED

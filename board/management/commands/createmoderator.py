@@ -12,10 +12,8 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from board.log import LogError
-from board.management.moderation import applied
+from board.management.moderation import refused, unless_it_exists
 from board.moderation import accounts
-from board.store import StoreError
 
 
 class Command(BaseCommand):
@@ -49,19 +47,16 @@ class Command(BaseCommand):
                 raise CommandError(
                     "no password given: run it in a terminal, or create the first superuser with --from-env"
                 ) from None
-        try:
-            if from_env and accounts.get(username) is not None:
-                self.stdout.write(f"account {username} exists; left as it is")
-                return
-            event = accounts.create(
+
+        def create():
+            return accounts.create(
                 username, password, superuser=superuser, boards=[b for b in boards.split(",") if b], by="operator"
             )
-        except accounts.AccountError as exc:
-            raise CommandError(str(exc)) from exc
-        except LogError as exc:
-            raise CommandError(f"could not commit to the log: {exc}") from exc
-        except StoreError as exc:
-            raise CommandError(f"could not read the store, nothing was committed: {exc}") from exc
-        applied(event)
+
+        with refused():
+            event = unless_it_exists(create, lambda: accounts.get(username) is not None) if from_env else create()
+        if event is None:
+            self.stdout.write(f"account {username} exists; left as it is")
+            return
         kind = "superuser" if superuser else "moderator"
         self.stdout.write(self.style.SUCCESS(f"{kind} {username} committed as {event.id}"))
