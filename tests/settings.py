@@ -19,6 +19,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 # Unit tests queue fan-out in memory and apply it themselves (tests/helpers.py);
 # the tests that need a real worker start one against a real broker.
+# Set here, not through the environment: Celery prefers an environment CELERY_BROKER_URL to
+# the settings, and the tests that start a real broker set it in the settings.
 CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT = None  # the embedded broker's, were the project's settings on filesystem://
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
