@@ -211,6 +211,18 @@ def test_createmoderator_from_the_environment_refuses_what_it_would_ignore(monke
     assert list(accounts.usernames()) == []
 
 
+def test_createmoderator_refuses_a_username_it_cannot_take_before_asking_for_a_password(monkeypatch):
+    import getpass
+
+    def asked(prompt):
+        raise AssertionError("asked for a password for an account it would refuse")
+
+    monkeypatch.setattr(getpass, "getpass", asked)
+    with pytest.raises(CommandError, match="username 'bad name': use 1-32 ASCII letters and digits"):
+        call_command("createmoderator", "bad name")
+    assert list(accounts.usernames()) == []
+
+
 def test_createmoderator_without_a_terminal_says_no_password_was_given_and_commits_nothing(monkeypatch):
     import getpass
 

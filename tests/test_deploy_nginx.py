@@ -313,9 +313,14 @@ def test_headers_over_nginxs_buffers_are_refused_in_japanese(proxy):
     assert r.status_code == 400 and errors.HEADERS_TOO_LARGE in page_text(r)
 
 
-def test_a_request_nginx_cannot_parse_is_refused_in_japanese(proxy):
+@pytest.mark.parametrize(
+    "request_bytes",
+    [b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n", b"GET /a b c HTTP/1.1\r\n\r\n"],
+    ids=["nul-in-a-header", "no-host", "spaces-in-the-target"],
+)
+def test_a_request_nginx_cannot_parse_is_refused_in_japanese(proxy, request_bytes):
     with socket.create_connection(("127.0.0.1", int(proxy.url.rsplit(":", 1)[1])), timeout=10) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n")
+        sock.sendall(request_bytes)
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk

@@ -208,6 +208,13 @@ def by_id(uid: int) -> Moderator | None:
     return None
 
 
+def username_problem(username: str) -> str | None:
+    """Why ``username`` cannot name an account, or None."""
+    if not username or len(username) > USERNAME_MAX or not username.isascii() or not username.isalnum():
+        return f"username {username!r}: use 1-{USERNAME_MAX} ASCII letters and digits"
+    return None
+
+
 def create(username: str, password: str, superuser: bool = False, boards=(), by: str = "operator") -> Event:
     """A new account (ModeratorCreated), committed and applied under the account's claim.
 
@@ -216,8 +223,8 @@ def create(username: str, password: str, superuser: bool = False, boards=(), by:
     account: the second is refused, not told it created an account the first's
     fields then replace.
     """
-    if not username or len(username) > USERNAME_MAX or not username.isascii() or not username.isalnum():
-        raise AccountError(f"username {username!r}: use 1-{USERNAME_MAX} ASCII letters and digits")
+    if problem := username_problem(username):
+        raise AccountError(problem)
     _check_password(password)
     with only_once(CLAIM, username):
         if get(username) is not None:

@@ -41,6 +41,8 @@ class Command(BaseCommand):
         else:
             if not username:
                 raise CommandError("give a username (or --from-env)")
+            if problem := accounts.username_problem(username):  # before asking for a password it would refuse
+                raise CommandError(problem)
             try:
                 password = getpass.getpass("password: ")
             except EOFError:  # no terminal, and nothing on stdin: a deploy script
