@@ -27,19 +27,19 @@ def write_error(sock: socket.socket, status_int: int, reason: str, mesg: str) ->
     """gunicorn's ``util.write_error``, answering with the board's page (gunicorn's own if that fails)."""
     try:
         body = unread_page(status_int, mesg).encode("utf-8")
+        # The status's own phrase: gunicorn's ``reason`` says "Bad Request" for its 501.
+        head = (
+            f"HTTP/1.1 {status_int} {HTTPStatus(status_int).phrase}\r\n"
+            "Connection: close\r\n"
+            "Content-Type: text/html; charset=utf-8\r\n"
+            "X-Content-Type-Options: nosniff\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode("latin-1")
     except Exception:  # a refusal is always answered, if only in gunicorn's words
         log.exception("the page for a refused request failed; gunicorn's own is sent")
         _gunicorns(sock, status_int, reason, mesg)
         return
-    # The status's own phrase: gunicorn's ``reason`` says "Bad Request" for its 501.
-    head = (
-        f"HTTP/1.1 {status_int} {HTTPStatus(status_int).phrase}\r\n"
-        "Connection: close\r\n"
-        "Content-Type: text/html; charset=utf-8\r\n"
-        "X-Content-Type-Options: nosniff\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    util.write_nonblock(sock, head.encode("latin-1") + body)
+    util.write_nonblock(sock, head + body)
 
 
 def install() -> None:
