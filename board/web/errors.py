@@ -61,9 +61,9 @@ def unread_page(status: int, detail: str) -> str:
     A 500 there is an application that raised through gunicorn: the 500 page,
     which claims nothing about a post.
     """
-    title, message = UNREAD.get(status, UNREAD[400] if status < 500 else ("", ""))
-    if not message:
+    if status >= 500 and status not in UNREAD:
         return render_to_string("500.html")
+    title, message = UNREAD.get(status, UNREAD[400])
     return render_to_string("board/http_error.html", {"title": title, "message": message, "detail": detail})
 
 
