@@ -10,17 +10,17 @@ reports its own peak RSS:
 - the floor: read and decode the same snapshot (board.lifecycle.segments'
   reader, checksum and all) without applying anything;
 - rehydrate: ``plan_restore`` + ``restore`` (what ``manage.py rehydrate``
-  runs) into an empty SQLite store, with its default number of processes
-  (one per CPU, each replaying a shard of the threads), and again with one.
+  runs) into an empty SQLite store, which copies the snapshot's image (the
+  objects its events give, board/lifecycle/images.py);
+- replay: the same restore with ``image=False`` (``rehydrate --no-image``,
+  or a snapshot whose image cannot be used), which replays the events with
+  the default number of processes (one per CPU, each a shard of the threads).
 
 The figure is ``rehydrate`` events/s with the floor as its baseline; the goal
 is at least 30,000 events/s and a ratio of at least 1/3 (within 3x of the
-floor). The floor is one process decoding everything; a sharded restore
-decodes each line in one process only, which is how it can get closer to
-the floor than one process could. Peak RSS is also measured restoring 40% as
-many events (enough to fill the restore's cache): it should be about the
-same (memory flat as the log grows). Floor and restore alternate in rounds
-and the medians are kept.
+floor). Peak RSS is also measured restoring 40% as many events (enough to
+fill the replay's cache): it should be about the same (memory flat as the
+log grows). Floor and restore alternate in rounds and the medians are kept.
 
     .venv/bin/python -m bench.rehydrate [--events 1000000]
 """
@@ -168,7 +168,7 @@ def make_snapshot_of(directory: Path, count: int, seed: int = 1) -> dict:
     from board.lifecycle import keys as k
     from board.lifecycle.rollup import hourly_manifest
     from board.lifecycle.segments import SegmentWriter, upload
-    from board.lifecycle.snapshot import make_snapshot
+    from board.lifecycle.snapshot import latest, make_snapshot
     from board.log.local import LocalLog
 
     log = LocalLog(str(directory))
@@ -194,7 +194,10 @@ def make_snapshot_of(directory: Path, count: int, seed: int = 1) -> dict:
     generated = time.perf_counter() - started
     started = time.perf_counter()
     report = make_snapshot(log, now=datetime(2027, 1, 1, tzinfo=UTC))
+    image = latest(log).image or {}
     return {
+        "image_mb": image.get("size", 0) / 2**20,
+        "image_objects": image.get("objects", 0),
         "generate_s": generated,
         "snapshot_s": time.perf_counter() - started,
         "events": report.count,
@@ -219,8 +222,8 @@ def floor(directory: Path) -> dict:
     return {"events": count, "seconds": seconds, "rate": count / seconds, "peak_rss_mb": peak_rss_mb()}
 
 
-def rehydrate(directory: Path, store_path: Path, workers: int) -> dict:
-    """What manage.py rehydrate runs, into an empty SQLite store."""
+def rehydrate(directory: Path, store_path: Path, workers: int, image: bool = True) -> dict:
+    """What manage.py rehydrate runs, into an empty SQLite store (``image=False``: with --no-image)."""
     from board.lifecycle.plan import plan_restore
     from board.lifecycle.rehydrate import restore
     from board.log.local import LocalLog
@@ -230,7 +233,8 @@ def rehydrate(directory: Path, store_path: Path, workers: int) -> dict:
     store = SQLiteStore(str(store_path))
     assert store.is_empty()
     started = time.perf_counter()
-    report = restore(log, store, plan_restore(log), workers=workers)
+    report = restore(log, store, plan_restore(log), workers=workers, image=image)
+    assert ("image copied" in report.image) == image, report.image
     store.close()
     seconds = time.perf_counter() - started
     return {
@@ -266,6 +270,7 @@ def main() -> int:
     parser.add_argument("--dir")
     parser.add_argument("--store")
     parser.add_argument("--workers", type=int, default=0, help="restore processes (default: as manage.py rehydrate)")
+    parser.add_argument("--no-image", action="store_true", help="replay the snapshot's events (rehydrate --no-image)")
     args = parser.parse_args()
     if args.phase:
         setup_django(tempfile.mkdtemp(prefix="utakata-bench-"))
@@ -277,7 +282,7 @@ def main() -> int:
         else:
             from board.lifecycle.rehydrate import default_workers
 
-            result = rehydrate(directory, Path(args.store), args.workers or default_workers())
+            result = rehydrate(directory, Path(args.store), args.workers or default_workers(), not args.no_image)
         print(json.dumps(result))
         return 0
 
@@ -288,7 +293,8 @@ def main() -> int:
         made = phase("snapshot", "--dir", str(big), "--events", str(args.events))
         note(
             f"generated {made['events']:,} events in {made['segments']} hourly segments in {made['generate_s']:.0f}s; "
-            f"snapshot {made['bytes'] / 2**20:.0f} MB built in {made['snapshot_s']:.0f}s "
+            f"snapshot {made['bytes'] / 2**20:.0f} MB and its image ({made['image_objects']:,} objects, "
+            f"{made['image_mb']:.0f} MB) built in {made['snapshot_s']:.0f}s "
             f"({made['events'] / made['snapshot_s']:,.0f} events/s, {made['redacted']} deleted posts redacted, "
             f"peak RSS {made['peak_rss_mb']:.0f} MB)"
         )
@@ -300,9 +306,7 @@ def main() -> int:
             store = str(Path(scratch, f"store-{round_}.sqlite3"))
             restores.append(phase("rehydrate", "--dir", str(big), "--store", store))
             Path(store).unlink()
-        single = phase(
-            "rehydrate", "--dir", str(big), "--store", str(Path(scratch, "single.sqlite3")), "--workers", "1"
-        )
+        replay = phase("rehydrate", "--dir", str(big), "--store", str(Path(scratch, "replay.sqlite3")), "--no-image")
         base = statistics.median(run["rate"] for run in floors)
         restored = sorted(restores, key=lambda run: run["rate"])[len(restores) // 2]
         floor_rates = ", ".join(f"{run['rate']:,.0f}" for run in floors)
@@ -312,19 +316,23 @@ def main() -> int:
             f"{max(run['peak_rss_mb'] for run in floors):.0f} MB"
         )
         note(
-            f"rehydrate with {restored['workers']} processes: {restore_times} "
-            f"for {restored['events']:,} events into a {restored['store_mb']:.0f} MB SQLite store, "
-            f"peak RSS {restored['peak_rss_mb']:.0f} MB per process"
+            f"rehydrate (the image copied): {restore_times} for {restored['events']:,} events into a "
+            f"{restored['store_mb']:.0f} MB SQLite store, peak RSS {restored['peak_rss_mb']:.0f} MB"
         )
-        note(f"rehydrate with 1 process: {single['seconds']:.1f}s, peak RSS {single['peak_rss_mb']:.0f} MB")
-        report("rehydrate_single_process", single["rate"], base)
+        note(
+            f"replay (--no-image) with {replay['workers']} processes: {replay['seconds']:.1f}s, peak RSS "
+            f"{replay['peak_rss_mb']:.0f} MB per process"
+        )
+        report("rehydrate_replay", replay["rate"], base)
         ratio = report("rehydrate", restored["rate"], base)
         part = max(args.events * 4 // 10, 1000)
         phase("snapshot", "--dir", str(small), "--events", str(part))
-        small_restore = phase("rehydrate", "--dir", str(small), "--store", str(Path(scratch, "small.sqlite3")))
+        small_replay = phase(
+            "rehydrate", "--dir", str(small), "--store", str(Path(scratch, "small.sqlite3")), "--no-image"
+        )
         note(
-            f"memory: peak RSS {small_restore['peak_rss_mb']:.0f} MB restoring {part:,} events, "
-            f"{restored['peak_rss_mb']:.0f} MB restoring {restored['events']:,} (per process; flat once the restore "
+            f"memory: peak RSS {small_replay['peak_rss_mb']:.0f} MB replaying {part:,} events, "
+            f"{replay['peak_rss_mb']:.0f} MB replaying {replay['events']:,} (per process; flat once the replay "
             f"cache is full)"
         )
         note(

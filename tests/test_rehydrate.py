@@ -9,9 +9,10 @@ from django.core.management import CommandError, call_command
 
 from board.events import EventType
 from board.lifecycle import keys as k
+from board.lifecycle.follow import Follower
 from board.lifecycle.jobs import snapshot_and_bundle
 from board.lifecycle.plan import plan_restore
-from board.lifecycle.rehydrate import Follower, restore
+from board.lifecycle.rehydrate import restore
 from board.lifecycle.snapshot import latest
 from board.log import get_log
 from board.readmodel import objects as o
@@ -245,10 +246,14 @@ def test_a_corrupt_segment_stops_the_restore_naming_the_object_and_the_fault():
     get_log().replace(segment.key, b"\x1f\x8b not really gzip")
     get_store().flush()
     with pytest.raises(CommandError, match=f"corrupt object {segment.key}: not a complete gzip stream") as failed:
-        rehydrate()
-    # The snapshot was applied before the segment: the store holds part of the restore, and is told so.
+        rehydrate("--no-image")
     # The snapshot's events were still in the write-back cache: none reached the store, none is claimed.
     assert get_store().is_empty() and "part of the restore" not in str(failed.value)
+    # Its image is copied before the segment is read: that much is in the store, and the error says so.
+    with pytest.raises(CommandError, match=f"corrupt object {segment.key}") as failed:
+        rehydrate()
+    assert not get_store().is_empty() and "the store now holds part of the restore" in str(failed.value)
+    get_store().flush()
     # Applied on top of a store with data, a failure may leave part of the restore there, and says so.
     apply_incoming()
     with pytest.raises(CommandError, match=f"corrupt object {segment.key}") as failed:
@@ -277,7 +282,7 @@ def test_a_missing_segment_stops_the_restore_naming_it():
 def test_a_missing_snapshot_stops_the_restore_naming_it():
     three_days()
     snapshot = latest(get_log())
-    get_log().delete([snapshot.key])
+    get_log().delete([snapshot.key, snapshot.image["key"]])
     get_store().flush()
     with pytest.raises(CommandError, match=f"missing object {snapshot.key}") as failed:
         rehydrate()
@@ -475,4 +480,4 @@ def test_a_corrupt_segment_found_by_a_worker_stops_the_restore_naming_it(file_ba
     path.write_bytes(bytes(data))
     get_store().flush()
     with pytest.raises(CommandError, match=f"corrupt object {snapshot.key}"):
-        rehydrate("--workers", "2")
+        rehydrate("--workers", "2", "--no-image")

@@ -15,11 +15,12 @@ from board.boards import UNLIMITED
 from board.events import EventType, decode
 from board.lifecycle import claims
 from board.lifecycle import keys as k
+from board.lifecycle.follow import Follower
 from board.lifecycle.jobs import snapshot_and_bundle
 from board.lifecycle.manifests import read_manifest
 from board.lifecycle.plan import plan_restore
 from board.lifecycle.reconcile import reconcile
-from board.lifecycle.rehydrate import Follower, restore
+from board.lifecycle.rehydrate import restore
 from board.lifecycle.rollup import NotClosed, rollup
 from board.lifecycle.segments import SegmentWriter, upload, verify
 from board.log import get_log

@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from board.events import EventType, new_event
 from board.lifecycle import keys as k
+from board.lifecycle import rehydrate
 from board.lifecycle.bundle import bundle_days
 from board.lifecycle.errors import CorruptObject
 from board.lifecycle.jobs import snapshot_and_bundle
@@ -117,7 +118,7 @@ def test_a_crash_after_the_claim_is_finished_by_the_next_run(monkeypatch):
     assert json.loads(get_log().read(k.LATEST))["seq"] == 1
 
 
-def test_a_builder_that_loses_the_claim_removes_its_own_data(monkeypatch):
+def test_a_builder_that_loses_the_claim_removes_its_own_data_and_image(monkeypatch):
     rolled()
     from board.lifecycle import snapshot as module
 
@@ -135,7 +136,7 @@ def test_a_builder_that_loses_the_claim_removes_its_own_data(monkeypatch):
     monkeypatch.setattr(module, "advance", racer_claims_first)
     report = make_snapshot(get_log(), now=at(DAY * 3))
     assert report.outcome == "lost the race"
-    assert [key for key in lifecycle_keys(k.SNAPSHOTS) if key.endswith(k.DATA)] == []
+    assert [key for key in lifecycle_keys(k.SNAPSHOTS) if key.endswith((k.DATA, k.IMAGE))] == []
 
 
 def test_deleted_posts_lose_their_text_in_the_snapshot():
@@ -283,7 +284,11 @@ def peak_while_snapshotting(tmp_path, history_events: int) -> int:
 
 
 @pytest.mark.slow
-def test_snapshot_memory_stays_flat_as_the_log_grows(tmp_path):
+def test_snapshot_memory_stays_flat_as_the_log_grows(tmp_path, monkeypatch):
+    # Making the image holds up to RESTORE_OBJECTS objects and CHUNK events at a time: fewer here, so
+    # that both runs reach those bounds.
+    monkeypatch.setattr(rehydrate, "RESTORE_OBJECTS", 60)
+    monkeypatch.setattr(rehydrate, "CHUNK", 256)
     small = peak_while_snapshotting(tmp_path, 2_000)
     large = peak_while_snapshotting(tmp_path, 16_000)
     assert large < small * 1.25, f"peak {small} bytes over 2k events of history, {large} over 16k"
@@ -300,8 +305,6 @@ def test_a_large_snapshot_goes_up_by_multipart_upload_to_s3(s3_endpoint, s3_buck
     head = services.s3_client(s3_endpoint).head_object(Bucket=s3_bucket, Key=stored)
     assert "-" in head["ETag"], "a multipart upload's ETag ends in -<parts>"
     assert report.count == 5_000 and head["ContentLength"] > 5 * 1024 * 1024
-    assert [info.key for info in log.list("snapshots/")] == [
-        report.key,
-        "snapshots/00000001.manifest.json",
-        "snapshots/LATEST",
-    ]
+    assert sorted(info.key for info in log.list("snapshots/")) == sorted(
+        [report.key, latest(log).image["key"], "snapshots/00000001.manifest.json", "snapshots/LATEST"]
+    )

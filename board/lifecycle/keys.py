@@ -17,6 +17,7 @@ LATEST = "snapshots/LATEST"
 
 DATA = ".jsonl.gz"
 MANIFEST = ".manifest.json"
+IMAGE = ".objects.gz"  # a snapshot's image: the store's objects it restores to (board/lifecycle/images.py)
 
 # A segment's data rewritten by a purge sits beside its first key, named after its new bytes
 # (``HH.1-<sha256[:16]>.jsonl.gz``); its manifest keeps its key and names it (board/lifecycle/purge.py).
@@ -29,6 +30,7 @@ _DAILY_RE = re.compile(
 _REWRITTEN = re.compile(r"-[0-9a-f]{16}$")
 _SNAPSHOT_MANIFEST_RE = re.compile(r"^snapshots/(\d{8})\.manifest\.json$")
 _SNAPSHOT_DATA_RE = re.compile(r"^snapshots/(\d{8})-[0-9a-f]+\.jsonl\.gz$")
+_SNAPSHOT_IMAGE_RE = re.compile(r"^snapshots/(\d{8})-[0-9a-f]+\.objects\.gz$")
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -118,6 +120,15 @@ def snapshot_data_key(seq: int, sha256: str) -> str:
     # The data key carries the content's hash: two builders racing for the same
     # seq never collide on the data, only on the manifest, which is the claim.
     return f"{SNAPSHOTS}{seq:08d}-{sha256[:16]}{DATA}"
+
+
+def snapshot_image_key(seq: int, sha256: str) -> str:
+    return f"{SNAPSHOTS}{seq:08d}-{sha256[:16]}{IMAGE}"
+
+
+def parse_snapshot_image(key: str) -> int | None:
+    found = _SNAPSHOT_IMAGE_RE.match(key)
+    return int(found.group(1)) if found else None
 
 
 def parse_snapshot_manifest(key: str) -> int | None:

@@ -16,7 +16,9 @@ from board.lifecycle import keys
 from board.lifecycle.errors import CorruptObject, MissingObject
 from board.log import BaseLog, NotFound
 
-MANIFEST_VERSION = 1
+# 2: a snapshot's manifest that names an image (images.py). Only those are written as 2, so code
+# that knows no images still reads every other manifest during a rolling deploy.
+MANIFEST_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,9 @@ class Manifest:
     ``origin`` (bundles and snapshots list segments by it) and the keys its
     data replaced in ``replaced``, for whoever removes the segment to remove
     them too.
+
+    ``image`` (snapshots only) describes the snapshot's image: the store's
+    objects restoring its events gives (images.Image.as_dict).
     """
 
     kind: str
@@ -63,6 +68,7 @@ class Manifest:
     duplicates: int | None = None
     origin: tuple[str, str] | None = None
     replaced: tuple[str, ...] | None = None
+    image: dict | None = None
 
     @property
     def count(self) -> int:
@@ -79,7 +85,7 @@ class Manifest:
 
     def to_bytes(self) -> bytes:
         raw: dict[str, Any] = {name: value for name, value in asdict(self).items() if value is not None}
-        raw["v"] = MANIFEST_VERSION
+        raw["v"] = MANIFEST_VERSION if self.image else 1
         raw["sources"] = [{"key": key, "sha256": sha} for key, sha in self.sources]
         return (json.dumps(raw, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
 

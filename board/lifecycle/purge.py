@@ -68,6 +68,7 @@ from board.lib.lease import Lease
 from board.lifecycle import keys as k
 from board.lifecycle import purgelist
 from board.lifecycle.errors import LifecycleError
+from board.lifecycle.images import Image, named_keys
 from board.lifecycle.manifests import Manifest, read_manifest
 from board.lifecycle.purgelist import NOTHING, Entry, PurgeList
 from board.lifecycle.segments import SegmentWriter, events, verify
@@ -93,7 +94,7 @@ class SweepReport:
     rewritten: list[str] = field(default_factory=list)  # objects rewritten (or that would be, in a dry run)
     checked: int = 0
     pending: list[str] = field(default_factory=list)  # archived (or failed) objects still holding text
-    removed: list[str] = field(default_factory=list)  # old data of rewritten objects
+    removed: list[str] = field(default_factory=list)  # old data of rewritten objects, and their images
     done: list[str] = field(default_factory=list)
     open: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -102,7 +103,7 @@ class SweepReport:
     def lines(self) -> list[str]:
         verb = "would rewrite" if self.dry_run else "rewrote"
         out = [f"{verb} {key}" for key in self.rewritten]
-        out += [f"removed {key}" for key in self.removed]
+        out += [f"{'would remove' if self.dry_run else 'removed'} {key}" for key in self.removed]
         out += [f"pending (archived: restore it, the next sweep rewrites it) {key}" for key in self.pending]
         out += [f"error {line}" for line in self.errors]
         out.append(
@@ -134,16 +135,20 @@ def rewrite(log: BaseLog, manifest_key: str, manifest: Manifest, purges: PurgeLi
         stats = writer.finish()
         new_key = k.rewritten_key(manifest.key, stats.sha256)
         log.create_from_file(new_key, writer.file)
+    # A snapshot's image holds what its events held: it goes with the old data (restores replay the
+    # cleaned events until the next snapshot makes an image of its own).
+    image = Image.of(manifest)
     moved = dataclasses.replace(
         manifest,
         key=new_key,
         stats=stats,
         origin=manifest.ident,
         replaced=(*(manifest.replaced or ()), manifest.key),
+        image=None,
     )
     verify(log, moved)
     log.replace(manifest_key, moved.to_bytes())
-    log.delete([manifest.key])
+    log.delete([manifest.key] + ([image.key] if image else []))
     logger.info("purge: %s rewritten to %s (%d event(s) cleaned)", manifest.key, new_key, taken)
     return True
 
@@ -171,6 +176,8 @@ def _slot(key: str) -> tuple | None:
     seq = k.parse_snapshot_manifest(key)
     if seq is None:
         seq = k.parse_snapshot_data(key)
+    if seq is None:
+        seq = k.parse_snapshot_image(key)
     return ("snapshot", seq) if seq is not None else None
 
 
@@ -288,13 +295,15 @@ def _one(log: BaseLog, listed: _Listed, manifest: Manifest, purges: PurgeList, d
     try:
         if rewrite(log, listed.manifest_key, manifest, purges, dry_run):
             report.rewritten.append(manifest.key)
+            image = Image.of(manifest)
+            report.removed += [image.key] if image else []  # with the old data (rewrite)
             outcome = "rewritten"
     except LifecycleError as exc:
         report.errors.append(f"{manifest.key}: {exc}")
         return "failed"
     if not dry_run:
-        named = read_manifest(log, listed.manifest_key).key
-        stale = [info.key for info in listed.data if info.key != named]
+        named = named_keys(read_manifest(log, listed.manifest_key))
+        stale = [info.key for info in listed.data if info.key not in named]
         if stale:
             log.delete(stale)
             report.removed += stale

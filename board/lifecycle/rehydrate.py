@@ -1,4 +1,7 @@
-"""Rehydrate: replay a restore plan into a store, and follow the log until told to stop.
+"""Rehydrate: replay a restore plan into a store (following the log afterwards: follow.py).
+
+Into an empty store, the snapshot's image (images.py) is copied, and only
+what the snapshot does not hold is replayed.
 
 Order matters because the rollup moves events from incoming/ into hourly/
 while a restore runs: the tail is read *before* the hourly segments are
@@ -17,7 +20,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,10 +28,11 @@ from itertools import islice
 from queue import Empty
 
 from board.events import Event
-from board.lifecycle import keys as k
+from board.lifecycle import images
 from board.lifecycle.errors import LifecycleError, MissingObject
-from board.lifecycle.manifests import Manifest, current, read_manifest
+from board.lifecycle.manifests import Manifest, current
 from board.lifecycle.plan import Plan, remaining_hourly
+from board.lifecycle.purgelist import PurgeList
 from board.lifecycle.segments import events
 from board.lifecycle.shards import Shard
 from board.lifecycle.snapshot import daily_manifests
@@ -59,6 +62,7 @@ class RestoreReport:
     dry_run: bool = False
     incoming_seen: set[str] = field(default_factory=set)
     segments_seen: set[tuple[str, str]] = field(default_factory=set)
+    image: str = ""  # whether the snapshot's image was copied, or why not (images.restore_from)
 
     @property
     def rate(self) -> float:
@@ -67,6 +71,8 @@ class RestoreReport:
     def lines(self) -> list[str]:
         verb = "read (dry run, nothing applied)" if self.dry_run else "applied"
         out = [f"{self.applied} events {verb} in {self.seconds:.1f}s ({self.rate:,.0f} events/s)"]
+        if self.image:
+            out.append(self.image)
         out += [f"  {kind}: {count}" for kind, count in sorted(self.by_type.items())]
         out.append(f"last event id: {self.last_id or '-'}")
         out += [f"  from {key}: {count}" for key, count in self.sources]
@@ -85,15 +91,17 @@ class _Sink:
         progress: Progress | None,
         shard: Shard | None = None,
         fresh: bool = False,
+        purges: PurgeList | None = None,
     ):
         self.applier = BatchApplier(store, RESTORE_OBJECTS, fresh) if store is not None else None
         self.report = report
         self.cutoff = cutoff
         self.progress = progress or (lambda n: None)
         self.shard = shard
+        self.purges = purges  # None: the log's list as each read starts
 
     def take_segment(self, log: BaseLog, manifest: Manifest) -> None:
-        reader = events(log, manifest, self.shard)
+        reader = events(log, manifest, self.shard, self.purges)
         if self.cutoff is None:
             # The fast path: the reader already counts types and knows the last id.
             taken = self._feed(reader)
@@ -154,8 +162,12 @@ def restore(
     dry_run: bool = False,
     progress: Progress | None = None,
     workers: int = 1,
+    image: bool = True,
 ) -> RestoreReport:
     """Replay the plan into store: its segments (in workers processes), then the tail and new segments.
+
+    Into an empty store, the snapshot's image is copied rather than its events
+    replayed, where it may be (images.py; ``image=False`` replays them anyway).
 
     With workers > 1 (and a store other processes can write to: SQLite,
     Riak), each worker reads every planned segment but decodes and applies
@@ -168,9 +180,12 @@ def restore(
     """
     started = time.monotonic()
     report = RestoreReport(dry_run=dry_run)
-    segments = ([plan.snapshot] if plan.snapshot else []) + plan.daily + plan.hourly
+    segments = plan.segments
     # Into an empty store, what the segments hold is written without reading it first (BatchApplier).
     fresh = not dry_run and store.is_empty()
+    snapshot = plan.snapshot if image and (fresh or dry_run) else None
+    if snapshot and images.restore_from(log, store, snapshot, report, progress or (lambda n: None), dry_run):
+        segments, fresh = plan.daily + plan.hourly, False
     if workers > 1 and shareable(store):
         vanished = _in_workers(log, store, segments, plan.until_ms, dry_run, progress, workers, report, fresh)
     else:
@@ -187,6 +202,15 @@ def restore(
     if not dry_run:
         mark_restored(store, report.last_id)
     report.seconds = time.monotonic() - started
+    return report
+
+
+def replay(log: BaseLog, store: BaseStore, segments: list[Manifest], purges: PurgeList) -> RestoreReport:
+    """Apply snapshots or bundles alone (no tail, no mark), read through purges: what an image is made of."""
+    report = RestoreReport()
+    sink = _Sink(store, report, None, None, fresh=store.is_empty(), purges=purges)
+    _take_all(sink, log, segments)
+    sink.flush()
     return report
 
 
@@ -336,63 +360,3 @@ def _from_bundles(log: BaseLog, sink: _Sink, vanished: set[tuple[str, str]], rep
     if vanished:
         key = sorted(vanished)[0][0]
         raise MissingObject(key, "an hourly segment vanished during the restore and no daily bundle holds it")
-
-
-class Follower:
-    """Keeps a restored store up to date: applies what is committed (or rolled up) after the restore."""
-
-    def __init__(self, log: BaseLog, store: BaseStore, plan: Plan, report: RestoreReport) -> None:
-        self.log = log
-        self.store = store
-        self.plan = plan
-        self.seen = set(report.incoming_seen)
-        self.segments = set(report.segments_seen) | plan.held
-        self.manifests: set[tuple[str, object]] = set()  # (key, modified) of hourly manifests already read
-        self.applied = 0
-
-    def step(self) -> int:
-        """One poll: new incoming objects, then hourly segments not applied yet. Returns events applied."""
-        listed = list(pending(self.log.list(INCOMING)))
-        fresh = [info for info in listed if info.key not in self.seen]
-        applied = 0
-        with BatchApplier(self.store) as applier:
-            for item in read_objects(self.log, fresh):
-                if item.event is not None:
-                    applier.add(item.event)
-                    self.seen.add(item.key)
-                    applied += 1
-            for manifest in self._new_segments():
-                for event in events(self.log, manifest):
-                    applier.add(event)
-                    applied += 1
-                self.segments.add(manifest.ident)
-        # Forget keys rolled up meanwhile: the set stays the size of the tail.
-        self.seen &= {info.key for info in listed}
-        self.applied += applied
-        return applied
-
-    def _new_segments(self) -> list[Manifest]:
-        """Hourly segments written since the last poll (only their manifests are read, once)."""
-        listed = list(self.log.list(k.HOURLY))
-        data = {info.key for info in listed if not k.is_manifest(info.key)}
-        found = []
-        for info in listed:
-            mark = (info.key, info.modified)
-            if not k.is_manifest(info.key) or mark in self.manifests:
-                continue
-            manifest = read_manifest(self.log, info.key)
-            if manifest.key not in data:
-                continue  # its data is not there yet (or no longer): look again next poll
-            self.manifests.add(mark)
-            if manifest.ident not in self.segments:
-                found.append(manifest)
-        return found
-
-    def run(self, stop: threading.Event, interval: float, on_step: Callable[[int], None] | None = None) -> int:
-        """Poll every interval seconds until stop is set; return the events applied."""
-        while not stop.is_set():
-            applied = self.step()
-            if on_step is not None:
-                on_step(applied)
-            stop.wait(interval)
-        return self.applied

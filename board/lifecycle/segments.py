@@ -40,7 +40,7 @@ CHUNK = 1 << 20
 # --- writing ---------------------------------------------------------------------
 
 
-class _Hashing:
+class Hashing:
     """A write-only file that hashes and counts what passes through to the real one."""
 
     def __init__(self, target: BinaryIO) -> None:
@@ -66,7 +66,7 @@ class SegmentWriter:
 
     def __init__(self) -> None:
         self.file = tempfile.TemporaryFile(prefix="utakata-segment-")  # noqa: SIM115 - closed in __exit__
-        self._hashing = _Hashing(self.file)
+        self._hashing = Hashing(self.file)
         self._gzip = gzip.GzipFile(filename="", fileobj=self._hashing, mode="wb", compresslevel=COMPRESSLEVEL, mtime=0)
         self._count = 0
         self._first = self._last = ""

@@ -28,6 +28,11 @@ are dropped.
 The manifest's ``sources`` lists every hourly segment present when the
 snapshot was built, all of which it holds; a restore replays the hourly
 segments not listed there (plan.py).
+
+Before the claim, the new snapshot is replayed once more into a scratch store
+and its objects uploaded as its image (images.py), which the manifest names:
+a restore copies them rather than replaying the events. A snapshot whose image
+could not be made is still claimed, without one.
 """
 
 from __future__ import annotations
@@ -36,19 +41,21 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
 from board.events import Event, EventType
+from board.lifecycle import images
 from board.lifecycle import keys as k
-from board.lifecycle.errors import MissingObject
+from board.lifecycle.errors import LifecycleError, MissingObject
 from board.lifecycle.manifests import Manifest, read_manifest
 from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.purgelist import redacted_post
 from board.lifecycle.segments import SegmentWriter, events, merged, raw_lines, verify
-from board.log import AlreadyExists, BaseLog, NotFound
+from board.log import AlreadyExists, BaseLog, LogError, NotFound
+from board.store import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +75,7 @@ class SnapshotReport:
     redacted: int = 0
     duplicates: int = 0
     pruned: list[str] = field(default_factory=list)
+    image: str = ""
     seconds: float = 0.0
     outcome: str = "written"  # written | up to date | lost the race
 
@@ -79,6 +87,8 @@ class SnapshotReport:
             f"input(s), {self.redacted} deleted post(s) redacted, {self.duplicates} duplicate(s) dropped, "
             f"in {self.seconds:.1f}s"
         ]
+        if self.image:
+            out.append(self.image)
         out += [f"pruned {key}" for key in self.pruned]
         return out
 
@@ -259,12 +269,15 @@ def make_snapshot(
     )
     progress.phase("reading it back")
     verify(log, manifest)
+    progress.phase("making its image")
+    image, report.image = _image(log, manifest, seq)
+    manifest = replace(manifest, image=image.as_dict() if image else None)
     try:
         log.create(k.snapshot_manifest_key(seq), manifest.to_bytes())
     except AlreadyExists:
         winner = read_manifest(log, k.snapshot_manifest_key(seq))
-        if winner.key != data_key:
-            log.delete([data_key])
+        kept = images.named_keys(winner)
+        log.delete([key for key in images.named_keys(manifest) if key not in kept])
         logger.warning("snapshot %d was claimed by another builder (%s); ours is dropped", seq, winner.key)
         report.outcome, report.seq = "lost the race", seq
         return report
@@ -277,26 +290,39 @@ def make_snapshot(
     return report
 
 
+def _image(log: BaseLog, manifest: Manifest, seq: int) -> tuple[images.Image | None, str]:
+    """The snapshot's image and a line saying so; without one (the scratch disk full...) restores replay it."""
+    try:
+        image = images.build(log, manifest, seq)
+    except (LifecycleError, LogError, StoreError, OSError) as exc:
+        logger.warning("snapshot %d has no image: %s", seq, exc)
+        return None, f"no image ({exc}): a restore replays its events"
+    return image, f"image {image.key}: {image.objects} objects, {image.size} bytes"
+
+
 def prune(log: BaseLog, head: Manifest, now: datetime, retention: timedelta | None = None) -> list[str]:
     """Delete snapshots older than the retention (never LATEST), and data no claim names."""
     if retention is None:
         retention = timedelta(days=settings.SNAPSHOT_RETENTION_DAYS)
     cutoff = now - retention
-    named: dict[int, str] = {}
+    named: dict[int, set[str]] = {}
     doomed: list[str] = []
     for manifest in snapshot_manifests(log):
         assert manifest.seq is not None
-        named[manifest.seq] = manifest.key
+        named[manifest.seq] = images.named_keys(manifest)
         if manifest.seq < (head.seq or 0) and manifest.created and datetime.fromisoformat(manifest.created) < cutoff:
-            doomed += [manifest.key, k.snapshot_manifest_key(manifest.seq), *(manifest.replaced or ())]
+            doomed += [*named[manifest.seq], k.snapshot_manifest_key(manifest.seq), *(manifest.replaced or ())]
     # Written by the clock of the log, so compared with the real one: a purge writes a snapshot's
     # cleaned data before it moves the manifest to it, and that data must not look unnamed meanwhile.
     settled = datetime.now(UTC) - UNNAMED_AGE
     for info in log.list(k.SNAPSHOTS):
         seq = k.parse_snapshot_data(info.key)
+        if seq is None:
+            seq = k.parse_snapshot_image(info.key)
         # Data of a lost claim (or a purge's replaced data): only at or below LATEST, where no build can
         # still be running, and an hour old, when no purge is still moving a manifest to it.
-        if seq is not None and seq <= (head.seq or 0) and named.get(seq) != info.key and info.modified < settled:
+        unnamed = seq is not None and info.key not in named.get(seq, ())
+        if unnamed and seq <= (head.seq or 0) and info.modified < settled:
             doomed.append(info.key)
     # Manifests first: a half-pruned snapshot leaves unnamed data, which the next
     # prune removes, never a manifest a restore would choose and not find.

@@ -12,9 +12,10 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from board.lifecycle.errors import LifecycleError
+from board.lifecycle.follow import Follower
 from board.lifecycle.keys import parse_time
 from board.lifecycle.plan import Plan, check_archived, plan_restore
-from board.lifecycle.rehydrate import Follower, RestoreReport, default_workers, restore, was_restored
+from board.lifecycle.rehydrate import RestoreReport, default_workers, restore, was_restored
 from board.log import LogError, get_log
 from board.ops import metrics
 from board.store import StoreError, get_store
@@ -73,6 +74,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         parser.add_argument(
+            "--no-image",
+            action="store_true",
+            help="replay the snapshot's events even where its image (the objects they give) could be copied",
+        )
+        parser.add_argument(
             "--workers",
             type=_workers,
             default=default_workers(),
@@ -83,7 +89,19 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, if_empty, merge, replace, until, dry_run, follow, interval, no_progress, workers, **options
+        self,
+        *args,
+        if_empty,
+        merge,
+        replace,
+        until,
+        dry_run,
+        follow,
+        interval,
+        no_progress,
+        no_image,
+        workers,
+        **options,
     ):
         if follow and (until or dry_run):
             raise CommandError("--follow keeps a store current; it cannot be combined with --until or --dry-run")
@@ -102,7 +120,7 @@ class Command(BaseCommand):
             target = store.staging() if replace and not dry_run else store
             if target is not store:
                 self.stdout.write(f"building generation {target.generation()} beside the live one (--replace)")
-            report = self.restore(log, target, plan, dry_run, no_progress, workers)
+            report = self.restore(log, target, plan, dry_run, no_progress, workers, not no_image)
             if target is not store:
                 self.switch(log, target, plan, report)
         except (LifecycleError, LogError, StoreError) as exc:
@@ -199,7 +217,9 @@ class Command(BaseCommand):
             "or --if-empty to leave it alone"
         )
 
-    def restore(self, log, store, plan: Plan, dry_run: bool, no_progress: bool, workers: int) -> RestoreReport:
+    def restore(
+        self, log, store, plan: Plan, dry_run: bool, no_progress: bool, workers: int, image: bool
+    ) -> RestoreReport:
         bar = tqdm(
             total=plan.known_events,
             unit=" events",
@@ -217,7 +237,7 @@ class Command(BaseCommand):
                     bar.total = bar.n + count  # the incoming tail was not counted up front
                 bar.update(count)
 
-            return restore(log, store, plan, dry_run=dry_run, progress=progress, workers=workers)
+            return restore(log, store, plan, dry_run=dry_run, progress=progress, workers=workers, image=image)
 
     def follow(self, follower: Follower, interval: float) -> None:
         stop = threading.Event()
