@@ -15,7 +15,8 @@ from board.lifecycle.manifests import read_manifest
 from board.lifecycle.plan import plan_restore
 from board.lifecycle.purge import sweep
 from board.lifecycle.rehydrate import restore
-from board.lifecycle.snapshot import latest
+from board.lifecycle.rollup import rollup
+from board.lifecycle.snapshot import latest, make_snapshot
 from board.log import get_log
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
@@ -84,6 +85,20 @@ def test_a_dry_run_reports_a_corrupt_image():
     get_log().replace(image.key, get_log().read(image.key)[:-10])
     get_store().flush()
     assert f"image not used (corrupt object {image.key}" in rehydrate("--dry-run")
+
+
+def test_replace_copies_the_image_into_the_new_generation():
+    timeline = scenario()
+    out = rehydrate("--replace")
+    assert "image copied" in out and "switched to generation" in out
+    assert store_dump() == store_dump(reference_store(timeline.events))
+
+
+def test_merge_into_a_store_with_data_replays_the_events():
+    timeline = scenario()
+    out = rehydrate("--merge")
+    assert "image" not in out
+    assert store_dump() == store_dump(reference_store(timeline.events))
 
 
 def test_no_image_replays_the_events():
@@ -176,10 +191,23 @@ def test_pruning_a_snapshot_removes_its_image():
     assert not get_log().exists(first.key) and not get_log().exists(first.image["key"])
 
 
+def test_making_the_image_counts_its_work_as_it_goes_which_renews_the_jobs_lease():
+    from board.lifecycle.progress import Progress
+
+    post_at("test", "1800000000", 1, at(10))
+    rollup(get_log(), get_store(), now=at(100))
+    beats = []
+    progress = Progress("snapshot", say=lambda line: None, every=0, beat=lambda p: beats.append(dict(p.counts)))
+    make_snapshot(get_log(), now=at(200), progress=progress)
+    assert progress.counts["event(s) replayed for the image"] == latest(get_log()).count
+    assert progress.counts["object(s) written to the image"] == Image.of(latest(get_log())).objects
+    assert any(beat.get("event(s) replayed for the image") for beat in beats)
+
+
 def test_a_snapshot_whose_image_cannot_be_made_is_claimed_without_one(monkeypatch):
     post_at("test", "1800000000", 1, at(10))
 
-    def no_room(log, manifest, seq):
+    def no_room(*args):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(images, "build", no_room)

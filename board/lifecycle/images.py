@@ -43,6 +43,7 @@ from board.lifecycle import keys as k
 from board.lifecycle import purgelist
 from board.lifecycle.errors import CorruptObject, MissingObject
 from board.lifecycle.manifests import Manifest
+from board.lifecycle.progress import Progress, quiet
 from board.lifecycle.purgelist import PurgeList
 from board.lifecycle.segments import CHUNK, COMPRESSLEVEL, Hashing
 from board.log import Archived, BaseLog, NotFound
@@ -128,8 +129,12 @@ class ImageWriter:
         self.file.close()
 
 
-def build(log: BaseLog, manifest: Manifest, seq: int) -> Image:
-    """Replay a snapshot (uploaded, not yet claimed) into a scratch store and upload its objects as its image."""
+def build(log: BaseLog, manifest: Manifest, seq: int, progress: Progress | None = None) -> Image:
+    """Replay a snapshot (uploaded, not yet claimed) into a scratch store and upload its objects as its image.
+
+    progress counts the events replayed and the objects written: as long as a
+    snapshot job, the job's lease is renewed as they go.
+    """
     # rehydrate reads images, so it is imported here rather than at the top (one import direction).
     from board.lifecycle.rehydrate import replay
     from board.store.sqlite import SQLiteStore
@@ -138,10 +143,12 @@ def build(log: BaseLog, manifest: Manifest, seq: int) -> Image:
     with tempfile.TemporaryDirectory(prefix="utakata-image-") as scratch, ImageWriter() as writer:
         store = SQLiteStore(os.path.join(scratch, "objects.sqlite3"), {"read_cache": "0"})
         try:
-            replay(log, store, [manifest], purges)
+            progress = progress or quiet("image")
+            replay(log, store, [manifest], purges, lambda n: progress.add("event(s) replayed for the image", n))
             for bucket, key, values in store.items():
                 if bucket in o.JOINS:  # the board's objects, not the store's bookkeeping (a restore's mark)
                     writer.add(bucket, key, values[0])
+                    progress.add("object(s) written to the image")
         finally:
             store.close()
         sha256, size = writer.finish()

@@ -205,10 +205,12 @@ def restore(
     return report
 
 
-def replay(log: BaseLog, store: BaseStore, segments: list[Manifest], purges: PurgeList) -> RestoreReport:
+def replay(
+    log: BaseLog, store: BaseStore, segments: list[Manifest], purges: PurgeList, progress: Progress | None = None
+) -> RestoreReport:
     """Apply snapshots or bundles alone (no tail, no mark), read through purges: what an image is made of."""
     report = RestoreReport()
-    sink = _Sink(store, report, None, None, fresh=store.is_empty(), purges=purges)
+    sink = _Sink(store, report, None, progress, fresh=store.is_empty(), purges=purges)
     _take_all(sink, log, segments)
     sink.flush()
     return report

@@ -270,7 +270,7 @@ def make_snapshot(
     progress.phase("reading it back")
     verify(log, manifest)
     progress.phase("making its image")
-    image, report.image = _image(log, manifest, seq)
+    image, report.image = _image(log, manifest, seq, progress)
     manifest = replace(manifest, image=image.as_dict() if image else None)
     try:
         log.create(k.snapshot_manifest_key(seq), manifest.to_bytes())
@@ -290,10 +290,10 @@ def make_snapshot(
     return report
 
 
-def _image(log: BaseLog, manifest: Manifest, seq: int) -> tuple[images.Image | None, str]:
+def _image(log: BaseLog, manifest: Manifest, seq: int, progress: Progress) -> tuple[images.Image | None, str]:
     """The snapshot's image and a line saying so; without one (the scratch disk full...) restores replay it."""
     try:
-        image = images.build(log, manifest, seq)
+        image = images.build(log, manifest, seq, progress)
     except (LifecycleError, LogError, StoreError, OSError) as exc:
         logger.warning("snapshot %d has no image: %s", seq, exc)
         return None, f"no image ({exc}): a restore replays its events"
