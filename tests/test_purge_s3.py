@@ -50,7 +50,7 @@ def test_a_sweep_leaves_no_purged_text_in_the_bucket(settings, any_s3, any_s3_bu
     use_s3_log(settings, any_s3, any_s3_bucket)
     client = services.s3_client(any_s3)
     _, thread = published_and_deleted()
-    assert len(bucket_holders(client, any_s3_bucket)) == 3  # the bundle, the older snapshot and its image
+    assert len(bucket_holders(client, any_s3_bucket)) == 2  # the bundle and the older snapshot
     purged(thread)
     sweep(get_log())
     assert bucket_holders(client, any_s3_bucket) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -10,7 +11,7 @@ from django.core.management import call_command
 
 from board.lifecycle import images, purgelist
 from board.lifecycle import keys as k
-from board.lifecycle.images import Image
+from board.lifecycle.images import Image, named_keys
 from board.lifecycle.manifests import read_manifest
 from board.lifecycle.plan import plan_restore
 from board.lifecycle.purge import sweep
@@ -18,6 +19,7 @@ from board.lifecycle.rehydrate import restore
 from board.lifecycle.rollup import rollup
 from board.lifecycle.snapshot import latest, make_snapshot
 from board.log import get_log
+from board.moderation.purge import purge_post
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
 from board.readmodel.projection import apply, merger
@@ -160,14 +162,42 @@ def test_an_image_made_before_a_purge_was_recorded_is_not_used():
     assert holders(objects={f"{b}/{key}": value for (b, key), value in store_dump().items()}) == []
 
 
+def latest_holding_secret() -> tuple[str, object]:
+    """A reply with SECRET, rolled up into snapshot 1 (LATEST), whose image holds it too; then purged."""
+    t = Timeline()
+    t.board(0)
+    thread = t.thread(10)
+    t.reply(20, thread, body=SECRET)
+    maintain(200)
+    snapshot = latest(get_log())
+    assert set(holders()) >= named_keys(snapshot)
+    apply(get_store(), purge_post("test", thread, 2, "個人情報", "root"))
+    return thread, snapshot
+
+
 def test_a_sweep_that_rewrites_a_snapshot_removes_its_image():
-    _, thread = published_and_deleted()
-    first = read_manifest(get_log(), k.snapshot_manifest_key(1))
-    purgelist.record_post(get_log(), "test", thread, 3, 0, 10**13)
+    _, before = latest_holding_secret()
+    report = sweep(get_log())
+    after = read_manifest(get_log(), k.snapshot_manifest_key(before.seq))
+    assert after.key != before.key and after.image is None
+    assert not get_log().exists(before.image["key"]) and before.image["key"] in report.removed
+    assert holders() == []
+
+
+def test_a_purge_dry_run_says_the_image_would_be_removed():
+    _, before = latest_holding_secret()
+    lines = sweep(get_log(), dry_run=True).lines()
+    assert f"would rewrite {before.key}" in lines and f"would remove {before.image['key']}" in lines
+    assert get_log().exists(before.image["key"])
+
+
+def test_a_restore_after_the_purge_replays_the_cleaned_events():
+    latest_holding_secret()
     sweep(get_log())
-    after = read_manifest(get_log(), k.snapshot_manifest_key(1))
-    assert after.key != first.key and after.image is None
-    assert not get_log().exists(first.image["key"])
+    get_store().flush()
+    out = rehydrate()
+    assert "image" not in out
+    assert holders(objects={f"{b}/{key}": value for (b, key), value in store_dump().items()}) == []
 
 
 def test_a_sweep_keeps_the_image_of_a_snapshot_it_leaves_alone():
@@ -179,16 +209,36 @@ def test_a_sweep_keeps_the_image_of_a_snapshot_it_leaves_alone():
     assert get_log().exists(newest.image["key"])
 
 
-def test_pruning_a_snapshot_removes_its_image():
+def test_a_newer_snapshot_removes_the_older_ones_image_and_keeps_its_events():
+    t = Timeline()
+    t.board(0)
+    thread = t.thread(10)
+    maintain(200)
+    first = latest(get_log())
+    t.reply(60 * 24 * 2, thread)
+    maintain(60 * 24 * 2 + 200)  # two days on: snapshot 2 is LATEST, snapshot 1 is within the retention
+    assert latest(get_log()).seq == 2 and get_log().exists(latest(get_log()).image["key"])
+    assert get_log().exists(first.key) and not get_log().exists(first.image["key"])
+
+
+def test_pruning_a_snapshot_past_the_retention_removes_it_whole():
     t = Timeline()
     t.board(0)
     thread = t.thread(10)
     maintain(200)
     first = latest(get_log())
     t.reply(60 * 24 * 40, thread)
-    maintain(60 * 24 * 40 + 200)  # 40 days on: snapshot 2, and snapshot 1 is past the retention
-    assert latest(get_log()).seq == 2
-    assert not get_log().exists(first.key) and not get_log().exists(first.image["key"])
+    maintain(60 * 24 * 40 + 200)  # 40 days on: snapshot 1 is past the retention
+    assert not get_log().exists(first.key) and not get_log().exists(k.snapshot_manifest_key(first.seq))
+
+
+def test_a_restore_to_a_point_in_time_replays_its_snapshot():
+    timeline = scenario()
+    until = max(event.time for event in timeline.events)
+    get_store().flush()
+    out = rehydrate("--until", datetime.fromtimestamp(until / 1000, UTC).isoformat())
+    assert "image" not in out
+    assert store_dump() == store_dump(reference_store(timeline.events))
 
 
 def test_making_the_image_counts_its_work_as_it_goes_which_renews_the_jobs_lease():

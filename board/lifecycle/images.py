@@ -5,8 +5,10 @@ posts page, thread object and lists, and rendering dat lines and HTML (a
 restore ran at about a tenth of the speed of reading the events). The
 snapshot builder does that once: it replays the new snapshot into a scratch
 SQLite store and writes every object to ``snapshots/<seq>-<sha>.objects.gz``
-beside the data; the manifest names it (``image``). A restore into an empty
-store copies those objects, then replays only what the snapshot does not hold.
+beside the data; the manifest names it (``image``). A restore to the present
+into an empty store copies those objects, then replays only what the
+snapshot does not hold. Only LATEST keeps its image: the snapshot job's prune
+removes an older one's at once (a point-in-time restore replays events).
 
 An image is gzip of records, each a JSON line ``[bucket, key, length]`` and
 then the value's bytes, in bucket and key order. A restore uses it only when

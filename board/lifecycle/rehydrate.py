@@ -1,7 +1,7 @@
 """Rehydrate: replay a restore plan into a store (following the log afterwards: follow.py).
 
-Into an empty store, the snapshot's image (images.py) is copied, and only
-what the snapshot does not hold is replayed.
+To the present and into an empty store, the snapshot's image (images.py)
+is copied, and only what the snapshot does not hold is replayed.
 
 Order matters because the rollup moves events from incoming/ into hourly/
 while a restore runs: the tail is read *before* the hourly segments are
@@ -166,8 +166,9 @@ def restore(
 ) -> RestoreReport:
     """Replay the plan into store: its segments (in workers processes), then the tail and new segments.
 
-    Into an empty store, the snapshot's image is copied rather than its events
-    replayed, where it may be (images.py; ``image=False`` replays them anyway).
+    To the present and into an empty store, the snapshot's image is copied
+    rather than its events replayed, where it may be (images.py;
+    ``image=False`` replays them anyway).
 
     With workers > 1 (and a store other processes can write to: SQLite,
     Riak), each worker reads every planned segment but decodes and applies
@@ -183,7 +184,8 @@ def restore(
     segments = plan.segments
     # Into an empty store, what the segments hold is written without reading it first (BatchApplier).
     fresh = not dry_run and store.is_empty()
-    snapshot = plan.snapshot if image and (fresh or dry_run) else None
+    # Only LATEST keeps its image (snapshot.prune): a restore to a point in time replays its snapshot.
+    snapshot = plan.snapshot if image and (fresh or dry_run) and plan.until is None else None
     if snapshot and images.restore_from(log, store, snapshot, report, progress or (lambda n: None), dry_run):
         segments, fresh = plan.daily + plan.hourly, False
     if workers > 1 and shareable(store):

@@ -301,7 +301,12 @@ def _image(log: BaseLog, manifest: Manifest, seq: int, progress: Progress) -> tu
 
 
 def prune(log: BaseLog, head: Manifest, now: datetime, retention: timedelta | None = None) -> list[str]:
-    """Delete snapshots older than the retention (never LATEST), and data no claim names."""
+    """Delete snapshots older than the retention (never LATEST), the images of all but LATEST, and data no claim names.
+
+    Only restores to the present copy an image, and they start from LATEST:
+    an older snapshot's image would cost its storage for nothing (its manifest
+    still names it; a restore from that snapshot replays its events).
+    """
     if retention is None:
         retention = timedelta(days=settings.SNAPSHOT_RETENTION_DAYS)
     cutoff = now - retention
@@ -310,8 +315,12 @@ def prune(log: BaseLog, head: Manifest, now: datetime, retention: timedelta | No
     for manifest in snapshot_manifests(log):
         assert manifest.seq is not None
         named[manifest.seq] = images.named_keys(manifest)
-        if manifest.seq < (head.seq or 0) and manifest.created and datetime.fromisoformat(manifest.created) < cutoff:
+        if manifest.seq >= (head.seq or 0):
+            continue
+        if manifest.created and datetime.fromisoformat(manifest.created) < cutoff:
             doomed += [*named[manifest.seq], k.snapshot_manifest_key(manifest.seq), *(manifest.replaced or ())]
+        elif manifest.image and log.exists(manifest.image["key"]):
+            doomed.append(manifest.image["key"])
     # Written by the clock of the log, so compared with the real one: a purge writes a snapshot's
     # cleaned data before it moves the manifest to it, and that data must not look unnamed meanwhile.
     settled = datetime.now(UTC) - UNNAMED_AGE
