@@ -253,6 +253,33 @@ def test_a_restore_into_an_empty_riak_store_writes_each_object_about_once(on_ria
     assert len(reads) <= 0.05 * objects, Counter(reads).most_common(3)
 
 
+def test_a_restore_into_an_empty_riak_store_copies_the_snapshots_image_one_put_an_object(
+    on_riak, monkeypatch, tmp_path
+):
+    from datetime import timedelta
+
+    from board.lifecycle import images
+    from board.lifecycle.snapshot import latest, make_snapshot
+
+    log = segment_log(tmp_path, long_history())
+    make_snapshot(log, now=T0 + timedelta(days=1))
+    image = images.Image.of(latest(log))
+    made: list[tuple[str, str]] = []
+    real = riak_store.request
+
+    def counting(cluster, method, url, *args, **kwargs):
+        made.append((method, url.split("?")[0]))
+        return real(cluster, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(riak_store, "request", counting)
+    report = rehydrate.restore(log, on_riak, plan_restore(log), workers=2)
+    assert "image copied" in report.image
+    puts = [url for method, url in made if method == "PUT" and "/keys/" in url]
+    assert image.objects > 400 and len(puts) <= image.objects + 2, Counter(puts).most_common(3)  # + the mark
+    for bucket, key, value in images.objects(log, image):
+        assert on_riak.get(bucket, key, lambda values: values[0]) == value, (bucket, key)
+
+
 def test_a_restore_in_two_processes_into_an_empty_riak_store_writes_each_object_about_once(
     on_riak, monkeypatch, tmp_path
 ):

@@ -209,26 +209,27 @@ def test_a_sweep_keeps_the_image_of_a_snapshot_it_leaves_alone():
     assert get_log().exists(newest.image["key"])
 
 
-def test_a_newer_snapshot_removes_the_older_ones_image_and_keeps_its_events():
+def two_snapshots(days: int):
+    """Snapshot 1, then a reply and snapshot 2 days later; returns snapshot 1's manifest."""
     t = Timeline()
     t.board(0)
     thread = t.thread(10)
     maintain(200)
     first = latest(get_log())
-    t.reply(60 * 24 * 2, thread)
-    maintain(60 * 24 * 2 + 200)  # two days on: snapshot 2 is LATEST, snapshot 1 is within the retention
-    assert latest(get_log()).seq == 2 and get_log().exists(latest(get_log()).image["key"])
+    t.reply(60 * 24 * days, thread)
+    maintain(60 * 24 * days + 200)
+    assert latest(get_log()).seq == 2
+    return first
+
+
+def test_a_newer_snapshot_removes_the_older_ones_image_and_keeps_its_events():
+    first = two_snapshots(days=2)  # snapshot 1 is within the retention
+    assert get_log().exists(latest(get_log()).image["key"])
     assert get_log().exists(first.key) and not get_log().exists(first.image["key"])
 
 
 def test_pruning_a_snapshot_past_the_retention_removes_it_whole():
-    t = Timeline()
-    t.board(0)
-    thread = t.thread(10)
-    maintain(200)
-    first = latest(get_log())
-    t.reply(60 * 24 * 40, thread)
-    maintain(60 * 24 * 40 + 200)  # 40 days on: snapshot 1 is past the retention
+    first = two_snapshots(days=40)
     assert not get_log().exists(first.key) and not get_log().exists(k.snapshot_manifest_key(first.seq))
 
 
@@ -285,15 +286,11 @@ def test_a_write_that_reached_the_store_during_the_copy_is_joined_not_lost():
 
 
 def _objects_of(log, manifest) -> list[tuple[str, str]]:
-    image = Image.of(manifest)
-    with images._fetched(log, image) as spool:
-        return [(bucket, key) for bucket, key, _ in images.records(spool, image.key)]
+    return [(bucket, key) for bucket, key, _ in images.objects(log, Image.of(manifest))]
 
 
 def _value_of(log, manifest, bucket: str, key: str) -> bytes:
-    image = Image.of(manifest)
-    with images._fetched(log, image) as spool:
-        return next(value for b, name, value in images.records(spool, image.key) if (b, name) == (bucket, key))
+    return next(value for b, name, value in images.objects(log, Image.of(manifest)) if (b, name) == (bucket, key))
 
 
 def test_a_restore_with_workers_copies_the_image_once(tmp_path):

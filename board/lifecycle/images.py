@@ -200,7 +200,7 @@ def _fetched(log: BaseLog, image: Image) -> BinaryIO:
         raise
 
 
-def records(stream: BinaryIO, key: str) -> Iterator[tuple[str, str, bytes]]:
+def _records(stream: BinaryIO, key: str) -> Iterator[tuple[str, str, bytes]]:
     """(bucket, key, value) of each object in an image's bytes."""
     read = 0
     try:
@@ -216,25 +216,30 @@ def records(stream: BinaryIO, key: str) -> Iterator[tuple[str, str, bytes]]:
         raise CorruptObject(key, f"not an image after {read} record(s): {exc}") from exc
 
 
+def objects(log: BaseLog, image: Image) -> Iterator[tuple[str, str, bytes]]:
+    """(bucket, key, value) of each object of the image, which is fetched whole and checked first."""
+    with _fetched(log, image) as spool:
+        yield from _records(spool, image.key)
+
+
 def load(log: BaseLog, store: BaseStore, image: Image, progress: Callable[[int], None], events: int) -> None:
     """Write the image's objects into store; progress gets a share of the snapshot's events as they go."""
-    with _fetched(log, image) as spool:
-        chunk: list[tuple[str, bytes, None]] = []
-        bucket_of_chunk = ""
-        done = reported = 0
-        for bucket, key, value in records(spool, image.key):
-            if chunk and (bucket != bucket_of_chunk or len(chunk) >= WRITE_CHUNK):
-                _write(store, bucket_of_chunk, chunk)
-                done += len(chunk)
-                chunk = []
-                share = events * done // max(image.objects, 1)
-                progress(share - reported)
-                reported = share
-            bucket_of_chunk = bucket
-            chunk.append((key, value, None))
-        if chunk:
+    chunk: list[tuple[str, bytes, None]] = []
+    bucket_of_chunk = ""
+    done = reported = 0
+    for bucket, key, value in objects(log, image):
+        if chunk and (bucket != bucket_of_chunk or len(chunk) >= WRITE_CHUNK):
             _write(store, bucket_of_chunk, chunk)
-        progress(events - reported)
+            done += len(chunk)
+            chunk = []
+            share = events * done // max(image.objects, 1)
+            progress(share - reported)
+            reported = share
+        bucket_of_chunk = bucket
+        chunk.append((key, value, None))
+    if chunk:
+        _write(store, bucket_of_chunk, chunk)
+    progress(events - reported)
 
 
 def _write(store: BaseStore, bucket: str, items: list[tuple[str, bytes, None]]) -> None:
