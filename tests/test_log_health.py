@@ -346,6 +346,7 @@ def test_the_log_health_page_shows_the_figures_and_two_svg_charts(root, clock) -
     health.census(get_log(), get_store())
     page = root.get("/admin/log/").content.decode()
     assert "ログの状態" in page and "スナップショット (LATEST)" in page
+    assert f"{logstate.recorded().snapshot_image} オブジェクト (復元はこれを写します)" in page
     assert "ロールアップ待ち (incoming/)" in page and "2 件" in page
     assert "STANDARD" in page and "ログは健全です" in page
     assert page.count('<svg class="chart"') == 2 and '<rect class="bar"' in page
@@ -388,8 +389,19 @@ def test_loghealth_count_prints_the_figures_and_keeps_the_census(clock) -> None:
     out = io.StringIO()
     call_command("loghealth", "--count", stdout=out)
     assert "incoming: 3 event(s) waiting" in out.getvalue()  # its own look: the tick's saw none
+    assert "LATEST's image:" not in out.getvalue()  # no snapshot yet
     assert "rollup: on time" in out.getvalue() and "the log is healthy" in out.getvalue()
     assert health.summary(get_log(), get_store()).census is not None
+
+
+def test_loghealth_says_how_many_objects_latests_image_holds(clock) -> None:
+    posts_at(NOW - timedelta(hours=3), 3)
+    rolled(NOW)
+    snapshot_and_bundle(get_log(), NOW)
+    looked()
+    out = io.StringIO()
+    call_command("loghealth", "--count", stdout=out)
+    assert re.search(r"LATEST's image: [1-9]\d* objects, which a restore copies", out.getvalue())
 
 
 def test_loghealth_exits_1_when_the_rollup_is_late(clock) -> None:

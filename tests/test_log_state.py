@@ -65,6 +65,29 @@ def test_the_snapshot_is_the_one_latest_names():
     assert state.unsnapshotted == 0 and state.oldest_unsnapshotted is None
 
 
+def test_the_look_counts_the_objects_of_latests_image():
+    board_at("test", now())
+    rollup(get_log(), get_store(), now=now() + timedelta(hours=2))
+    snapshot_and_bundle(get_log())
+    state = logstate.look(get_log())
+    assert state.snapshot_image == latest(get_log()).image["objects"] > 0
+    assert logstate.LogState.from_dict(state.to_dict()).snapshot_image == state.snapshot_image
+
+
+def test_the_look_sees_a_latest_without_an_image(monkeypatch):
+    from board.lifecycle import images
+
+    def no_room(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(images, "build", no_room)
+    board_at("test", now())
+    rollup(get_log(), get_store(), now=now() + timedelta(hours=2))
+    snapshot_and_bundle(get_log())
+    state = logstate.look(get_log())
+    assert state.snapshot is not None and state.snapshot_image is None
+
+
 def test_a_recorded_look_reads_back_the_same():
     board_at("test", now())
     post_at("test", "1", 2, now())

@@ -83,6 +83,7 @@ class LogState:
     unbundled: int = 0  # hourly segments LATEST holds, of days ended before it was made
     snapshot: Made | None = None  # the one LATEST names
     snapshot_seq: int | None = None
+    snapshot_image: int | None = None  # objects in LATEST's image; None: it has none (restores replay it)
     last_rollup: Made | None = None  # the newest hourly segment still in hourly/
     last_bundle: Made | None = None  # the newest daily bundle of the last BUNDLE_WINDOW
     problems: list[str] = field(default_factory=list)
@@ -163,6 +164,7 @@ def look(log: BaseLog, now: datetime | None = None) -> LogState:
         unbundled=unbundled,
         snapshot=snapshot,
         snapshot_seq=head.seq if head is not None else None,
+        snapshot_image=head.image["objects"] if head is not None and head.image else None,
         last_rollup=made("rollup"),
         last_bundle=made("bundle"),
     )

@@ -64,6 +64,12 @@ def lines(found: Summary) -> list[str]:
         age = look.backlog_age(found.now)
         out.append(f"incoming: {look.backlog} event(s) waiting" + (f", the oldest for {age:.0f}s" if age else ""))
         out.append(f"looked at the log at {look.looked_at.isoformat(timespec='seconds')}")
+        if look.snapshot is not None:
+            out.append(
+                f"LATEST's image: {look.snapshot_image} objects, which a restore copies"
+                if look.snapshot_image is not None
+                else "LATEST has no image: a restore replays its events (the snapshot job's log says why)"
+            )
     for finding in found.findings:
         out.append(f"{finding.name}: {'LATE' if finding.late else 'on time'}, {finding.detail}")
     if found.last_fanout is not None:
