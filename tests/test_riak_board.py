@@ -232,10 +232,9 @@ def segment_log(directory, events: list) -> LocalLog:
     return log
 
 
-def test_a_restore_into_an_empty_riak_store_writes_each_object_about_once(on_riak, monkeypatch, tmp_path):
-    """A cache far smaller than the board: an object is written when evicted or at the end, not at every eviction."""
-    log = segment_log(tmp_path, long_history())
-    monkeypatch.setattr(rehydrate, "RESTORE_OBJECTS", 100)
+@pytest.fixture
+def riak_requests(monkeypatch) -> list[tuple[str, str]]:
+    """(method, path) of every request the Riak store sends from this process."""
     made: list[tuple[str, str]] = []
     real = riak_store.request
 
@@ -244,6 +243,16 @@ def test_a_restore_into_an_empty_riak_store_writes_each_object_about_once(on_ria
         return real(cluster, method, url, *args, **kwargs)
 
     monkeypatch.setattr(riak_store, "request", counting)
+    return made
+
+
+def test_a_restore_into_an_empty_riak_store_writes_each_object_about_once(
+    on_riak, riak_requests, monkeypatch, tmp_path
+):
+    """A cache far smaller than the board: an object is written when evicted or at the end, not at every eviction."""
+    log = segment_log(tmp_path, long_history())
+    monkeypatch.setattr(rehydrate, "RESTORE_OBJECTS", 100)
+    made = riak_requests
     rehydrate.restore(log, on_riak, plan_restore(log), workers=1)
     puts = [url for method, url in made if method == "PUT"]
     objects = len(set(puts))
@@ -254,7 +263,7 @@ def test_a_restore_into_an_empty_riak_store_writes_each_object_about_once(on_ria
 
 
 def test_a_restore_into_an_empty_riak_store_copies_the_snapshots_image_one_put_an_object(
-    on_riak, monkeypatch, tmp_path
+    on_riak, riak_requests, tmp_path
 ):
     from datetime import timedelta
 
@@ -264,17 +273,9 @@ def test_a_restore_into_an_empty_riak_store_copies_the_snapshots_image_one_put_a
     log = segment_log(tmp_path, long_history())
     make_snapshot(log, now=T0 + timedelta(days=1))
     image = images.Image.of(latest(log))
-    made: list[tuple[str, str]] = []
-    real = riak_store.request
-
-    def counting(cluster, method, url, *args, **kwargs):
-        made.append((method, url.split("?")[0]))
-        return real(cluster, method, url, *args, **kwargs)
-
-    monkeypatch.setattr(riak_store, "request", counting)
     report = rehydrate.restore(log, on_riak, plan_restore(log), workers=2)
     assert "image copied" in report.image
-    puts = [url for method, url in made if method == "PUT" and "/keys/" in url]
+    puts = [url for method, url in riak_requests if method == "PUT" and "/keys/" in url]
     assert image.objects > 400 and len(puts) <= image.objects + 2, Counter(puts).most_common(3)  # + the mark
     for bucket, key, value in images.objects(log, image):
         assert on_riak.get(bucket, key, lambda values: values[0]) == value, (bucket, key)
