@@ -36,7 +36,7 @@ import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import orjson
 
@@ -54,9 +54,6 @@ from board.readmodel import objects as o
 from board.readmodel.projection import write
 from board.store import BaseStore
 from board.store.base import Conflict
-
-if TYPE_CHECKING:
-    from board.lifecycle.rehydrate import RestoreReport
 
 logger = logging.getLogger(__name__)
 
@@ -255,21 +252,16 @@ def _write(store: BaseStore, bucket: str, items: list[tuple[str, bytes, None]]) 
         write(store, bucket, key, e.loads(value))
 
 
-def restore_from(
-    log: BaseLog,
-    store: BaseStore,
-    snapshot: Manifest,
-    report: RestoreReport,
-    progress: Callable[[int], None],
-    dry_run: bool = False,
-) -> bool:
-    """Copy the snapshot's image into store (empty) if it may be; whether it was. The report says which, and why.
+def copy(
+    log: BaseLog, store: BaseStore, snapshot: Manifest, progress: Callable[[int], None], dry_run: bool = False
+) -> tuple[Image | None, str]:
+    """Copy the snapshot's image into store (empty) if it may be: the image copied (or None), and a line saying so.
 
     A dry run fetches and checks the image, and copies nothing.
     """
     image = Image.of(snapshot)
     if image is None:
-        return False
+        return None, ""
     why = unusable(log, store, image)
     if why is None:
         try:
@@ -281,15 +273,7 @@ def restore_from(
             why = str(exc)
     if why is not None:
         logger.warning("snapshot %s: its image is not used (%s); its events are replayed", snapshot.seq, why)
-        report.image = f"snapshot {snapshot.seq}'s image not used ({why}): its events were replayed"
-        return False
+        return None, f"snapshot {snapshot.seq}'s image not used ({why}): its events were replayed"
     if dry_run:
-        report.image = f"snapshot {snapshot.seq}'s image checked: {image.objects} objects, which a restore copies"
-        return False
-    report.image = f"snapshot {snapshot.seq}'s image copied: {image.objects} objects"
-    report.applied += snapshot.count
-    report.by_type.update(snapshot.stats.types)
-    report.last_id = max(report.last_id, snapshot.stats.last)
-    report.sources.append((image.key, snapshot.count))
-    report.segments_seen.add(snapshot.ident)
-    return True
+        return None, f"snapshot {snapshot.seq}'s image checked: {image.objects} objects, which a restore copies"
+    return image, f"snapshot {snapshot.seq}'s image copied: {image.objects} objects"

@@ -62,7 +62,15 @@ class RestoreReport:
     dry_run: bool = False
     incoming_seen: set[str] = field(default_factory=set)
     segments_seen: set[tuple[str, str]] = field(default_factory=set)
-    image: str = ""  # whether the snapshot's image was copied, or why not (images.restore_from)
+    image: str = ""  # whether the snapshot's image was copied, or why not (images.copy)
+
+    def took_whole(self, source: str, segment: Manifest) -> None:
+        """Count a segment applied at once from source (its image), by what its manifest says it holds."""
+        self.applied += segment.count
+        self.by_type.update(segment.stats.types)
+        self.last_id = max(self.last_id, segment.stats.last)
+        self.sources.append((source, segment.count))
+        self.segments_seen.add(segment.ident)
 
     @property
     def rate(self) -> float:
@@ -186,8 +194,11 @@ def restore(
     fresh = not dry_run and store.is_empty()
     # Only LATEST keeps its image (snapshot.prune): a restore to a point in time replays its snapshot.
     snapshot = plan.snapshot if image and (fresh or dry_run) and plan.until is None else None
-    if snapshot and images.restore_from(log, store, snapshot, report, progress or (lambda n: None), dry_run):
-        segments, fresh = plan.daily + plan.hourly, False
+    if snapshot is not None:
+        copied, report.image = images.copy(log, store, snapshot, progress or (lambda n: None), dry_run)
+        if copied is not None:
+            report.took_whole(copied.key, snapshot)
+            segments, fresh = plan.daily + plan.hourly, False
     if workers > 1 and shareable(store):
         vanished = _in_workers(log, store, segments, plan.until_ms, dry_run, progress, workers, report, fresh)
     else:
