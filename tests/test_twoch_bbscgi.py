@@ -215,6 +215,26 @@ def test_a_charset_clients_never_send_is_refused_with_http_200(thread, charset) 
     assert log_keys() == before
 
 
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("multipart/form-data; boundary=x", b'--x\r\nContent-Disposition: form-data; name="bbs"\r\n\r\ntest\r\n--x--'),
+        ("application/json", b'{"bbs": "test", "MESSAGE": "json"}'),
+        ("text/plain", b"bbs=test&MESSAGE=plain"),
+    ],
+    ids=["multipart", "json", "text"],
+)
+def test_a_body_that_is_not_a_urlencoded_form_is_refused_as_such(thread, content_type, body) -> None:
+    before = log_keys()
+    response = post(body, content_type)
+    assert response.status_code == 200 and "x-www-form-urlencoded" in jdim_error(page(response))
+    assert log_keys() == before
+
+
+def test_a_form_sent_without_a_content_type_is_read_as_urlencoded(thread) -> None:
+    assert "2ch_X:true" in page(post(encoded(**reply_form(thread, "型なし")), content_type=""))
+
+
 # --- nobody posts in another's name; hostile forms ---------------------------------------------
 
 

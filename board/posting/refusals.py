@@ -68,6 +68,7 @@ STILL_CONFIRMING = "前回の書き込みを確認しています。少し待っ
 FOREIGN_ORIGIN = "不正なリクエストです。他のサイトから書き込むことはできません。"
 TOO_BIG = "書き込みが大きすぎます。"
 TOO_MANY_FIELDS = "不正なフォームです（項目が多すぎます）。"
+WRONG_FORM_TYPE = "不正なフォームです。application/x-www-form-urlencoded で送信してください。"
 BAD_CHARACTERS = "使えない文字が含まれています：{names}"
 TOO_MANY_ANCHORS = "レスアンカーが多すぎます！（{count}個、最大{limit}個）"
 LINE_TOO_LONG = "長すぎる行があります！（{size}バイト、最大{limit}バイト）"

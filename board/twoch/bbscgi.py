@@ -33,12 +33,21 @@ _CHARSET_RE = re.compile(r";\s*charset\s*=\s*\"?([A-Za-z0-9._:-]+)\"?", re.IGNOR
 _SJIS_LABELS = {"shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "csshiftjis", "windows-31j", "cp932", "ms932"}
 _REFERENCE_RE = re.compile(r"&#(?:([0-9]{1,7})|[xX]([0-9A-Fa-f]{1,6}));")
 
+FORM_TYPE = "application/x-www-form-urlencoded"
 FIELDS = ("bbs", "key", "time", "FROM", "mail", "MESSAGE", "subject", "submit")
 MAX_FIELDS = 64  # clients send about ten; a form of a million fields is an attack on the CPU
 
 
 class FormError(Exception):
     """The form could not be read; the message says why, for the poster."""
+
+
+def check_form_type(content_type: str) -> None:
+    """Refuse a body that is not a urlencoded form (multipart, JSON...): its fields would not be read."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    # Some clients send no Content-Type at all; what they send is a urlencoded form.
+    if media_type not in {"", FORM_TYPE}:
+        raise FormError(r.WRONG_FORM_TYPE)
 
 
 def form_charset(content_type: str) -> str:
