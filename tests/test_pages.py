@@ -368,6 +368,26 @@ def test_post_to_an_unknown_board_is_a_404_error_page(board):
     assert "ＥＲＲＯＲ！" in response.content.decode() and r.NO_BOARD in response.content.decode()
 
 
+def test_a_json_body_to_the_form_is_a_415_error_page_that_says_so_and_writes_nothing(board):
+    key = new_thread().thread
+    client = browser()
+    token = TOKEN_RE.search(client.get(f"/test/read.cgi/test/{key}/").content.decode()).group(1)
+    before = log_keys()
+    body = f'{{"key": "{key}", "MESSAGE": "本文"}}'
+    response = client.post("/test/post", body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 415
+    assert "ＥＲＲＯＲ！" in response.content.decode() and r.WRONG_FORM_TYPE in response.content.decode()
+    assert log_keys() == before
+
+
+def test_a_multipart_form_posts(board):
+    key = new_thread().thread
+    client = browser()
+    token = TOKEN_RE.search(client.get(f"/test/read.cgi/test/{key}/").content.decode()).group(1)
+    response = client.post("/test/post", {"key": key, "MESSAGE": "マルチパート", "csrfmiddlewaretoken": token})
+    assert response.status_code == 200 and "書きこみました" in response.content.decode()
+
+
 def test_second_post_within_the_cooldown_is_a_429_error_page_and_writes_nothing():
     make_board("slow", "ゆっくり板", cooldown=60)
     key = new_thread(board="slow", address="127.0.0.1").thread

@@ -21,7 +21,7 @@ from board.log import LogError
 from board.moderation import reports
 from board.moderation.actions import ModerationError
 from board.posting.commit import submit
-from board.posting.refusals import BAD_ENCODING, Refused
+from board.posting.refusals import BAD_ENCODING, WRONG_FORM_TYPE, Refused
 from board.posting.validation import Submission
 from board.readmodel import queries
 from board.readmodel.encoding import raw_header
@@ -32,6 +32,8 @@ from board.web.splice import render_filled, render_spliced
 
 # A page cursor: an archive window, the first digits of the thread keys it holds.
 ARCHIVE_CURSOR_RE = re.compile(r"[0-9]{1,16}")
+URLENCODED = "application/x-www-form-urlencoded"
+FORM_TYPES = {URLENCODED, "multipart/form-data"}  # the bodies an HTML form sends
 
 
 def _board_or_404(name: str) -> tuple[dict, str]:
@@ -151,6 +153,10 @@ def post(request: HttpRequest, board: str) -> HttpResponse:
     if request.method != "POST":
         # Someone followed or reloaded the form's address: show the board, not a blank 405.
         return redirect("board", board=board)
+    if request.content_type not in FORM_TYPES:
+        # A JSON or text body's fields would not be read, and the refusal would name a missing field.
+        context = {"message": WRONG_FORM_TYPE, "maybe_written": False}
+        return render(request, "board/error.html", context, status=415)
     if not _decodes(request):
         context = {"message": BAD_ENCODING, "maybe_written": False}
         return render(request, "board/error.html", context, status=400)
@@ -181,7 +187,7 @@ def _decodes(request: HttpRequest) -> bool:
     checked instead. A multipart body cannot be read again; there a U+FFFD
     is taken for a byte that did not decode.
     """
-    if request.content_type != "application/x-www-form-urlencoded":
+    if request.content_type != URLENCODED:
         return not any("\ufffd" in value for value in request.POST.values())
     try:
         unquote_to_bytes(request.body.replace(b"+", b" ")).decode(request.encoding or site_settings.DEFAULT_CHARSET)
