@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-fast bench soak lint venv deps-test clean
+.PHONY: run test test-fast bench soak lint messages venv deps-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: $(VENV)/.installed-dev
 soak: $(VENV)/.installed-dev
 	scripts/ensure-test-services
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
+## messages: after changing a gettext() string, update board/locale/ja's catalog, translate, and run this again to compile it (needs GNU gettext)
+messages: $(VENV)/.installed-dev
+	cd board && UTAKATA_DEBUG=1 ../$(BIN)/python ../manage.py makemessages --locale ja --no-location --no-obsolete
+	cd board && UTAKATA_DEBUG=1 ../$(BIN)/python ../manage.py compilemessages --locale ja
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

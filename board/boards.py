@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.utils.translation import gettext
+
 from board.posting import characters, ranges
 
 DEFAULTS: dict[str, Any] = {
@@ -88,9 +90,12 @@ RESERVED = frozenset(
 def name_problem(name: str) -> str | None:
     """Why a board cannot have this name (None if it can)."""
     if not NAME_RE.match(name):
-        return f"board name {name!r}: use 1-32 of a-z, 0-9 and _"
+        return gettext("board name %(name)r: use 1-32 of a-z, 0-9 and _") % {"name": name}
     if name in RESERVED:
-        return f"board name {name!r} is one of the site's own paths ({', '.join(sorted(RESERVED))})"
+        return gettext("board name %(name)r is one of the site's own paths (%(paths)s)") % {
+            "name": name,
+            "paths": ", ".join(sorted(RESERVED)),
+        }
     return None
 
 
@@ -98,7 +103,7 @@ def with_defaults(payload: dict[str, Any]) -> dict[str, Any]:
     """Board settings as stored, every key present, numbers clamped into their bounds."""
     unknown = set(payload) - set(DEFAULTS) - {"name", "event", "reason", "by"}
     if unknown:
-        raise ValueError(f"unknown board settings: {', '.join(sorted(unknown))}")
+        raise ValueError(gettext("unknown board settings: %(keys)s") % {"keys": ", ".join(sorted(unknown))})
     settings = {**DEFAULTS, **{k: v for k, v in payload.items() if k not in ("reason", "by")}}
     for key, (low, high) in BOUNDS.items():
         settings[key] = min(max(settings[key], low), high)
@@ -112,17 +117,28 @@ def problems(payload: dict[str, Any]) -> list[str]:
         if key in BOUNDS:
             low, high = BOUNDS[key]
             if not low <= value <= high:
-                found.append(f"{key}={value} is out of bounds ({low}..{high})")
+                found.append(
+                    gettext("%(key)s=%(value)s is out of bounds (%(low)d..%(high)d)")
+                    % {"key": key, "value": value, "low": low, "high": high}
+                )
         elif key in TEXT_MAX and len(value) > TEXT_MAX[key]:
-            found.append(f"{key} is {len(value)} characters long (at most {TEXT_MAX[key]})")
+            found.append(
+                gettext("%(key)s is %(length)d characters long (at most %(limit)d)")
+                % {"key": key, "length": len(value), "limit": TEXT_MAX[key]}
+            )
         elif key == "banned_ranges" and (wrong := ranges.problem(value)):
             found.append(wrong)
         elif key == "weekdays" and len(value) not in (0, 7):
-            found.append(f"weekdays must be 7 characters, Sunday first (or empty), not {value!r}")
+            found.append(
+                gettext("weekdays must be 7 characters, Sunday first (or empty), not %(value)r") % {"value": value}
+            )
         if key == "title" and not value.strip():
-            found.append("title is empty: a board's title names it in bbsmenu and on its pages")
+            found.append(gettext("title is empty: a board's title names it in bbsmenu and on its pages"))
         if key in LINE_SETTINGS and (bad := unfit_in_a_line(value)):
-            found.append(f"{key} holds characters a line of a page or a dat may not: {', '.join(bad[:5])}")
+            found.append(
+                gettext("%(key)s holds characters a line of a page or a dat may not: %(names)s")
+                % {"key": key, "names": ", ".join(bad[:5])}
+            )
     return found
 
 

@@ -320,7 +320,7 @@ def test_a_report_dismissed_twice_at_once_is_resolved_once(moderated, monkeypatc
     [entry] = open_reports(["test"])
     before = log_keys()
     second = twice_at_once(monkeypatch, actions, lambda: resolve("test", entry["id"], False, "mod", "問題なし"))
-    assert isinstance(second, ModerationError) and "was just done or is being done" in str(second)
+    assert isinstance(second, ModerationError) and "はたった今実行されたか、実行中です" in str(second)
     assert len(log_keys()) == len(before) + 1
 
 
@@ -333,8 +333,8 @@ def test_two_moderators_deleting_a_post_at_once_delete_it_once_and_the_second_is
     clients = iter([first, second])
     before = log_keys()
     twice_at_once(monkeypatch, actions, lambda: post(next(clients), "/admin/act/", page, **fields))
-    assert "was just done or is being done" in second.get(page).content.decode()
-    assert "delete: done" in first.get(page).content.decode().lower()
+    assert "はたった今実行されたか、実行中です" in second.get(page).content.decode()
+    assert "レスの削除：完了しました" in first.get(page).content.decode()
     assert len(log_keys()) == len(before) + 1
 
 
@@ -349,7 +349,7 @@ def test_a_deletion_the_store_could_not_apply_is_told_committed_not_failed(moder
     assert post(client, "/admin/act/", page, **fields).status_code == 302
     monkeypatch.undo()
     shown = client.get(page).content.decode()
-    assert "is committed to the log, but the store could not apply it now" in shown
+    assert "はログに記録されましたが、ストアにはまだ反映できませんでした" in shown
     assert len(log_keys()) == len(before) + 1
 
 
@@ -361,7 +361,7 @@ def test_an_action_with_the_store_down_is_told_nothing_was_committed(moderated, 
     fields = {"board": "test", "thread": moderated, "action": "stop", "reason": "荒れている"}
     assert post(client, "/admin/act/", "/admin/", **fields).status_code == 302
     monkeypatch.undo()
-    assert "store did not answer, nothing was committed: riak" in client.get(page).content.decode()
+    assert "ストアが応答しなかったため、何も記録していません：riak" in client.get(page).content.decode()
     assert log_keys() == before
 
 
@@ -446,7 +446,7 @@ def test_a_board_setting_with_a_newline_is_refused(moderated):
     # A newline in noname split every nameless post's dat line in two.
     from board.moderation.boards import save_board
 
-    with pytest.raises(ModerationError, match="noname holds characters .*U\\+000A"):
+    with pytest.raises(ModerationError, match="noname にページや dat の行に使えない文字が含まれています：U\\+000A"):
         save_board("test", {"noname": "X<>Y\nZ"}, "root", "r")
     assert queries.board(get_store(), "test")["noname"] != "X<>Y\nZ"
 
@@ -460,7 +460,7 @@ def test_a_cap_name_with_a_newline_or_a_star_or_too_long_is_refused(moderated):
 def test_a_moderators_reason_is_cleaned_and_bounded(moderated):
     from board.moderation.actions import REASON_MAX, stop_thread
 
-    with pytest.raises(ModerationError, match="at most"):
+    with pytest.raises(ModerationError, match="最大500文字"):
         stop_thread("test", moderated, "r" * (REASON_MAX + 1), "mod")
     with pytest.raises(ModerationError, match="U\\+202E"):
         stop_thread("test", moderated, "荒らし\u202e", "mod")
@@ -486,14 +486,14 @@ def test_a_board_setting_that_is_not_a_number_is_an_error_message_not_a_500(mode
     client = signed_in("root")
     response = post(client, "/admin/boards/test/", "/admin/boards/test/", cooldown=value, reason="r")
     # The admin's message list capitalises the message.
-    assert response.status_code == 200 and "Cooldown must be a whole number" in response.content.decode()
+    assert response.status_code == 200 and "Cooldown は整数にしてください" in response.content.decode()
 
 
 def test_the_new_board_form_does_not_overwrite_a_board_of_that_name(moderated):
     client = signed_in("root")
     before = queries.board(get_store(), "test")
     response = post(client, "/admin/boards/new/", "/admin/boards/new/", name="test", title="上書き", reason="r")
-    assert "exists already" in response.content.decode()
+    assert "はすでにあります" in response.content.decode()
     assert queries.board(get_store(), "test") == before
 
 
@@ -504,7 +504,7 @@ def test_a_report_resolved_already_is_not_resolved_again(moderated):
     apply_pending()
     [entry] = open_reports(["test"])
     apply(get_store(), resolve("test", entry["id"], accept=False, by="mod", reason="問題なし")[-1])
-    with pytest.raises(ModerationError, match="dismissed already"):
+    with pytest.raises(ModerationError, match="すでに却下されています"):
         resolve("test", entry["id"], accept=True, by="mod", reason="やはり削除")
     assert not queries.posts(get_store(), "test", moderated, [3])[0].get("deleted")
 
@@ -513,7 +513,7 @@ def test_a_report_resolved_already_is_not_resolved_again(moderated):
 def test_a_malformed_report_id_is_no_such_report(moderated, report_id):
     from board.moderation.reports import resolve
 
-    with pytest.raises(ModerationError, match="no report"):
+    with pytest.raises(ModerationError, match="削除依頼 .* はありません"):
         resolve("test", report_id, accept=True, by="mod")
 
 
@@ -523,19 +523,19 @@ def test_a_post_number_that_is_not_one_is_a_plain_message(moderated, number):
     page = f"/admin/threads/test/{moderated}/"
     post(client, "/admin/act/", page, board="test", thread=moderated, number=number, action="delete", reason="r")
     shown = client.get(page).content.decode()
-    assert "a post number is a whole number" in shown.lower() and "literal" not in shown.lower()
+    assert "レス番号は整数です" in shown.lower() and "literal" not in shown.lower()
     assert not queries.posts(get_store(), "test", moderated, [3])[0].get("deleted")
 
 
 def test_a_moderators_boards_must_be_board_names(moderated):
-    with pytest.raises(accounts.AccountError, match="not a board's name"):
+    with pytest.raises(accounts.AccountError, match="板名ではありません"):
         accounts.create("newmod", PASSWORD, boards=["test", "<script>", "ニュース"])
 
 
 def test_a_moderators_boards_must_be_boards_of_the_site(moderated):
-    with pytest.raises(accounts.AccountError, match="no such board: /nosuch/"):
+    with pytest.raises(accounts.AccountError, match="その板はありません：/nosuch/"):
         accounts.create("newmod", PASSWORD, boards=["test", "nosuch"])
-    with pytest.raises(accounts.AccountError, match="no such board: /nosuch/"):
+    with pytest.raises(accounts.AccountError, match="その板はありません：/nosuch/"):
         accounts.change("mod", "root", "担当替え", boards=["test", "nosuch"])
     assert accounts.get("newmod") is None and accounts.get("mod").boards == {"test"}
 
@@ -547,19 +547,19 @@ def test_a_purged_account_cannot_be_made_active_again(moderated):
     client = signed_in("root")
     page = "/admin/moderators/mod/"
     response = post(client, page, page, boards="test", active="on", password="a new long password", reason="復帰")
-    assert "account &#x27;mod&#x27; is purged: it cannot be made active again" in response.content.decode().lower()
+    assert "アカウント &#x27;mod&#x27; はパージ済みです：再び有効にはできません" in response.content.decode().lower()
     assert not accounts.get("mod").is_active
 
 
 def test_a_superuser_cannot_demote_or_deactivate_themselves(moderated):
     for change in ({"superuser": False}, {"active": False}):
-        with pytest.raises(accounts.AccountError, match="their own"):
+        with pytest.raises(accounts.AccountError, match="自分のスーパーユーザー権限"):
             accounts.change("root", "root", "うっかり", **change)
     assert accounts.get("root").is_superuser and accounts.get("root").is_active
 
 
 def test_a_password_past_256_characters_is_refused(moderated):
-    with pytest.raises(accounts.AccountError, match="at most 256"):
+    with pytest.raises(accounts.AccountError, match="256文字以下"):
         accounts.create("newmod", "x" * 100_000)
 
 
@@ -569,7 +569,7 @@ def test_an_account_created_twice_at_once_is_created_once_and_the_second_is_told
     passwords = iter(["first password here", "second password here"])
     before = log_keys()
     second = twice_at_once(monkeypatch, actions, lambda: accounts.create("twin", next(passwords), boards=["test"]))
-    assert isinstance(second, ModerationError) and "action on account twin was just done or is being done" in str(
+    assert isinstance(second, ModerationError) and "action on account twin はたった今実行されたか、実行中です" in str(
         second
     )
     assert len(log_keys()) == len(before) + 1
@@ -582,7 +582,7 @@ def test_an_account_changed_while_it_is_purged_is_refused_not_made_active_again(
     account("root", superuser=True)
     account("gone")
     purging = lambda: purge.purge_account("gone", "漏洩", "root")  # noqa: E731
-    refused = pytest.raises(ModerationError, match="action on account gone was just done or is being done")
+    refused = pytest.raises(ModerationError, match="action on account gone はたった今実行されたか、実行中です")
     with held_at_commit(monkeypatch, purge, purging), refused:
         accounts.change("gone", "root", "復帰", active=True)
     assert not accounts.get("gone").is_active

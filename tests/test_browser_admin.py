@@ -91,7 +91,7 @@ def test_a_moderator_finds_a_post_by_its_id_and_deletes_it_with_a_reason(page, s
     delete_form = page.locator('div.moderation-post[id="2"] form').filter(has=page.locator('button[value="delete"]'))
     delete_form.locator('input[name="reason"]').fill("荒らしのため")
     delete_form.locator('button[value="delete"]').click()
-    page.get_by_text("delete: done").wait_for()
+    page.get_by_text("レスの削除：完了しました").wait_for()
 
     processes.eventually(lambda: dat().splitlines()[1].startswith("あぼーん<>あぼーん"), 10, "the あぼーん line")
     page.goto(site.url + "/admin/audit/")

@@ -149,7 +149,7 @@ def test_a_post_deleted_twice_at_once_is_deleted_once(board, monkeypatch):
     before = log_keys()
     second = twice_at_once(monkeypatch, actions, lambda: actions.delete_post("test", thread, 2, "荒らし", "mod"))
     assert isinstance(second, actions.ModerationError)
-    assert f"delete test/{thread}/2 was just done or is being done" in str(second)
+    assert f"delete test/{thread}/2 はたった今実行されたか、実行中です" in str(second)
     assert len(log_keys()) == len(before) + 1
 
 
@@ -160,7 +160,7 @@ def test_a_thread_stopped_twice_at_once_is_stopped_once(board, monkeypatch):
     before = log_keys()
     second = twice_at_once(monkeypatch, actions, lambda: actions.stop_thread("test", thread, "荒れている", "mod"))
     assert isinstance(second, actions.ModerationError)
-    assert f"stop test/{thread} was just done or is being done" in str(second)
+    assert f"stop test/{thread} はたった今実行されたか、実行中です" in str(second)
     assert len(log_keys()) == len(before) + 1
 
 
@@ -189,7 +189,7 @@ def test_the_same_action_again_once_the_first_is_done_is_refused_by_the_store_sa
 
     thread = new_thread().thread
     actions.stop_thread("test", thread, "荒れている", "mod")
-    with pytest.raises(actions.ModerationError, match="is stopped already"):
+    with pytest.raises(actions.ModerationError, match="はすでにストップしています"):
         actions.stop_thread("test", thread, "荒れている", "root")
 
 
@@ -199,10 +199,10 @@ def test_an_action_the_store_could_not_apply_keeps_its_claim_while_the_workers_a
     thread = new_thread().thread
     with monkeypatch.context() as m:
         m.setattr(actions, "apply", _store_down)
-        with pytest.raises(actions.NotApplied, match="ThreadStopped .* is committed to the log"):
+        with pytest.raises(actions.NotApplied, match="ThreadStopped .* はログに記録されましたが"):
             actions.stop_thread("test", thread, "荒れている", "mod")
     before = log_keys()
-    with pytest.raises(actions.ModerationError, match="was just done or is being done"):
+    with pytest.raises(actions.ModerationError, match="はたった今実行されたか、実行中です"):
         actions.stop_thread("test", thread, "荒れている", "root")  # the store does not show the first yet
     assert log_keys() == before
 
@@ -338,7 +338,9 @@ def test_closing_a_closed_board_or_reopening_an_open_one_is_refused_saying_so(ac
         close_board("news")
         apply_pending()
     before = log_keys()
-    with pytest.raises(actions.ModerationError, match=f"/news/ is {'closed' if action == 'close' else 'open'} already"):
+    with pytest.raises(
+        actions.ModerationError, match=f"/news/ はすでに{'閉鎖されて' if action == 'close' else '開いて'}います"
+    ):
         (close_board if action == "close" else reopen_board)("news")
     assert log_keys() == before
 
@@ -443,9 +445,8 @@ def test_deleting_an_ids_posts_that_stops_partway_says_which_are_deleted_and_whi
     monkeypatch.setattr(actions, "apply", fails_from_the_second)
     with pytest.raises(actions.ModerationError) as refused:
         actions.delete_posts_of("test", thread, poster, reason="荒らし")
-    assert f"posts 1, 3 of ID:{poster} in test/{thread} are deleted (committed to the log); posts 4 are not" in str(
-        refused.value
-    )
+    said = str(refused.value)
+    assert f"test/{thread} の ID:{poster} のレス 1, 3 は削除しました（ログに記録済み）。レス 4 は" in said
     assert len(log_keys()) == len(before) + 2
 
 
@@ -508,7 +509,7 @@ def test_a_board_created_twice_at_once_is_created_once_and_the_second_is_told_wh
     settings = iter([{"title": "一人目の板"}, {"title": "二人目の板"}])
     second = twice_at_once(monkeypatch, actions, lambda: save_board("twice", next(settings), "root", "新設"))
     assert isinstance(second, actions.ModerationError)
-    assert "change of board twice was just done or is being done" in str(second)
+    assert "change of board twice はたった今実行されたか、実行中です" in str(second)
     assert len(log_keys()) == len(before) + 1
     assert queries.board(get_store(), "twice")["title"] == "一人目の板"  # the first creator's board, as they were told
 
@@ -533,10 +534,10 @@ def test_a_board_change_the_store_could_not_apply_is_told_committed_and_keeps_it
     make_board("news", "ニュース", **UNLIMITED)
     with monkeypatch.context() as m:
         m.setattr(actions, "apply", _store_down)
-        with pytest.raises(actions.NotApplied, match="BoardSettingsChanged .* is committed to the log"):
+        with pytest.raises(actions.NotApplied, match="BoardSettingsChanged .* はログに記録されましたが"):
             save_board("news", {"title": "新ニュース"}, "root", "改名")
     before = log_keys()
-    with pytest.raises(actions.ModerationError, match="was just done or is being done"):
+    with pytest.raises(actions.ModerationError, match="はたった今実行されたか、実行中です"):
         save_board("news", {"title": "新ニュース"}, "root", "改名")  # the store does not show the first yet
     assert log_keys() == before
 

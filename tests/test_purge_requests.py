@@ -87,7 +87,7 @@ def test_purging_a_purged_post_again_is_refused_saying_so_and_commits_nothing(si
     purge_form(client, site, reason="個人情報のため")
     purge_form(client, site, reason="個人情報のため")
     shown = client.get(f"/admin/threads/test/{site}/").content.decode()
-    assert f"post test/{site}/3 is purged already" in shown.lower()
+    assert f"レス test/{site}/3 はすでにパージされています" in shown.lower()
     assert len(committed(EventType.POST_PURGED)) == 1
 
 
@@ -96,7 +96,7 @@ def test_a_post_purged_twice_at_once_is_purged_once(site, monkeypatch):
     from board.moderation.actions import ModerationError
 
     second = twice_at_once(monkeypatch, purge, lambda: purge.purge_post("test", site, 3, "個人情報", "root"))
-    assert isinstance(second, ModerationError) and "was just done or is being done" in str(second)
+    assert isinstance(second, ModerationError) and "はたった今実行されたか、実行中です" in str(second)
     assert len(committed(EventType.POST_PURGED)) == 1
 
 
@@ -111,7 +111,7 @@ def test_purging_a_purged_account_again_is_refused_saying_so_and_commits_nothing
     for _ in range(2):
         post(client, "/admin/moderators/mod/purge/", "/admin/moderators/mod/", reason="退任")
     shown = client.get("/admin/moderators/mod/").content.decode()
-    assert "account &#x27;mod&#x27; is purged already" in shown.lower()
+    assert "アカウント &#x27;mod&#x27; はすでにパージされています" in shown.lower()
     assert len(committed(EventType.MODERATOR_PURGED)) == 1
 
 
@@ -160,7 +160,7 @@ def test_a_purge_the_store_cannot_apply_yet_still_queues_its_sweep(site, monkeyp
     queued: list[str] = []
     monkeypatch.setattr(moderation_actions, "apply", down)
     monkeypatch.setattr(purge_sweep, "delay", lambda: queued.append("sweep"))
-    with pytest.raises(moderation_actions.NotApplied, match="is committed to the log"):
+    with pytest.raises(moderation_actions.NotApplied, match="はログに記録されましたが"):
         purge.purge_post("test", site, 3, "個人情報", "root")
     assert queued == ["sweep"] and [e.label for e in purgelist.entries(get_log())] == [f"posts/test/{site}/0003"]
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import User
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 
 from board.boards import NAME_RE, unfit_in_a_line
 from board.events import SITE, Event, EventType, new_event
@@ -48,11 +49,14 @@ CAP_NAME_MAX = 32  # characters: shown in every post of its holder, beside the n
 def cap_name_problem(name: str) -> str | None:
     """Why a cap cannot be called this (None if it can): it stands in a post's one-line name."""
     if len(name) > CAP_NAME_MAX:
-        return f"a cap name is at most {CAP_NAME_MAX} characters, not {len(name)}"
+        return gettext("a cap name is at most %(limit)d characters, not %(length)d") % {
+            "limit": CAP_NAME_MAX,
+            "length": len(name),
+        }
     if bad := unfit_in_a_line(name):
-        return f"the cap name holds characters a post's name may not: {', '.join(bad[:5])}"
+        return gettext("the cap name holds characters a post's name may not: %(names)s") % {"names": ", ".join(bad[:5])}
     if name.translate(FAKE_MARKS) != name:
-        return "the cap name holds a mark only the board writes (◆ of trips, ★ of caps, or a look-alike)"
+        return gettext("the cap name holds a mark only the board writes (◆ of trips, ★ of caps, or a look-alike)")
     return None
 
 
@@ -61,19 +65,23 @@ PASSWORD_MAX = 256
 
 def _check_password(password: str) -> None:
     if not 10 <= len(password) <= PASSWORD_MAX:
-        raise AccountError(f"a password has at least 10 characters and at most {PASSWORD_MAX}")
+        raise AccountError(
+            gettext("a password has at least 10 characters and at most %(limit)d") % {"limit": PASSWORD_MAX}
+        )
 
 
 def _board_names(boards) -> list[str]:
     """The boards a moderator acts on, sorted; each must be a board's name (a-z, 0-9, _) and a board of the site."""
     wrong = [b for b in boards if not NAME_RE.match(b)]
     if wrong:
-        raise AccountError(f"not a board's name: {', '.join(repr(b[:40]) for b in wrong[:5])}")
+        raise AccountError(
+            gettext("not a board's name: %(names)s") % {"names": ", ".join(repr(b[:40]) for b in wrong[:5])}
+        )
     # A board created later under that name would be theirs unasked.
     every = {b["name"] for b in queries.all_boards(get_store())}
     missing = sorted(set(boards) - every)
     if missing:
-        raise AccountError(f"no such board: {', '.join(f'/{b}/' for b in missing[:5])}")
+        raise AccountError(gettext("no such board: %(names)s") % {"names": ", ".join(f"/{b}/" for b in missing[:5])})
     return sorted(set(boards))
 
 
@@ -211,7 +219,10 @@ def by_id(uid: int) -> Moderator | None:
 def username_problem(username: str) -> str | None:
     """Why ``username`` cannot name an account, or None."""
     if not username or len(username) > USERNAME_MAX or not username.isascii() or not username.isalnum():
-        return f"username {username!r}: use 1-{USERNAME_MAX} ASCII letters and digits"
+        return gettext("username %(username)r: use 1-%(limit)d ASCII letters and digits") % {
+            "username": username,
+            "limit": USERNAME_MAX,
+        }
     return None
 
 
@@ -228,7 +239,7 @@ def create(username: str, password: str, superuser: bool = False, boards=(), by:
     _check_password(password)
     with only_once(CLAIM, username):
         if get(username) is not None:
-            raise AccountError(f"account {username!r} exists already")
+            raise AccountError(gettext("account %(username)r exists already") % {"username": username})
         payload = {
             "username": username,
             "uid": secrets.randbelow(2**52) + 1,
@@ -264,17 +275,19 @@ def _change_event(
 ) -> Event:
     current = get(username)
     if current is None:
-        raise AccountError(f"no account {username!r}")
+        raise AccountError(gettext("no account %(username)r") % {"username": username})
     payload = {k: v for k, v in fields.items() if k in ("superuser", "boards", "active")}
     if current.purged and payload.get("active"):
         # Its hashes are gone from the log and every event of it is read without them: a new account is the way.
-        raise AccountError(f"account {username!r} is purged: it cannot be made active again")
+        raise AccountError(
+            gettext("account %(username)r is purged: it cannot be made active again") % {"username": username}
+        )
     if cap is not None:
         from board.moderation import caps
 
         name, key = cap
         if key and (len(key) < 8 or not name or "#" in key):
-            raise AccountError("a cap needs a name and a key of at least 8 characters, without #")
+            raise AccountError(gettext("a cap needs a name and a key of at least 8 characters, without #"))
         if problem := cap_name_problem(name):
             raise AccountError(problem)
         payload |= {"cap_name": name, "cap": caps.key_hash(key) if key else ""}
@@ -288,10 +301,10 @@ def _change_event(
         and current.is_superuser
     ):
         # Another superuser can; this way no site is left with none by a slip of one's own.
-        raise AccountError("a superuser cannot take away their own superuser rights or deactivate themselves")
+        raise AccountError(gettext("a superuser cannot take away their own superuser rights or deactivate themselves"))
     if password is not None:
         _check_password(password)
         payload["password"] = make_password(password)
     if not payload:
-        raise AccountError("nothing to change")
+        raise AccountError(gettext("nothing to change"))
     return new_event(EventType.MODERATOR_CHANGED, SITE, payload={"username": username, **payload, **_who(by, reason)})

@@ -7,6 +7,8 @@ import hashlib
 import logging
 from collections.abc import Iterator
 
+from django.utils.translation import gettext
+
 from board.events import Event, EventType, encode, new_event
 from board.lib.cache import CACHE_ERRORS
 from board.lib.lease import Lease
@@ -40,8 +42,11 @@ class NotApplied(Exception):
     def __init__(self, event: Event, error: Exception) -> None:
         # Said in full: whoever saw only the store's error would do it again and commit it twice.
         super().__init__(
-            f"{event.type} {event.id} is committed to the log, but the store could not apply it now ({error}); "
-            "the workers apply it once the store answers: do not do it again"
+            gettext(
+                "%(type)s %(id)s is committed to the log, but the store could not apply it now (%(error)s); "
+                "the workers apply it once the store answers: do not do it again"
+            )
+            % {"type": event.type, "id": event.id, "error": error}
         )
         self.event = event
 
@@ -84,7 +89,10 @@ def only_once(what: str, *target: object) -> Iterator[None]:
         return
     if token is None:
         where = "/".join(map(str, target))[:80]
-        raise UnderWay(f"{what} {where} was just done or is being done (another moderator, a second click?)")
+        raise UnderWay(
+            gettext("%(what)s %(where)s was just done or is being done (another moderator, a second click?)")
+            % {"what": what, "where": where}
+        )
     hold = 0
     try:
         yield
@@ -98,7 +106,7 @@ def only_once(what: str, *target: object) -> Iterator[None]:
 def existing_thread(board: str, thread: str) -> queries.Thread:
     found = queries.thread(get_store(), board, thread)
     if found is None:
-        raise ModerationError(f"no thread {board}/{thread}")
+        raise ModerationError(gettext("no thread %(board)s/%(thread)s") % {"board": board, "thread": thread})
     return found
 
 
@@ -106,7 +114,10 @@ def in_thread(board: str, thread: str, number: int) -> queries.Thread:
     """The thread, if number is one of its posts."""
     found = existing_thread(board, thread)
     if not 1 <= number <= found.count:
-        raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
+        raise ModerationError(
+            gettext("thread %(board)s/%(thread)s has posts 1..%(count)d, not %(number)d")
+            % {"board": board, "thread": thread, "count": found.count, "number": number}
+        )
     return found
 
 
@@ -114,7 +125,10 @@ def _post(board: str, thread: str, number: int) -> dict:
     in_thread(board, thread, number)
     posts = queries.posts(get_store(), board, thread, [number])
     if not posts:
-        raise ModerationError(f"post {board}/{thread}/{number} is not in the store yet")
+        raise ModerationError(
+            gettext("post %(board)s/%(thread)s/%(number)d is not in the store yet")
+            % {"board": board, "thread": thread, "number": number}
+        )
     return posts[0]
 
 
@@ -133,10 +147,15 @@ def reason_text(reason: str) -> str:
     """
     bad = characters.refused(reason)
     if bad:
-        raise ModerationError(f"the reason holds characters a post may not carry: {', '.join(bad[:5])}")
+        raise ModerationError(
+            gettext("the reason holds characters a post may not carry: %(names)s") % {"names": ", ".join(bad[:5])}
+        )
     text = one_line(reason)
     if len(text) > REASON_MAX:
-        raise ModerationError(f"the reason is {len(text)} characters long (at most {REASON_MAX})")
+        raise ModerationError(
+            gettext("the reason is %(length)d characters long (at most %(limit)d)")
+            % {"length": len(text), "limit": REASON_MAX}
+        )
     return text
 
 
@@ -151,7 +170,10 @@ def delete_post(board: str, thread: str, number: int, reason: str = "", by: str 
     with only_once("delete", board, thread, number):
         posts = queries.posts(get_store(), board, thread, [number])
         if posts and posts[0].get("deleted"):
-            raise ModerationError(f"post {board}/{thread}/{number} is deleted already")
+            raise ModerationError(
+                gettext("post %(board)s/%(thread)s/%(number)d is deleted already")
+                % {"board": board, "thread": thread, "number": number}
+            )
         if posts:
             # Where the moderation site's search index keeps the post (board/readmodel/moderation.py).
             payload |= {"posted": posts[0]["time"], "posted_event": posts[0]["event"]}
@@ -167,7 +189,10 @@ def delete_posts_of(board: str, thread: str, poster: str, reason: str = "", by: 
     posts = queries.posts(get_store(), board, thread, list(range(1, found.count + 1)))
     mine = [p["number"] for p in posts if p.get("id") == poster and not p.get("deleted")]
     if not mine:
-        raise ModerationError(f"no post of ID:{poster} left in {board}/{thread}")
+        raise ModerationError(
+            gettext("no post of ID:%(poster)s left in %(board)s/%(thread)s")
+            % {"poster": poster, "board": board, "thread": thread}
+        )
     done: list[Event] = []
     for at, number in enumerate(mine):
         try:
@@ -180,7 +205,10 @@ def delete_posts_of(board: str, thread: str, poster: str, reason: str = "", by: 
         except (StoreError, LogError) as exc:
             _stopped(board, thread, poster, done, mine[at:], exc)
     if not done:
-        raise ModerationError(f"no post of ID:{poster} left in {board}/{thread} (another moderator deleted them)")
+        raise ModerationError(
+            gettext("no post of ID:%(poster)s left in %(board)s/%(thread)s (another moderator deleted them)")
+            % {"poster": poster, "board": board, "thread": thread}
+        )
     return done
 
 
@@ -190,8 +218,18 @@ def _stopped(board: str, thread: str, poster: str, done: list[Event], left: list
         raise exc  # all or nothing committed: the failure's own words are true
     numbers = ", ".join(str(event.number) for event in done)
     raise ModerationError(
-        f"posts {numbers} of ID:{poster} in {board}/{thread} are deleted (committed to the log); "
-        f"posts {', '.join(map(str, left))} are not, the store or the log failed ({exc}): delete those again"
+        gettext(
+            "posts %(done)s of ID:%(poster)s in %(board)s/%(thread)s are deleted (committed to the log); "
+            "posts %(left)s are not, the store or the log failed (%(error)s): delete those again"
+        )
+        % {
+            "done": numbers,
+            "poster": poster,
+            "board": board,
+            "thread": thread,
+            "left": ", ".join(map(str, left)),
+            "error": exc,
+        }
     ) from exc
 
 
@@ -203,14 +241,23 @@ def ban_poster(board: str, thread: str, number: int, reason: str = "", by: str =
     """
     post = _post(board, thread, number)
     if post.get("deleted") and "id" not in post:
-        raise ModerationError(f"no post {board}/{thread}/{number} to take an ID from")
+        raise ModerationError(
+            gettext("no post %(board)s/%(thread)s/%(number)d to take an ID from")
+            % {"board": board, "thread": thread, "number": number}
+        )
     if not post.get("id"):
-        raise ModerationError(f"post {board}/{thread}/{number} has no ID (the board does not force IDs)")
+        raise ModerationError(
+            gettext("post %(board)s/%(thread)s/%(number)d has no ID (the board does not force IDs)")
+            % {"board": board, "thread": thread, "number": number}
+        )
     day = jst_day(post["time"]).isoformat()
     payload = {"poster": post["id"], "day": day, **who(by, reason)}
     with only_once("ban", board, post["id"], day):  # the ID's ban, from whichever of its posts
         if queries.is_banned(get_store(), board, day, post["id"]):
-            raise ModerationError(f"ID:{post['id']} is banned on /{board}/ for {day} already")
+            raise ModerationError(
+                gettext("ID:%(poster)s is banned on /%(board)s/ for %(day)s already")
+                % {"poster": post["id"], "board": board, "day": day}
+            )
         return settle(new_event(EventType.POSTER_BANNED, board, thread, number, payload))
 
 
@@ -218,7 +265,10 @@ def lift_ban(board: str, poster: str, day: str, reason: str = "", by: str = "ope
     payload = {"poster": poster, "day": day, **who(by, reason)}
     with only_once("lift", board, poster, day):
         if not queries.is_banned(get_store(), board, day, poster):
-            raise ModerationError(f"ID:{poster} is not banned on /{board}/ for {day}")
+            raise ModerationError(
+                gettext("ID:%(poster)s is not banned on /%(board)s/ for %(day)s")
+                % {"poster": poster, "board": board, "day": day}
+            )
         return settle(new_event(EventType.BAN_LIFTED, board, payload=payload))
 
 
@@ -226,7 +276,9 @@ def archive_thread(board: str, thread: str, reason: str = "", by: str = "operato
     """Send a thread to the archive (過去ログ) by hand: read-only from then on."""
     with only_once("archive", board, thread):
         if existing_thread(board, thread).archived:
-            raise ModerationError(f"{board}/{thread} is in the archive already")
+            raise ModerationError(
+                gettext("%(board)s/%(thread)s is in the archive already") % {"board": board, "thread": thread}
+            )
         return settle(new_event(EventType.THREAD_ARCHIVED, board, thread, payload=who(by, reason)))
 
 
@@ -241,7 +293,9 @@ def restore_thread(board: str, thread: str, reason: str = "", by: str = "operato
     with only_once("restore", board, thread):
         found = existing_thread(board, thread)
         if not found.archived:
-            raise ModerationError(f"{board}/{thread} is not in the archive")
+            raise ModerationError(
+                gettext("%(board)s/%(thread)s is not in the archive") % {"board": board, "thread": thread}
+            )
         event = new_event(EventType.THREAD_RESTORED, board, thread, found.count, who(by, reason))
         try:
             get_log().create(post_key(board, thread, found.count), encode(event))
@@ -255,12 +309,14 @@ def stop_thread(board: str, thread: str, reason: str = "", by: str = "operator")
     """スレスト: the thread stays live and readable; posts are refused."""
     with only_once("stop", board, thread):
         if existing_thread(board, thread).stopped:
-            raise ModerationError(f"{board}/{thread} is stopped already")
+            raise ModerationError(
+                gettext("%(board)s/%(thread)s is stopped already") % {"board": board, "thread": thread}
+            )
         return settle(new_event(EventType.THREAD_STOPPED, board, thread, payload=who(by, reason)))
 
 
 def resume_thread(board: str, thread: str, reason: str = "", by: str = "operator") -> Event:
     with only_once("resume", board, thread):
         if not existing_thread(board, thread).stopped:
-            raise ModerationError(f"{board}/{thread} is not stopped")
+            raise ModerationError(gettext("%(board)s/%(thread)s is not stopped") % {"board": board, "thread": thread})
         return settle(new_event(EventType.THREAD_RESUMED, board, thread, payload=who(by, reason)))

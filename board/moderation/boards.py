@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 from board.boards import NAME_RE, name_problem, problems, with_defaults
 from board.events import Event, EventType, new_event
 from board.moderation.actions import ModerationError, only_once, settle, who
@@ -41,7 +43,7 @@ def _save(name: str, settings: dict[str, Any], by: str, reason: str, new: bool =
     current = queries.board(get_store(), name)
     if new and current is not None:
         # A new board's form leaves unticked boxes out: as a change it would reopen the board, switch checks off.
-        raise ModerationError(f"board /{name}/ exists already: change it from its own page")
+        raise ModerationError(gettext("board /%(name)s/ exists already: change it from its own page") % {"name": name})
     problem = name_problem(name)
     if problem and (current is None or not NAME_RE.match(name)):
         raise ModerationError(problem)
@@ -54,7 +56,9 @@ def _save(name: str, settings: dict[str, Any], by: str, reason: str, new: bool =
         raise ModerationError("; ".join(wrong))
     if current is None:
         if not settings.get("title"):
-            raise ModerationError(f"board /{name}/ does not exist yet: give it a title to create it")
+            raise ModerationError(
+                gettext("board /%(name)s/ does not exist yet: give it a title to create it") % {"name": name}
+            )
         kind, payload = EventType.BOARD_CREATED, dict(settings)
     else:
         payload = {k: v for k, v in settings.items() if current.get(k) != v}
@@ -78,9 +82,10 @@ def _set_closed(name: str, closed: bool, by: str, reason: str) -> Event:
     with only_once(CLAIM, name):
         current = queries.board(get_store(), name)
         if current is None:
-            raise ModerationError(f"no board /{name}/")
+            raise ModerationError(gettext("no board /%(name)s/") % {"name": name})
         if bool(current.get("closed")) == closed:
-            raise ModerationError(f"/{name}/ is {'closed' if closed else 'open'} already")
+            already = gettext("/%(name)s/ is closed already") if closed else gettext("/%(name)s/ is open already")
+            raise ModerationError(already % {"name": name})
         event = _save(name, {"closed": closed}, by, reason)
         assert event is not None  # the setting differs from the stored one
         return event

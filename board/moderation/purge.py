@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from django.utils.translation import gettext
 from ulid import ULID
 
 from board.events import SITE, Event, EventType, new_event
@@ -38,10 +39,16 @@ def _post(board: str, thread: str, number: int) -> tuple[dict, dict]:
     """
     found = existing_thread(board, thread)
     if not 1 <= number <= found.count:
-        raise ModerationError(f"thread {board}/{thread} has posts 1..{found.count}, not {number}")
+        raise ModerationError(
+            gettext("thread %(board)s/%(thread)s has posts 1..%(count)d, not %(number)d")
+            % {"board": board, "thread": thread, "count": found.count, "number": number}
+        )
     posts = queries.posts(get_store(), board, thread, [number])
     if posts and posts[0].get("purged"):
-        raise ModerationError(f"post {board}/{thread}/{number} is purged already")
+        raise ModerationError(
+            gettext("post %(board)s/%(thread)s/%(number)d is purged already")
+            % {"board": board, "thread": thread, "number": number}
+        )
     after, before = int(thread) * 1000, new_event(EventType.POST_PURGED, board).time
     indexed = {}
     if posts and not posts[0].get("deleted"):
@@ -61,9 +68,9 @@ def planned_post(board: str, thread: str, number: int) -> Entry:
 def planned_account(username: str) -> Entry:
     account = accounts.get(username)
     if account is None:
-        raise ModerationError(f"no account {username!r}")
+        raise ModerationError(gettext("no account %(username)r") % {"username": username})
     if account.purged:
-        raise ModerationError(f"account {username!r} is purged already")
+        raise ModerationError(gettext("account %(username)r is purged already") % {"username": username})
     return Entry(purgelist.account_entry_key(username), {"username": username, "recorded": _now()})
 
 
@@ -81,7 +88,7 @@ def purge_post(board: str, thread: str, number: int, reason: str, by: str) -> Ev
 def purge_account(username: str, reason: str, by: str) -> Event:
     """Put an account on the purge list (its password and cap hashes), deactivate it, and queue the sweep."""
     if username == by:
-        raise ModerationError("an account cannot purge itself")
+        raise ModerationError(gettext("an account cannot purge itself"))
     payload = {"username": username, **who(by, reason)}
     with only_once(accounts.CLAIM, username):
         planned_account(username)

@@ -13,6 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
+from django.utils.translation import gettext
 
 from board.events import Event, EventType, new_event
 from board.lib.cache import CACHE_ERRORS
@@ -81,17 +82,26 @@ def resolve(board: str, report_id: str, accept: bool, by: str, reason: str = "")
     try:
         day = day_of(int(_time_of(report_id)))
     except ValueError as exc:  # not a ULID, or one of no time a day can hold
-        raise ModerationError(f"no report {report_id[:40]!r} on /{board}/") from exc
+        raise ModerationError(
+            gettext("no report %(report)r on /%(board)s/") % {"report": report_id[:40], "board": board}
+        ) from exc
     reason = reason_text(reason)
     done = []
     with only_once("resolve", board, report_id):  # an accept and a dismiss at once, too: one is done
         state = e.loads(read(get_store(), o.REPORTS, f"{board}/{day}"))
         entry = (state or {"reports": {}})["reports"].get(report_id)
         if entry is None or "thread" not in entry:
-            raise ModerationError(f"no report {report_id} on /{board}/")
+            raise ModerationError(
+                gettext("no report %(report)r on /%(board)s/") % {"report": report_id, "board": board}
+            )
         if entry["state"][1] != "open":
             # A dismissed report accepted later would delete the post a moderator chose to keep.
-            raise ModerationError(f"report {report_id} was {entry['state'][1]} already")
+            resolved = (
+                gettext("report %(report)s was accepted already")
+                if entry["state"][1] == "accepted"
+                else gettext("report %(report)s was dismissed already")
+            )
+            raise ModerationError(resolved % {"report": report_id})
         if accept:
             posts = queries.posts(get_store(), board, entry["thread"], [entry["number"]])
             if posts and not posts[0].get("deleted"):

@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from board.boards import DEFAULTS
@@ -31,6 +32,23 @@ from board.moderation.boards import close_board, reopen_board, save_board
 from board.readmodel import queries
 from board.readmodel.moderation import JST
 from board.store import StoreError, get_store
+
+# What the success message calls each action of the moderation forms (their buttons' words).
+ACTION_NAMES = {
+    "delete": gettext_lazy("delete the post"),
+    "purge": gettext_lazy("purge the post"),
+    "delete_id": gettext_lazy("delete the ID's posts"),
+    "ban": gettext_lazy("ban the ID"),
+    "lift": gettext_lazy("lift the ban"),
+    "stop": gettext_lazy("stop the thread"),
+    "resume": gettext_lazy("resume the thread"),
+    "archive": gettext_lazy("archive the thread"),
+    "restore": gettext_lazy("restore the thread"),
+    "close": gettext_lazy("close the board"),
+    "reopen": gettext_lazy("reopen the board"),
+    "accept": gettext_lazy("accept the report"),
+    "dismiss": gettext_lazy("dismiss the report"),
+}
 
 
 def _boards(request: HttpRequest) -> list[str]:
@@ -97,7 +115,7 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
         try:
             settings = _settings(request.POST)
             if not reason:
-                raise ModerationError("理由を書いてください (a reason is required)")
+                raise ModerationError(gettext("a reason is required"))
             event = save_board(target, settings, by=request.user.username, reason=reason, new=current is None)
         except (ModerationError, ValueError, LogError) as exc:
             messages.error(request, str(exc))
@@ -105,7 +123,8 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
             messages.warning(request, str(exc))
             return HttpResponseRedirect(reverse("moderation:boards"))
         else:
-            messages.success(request, f"/{target}/: {'saved' if event else 'nothing changed'}")
+            done = gettext("/%(name)s/: saved") if event else gettext("/%(name)s/: nothing changed")
+            messages.success(request, done % {"name": target})
             return HttpResponseRedirect(reverse("moderation:boards"))
     return _page(
         request,
@@ -135,7 +154,9 @@ def _settings(form) -> dict:
             settings[key] = raw in ("on", "1", "true")
         elif isinstance(default, int):
             if (number := _whole_number(raw, 12, signed=True)) is None:
-                raise ModerationError(f"{key} must be a whole number, not {raw[:20]!r}")
+                raise ModerationError(
+                    gettext("%(key)s must be a whole number, not %(raw)r") % {"key": key, "raw": raw[:20]}
+                )
             settings[key] = number
         else:
             settings[key] = raw
@@ -153,7 +174,7 @@ def posts(request: HttpRequest) -> HttpResponse:
         try:
             day = date.fromisoformat(request.GET["date"])
         except ValueError:
-            messages.error(request, "date: YYYY-MM-DD")
+            messages.error(request, gettext("date: YYYY-MM-DD"))
     filters = search.Filters(
         thread=request.GET.get("thread", "").strip(),
         poster=request.GET.get("id", "").strip(),
@@ -187,25 +208,27 @@ def act(request: HttpRequest) -> HttpResponse:
     named = key.isascii() and key.isdigit()  # a thread key; anything else has no page to go back to
     fallback = reverse("moderation:thread", args=(board, key)) if named else reverse("moderation:index")
     if not reason:
-        messages.error(request, "理由を書いてください (every action needs a reason)")
+        messages.error(request, gettext("every action needs a reason"))
         return _back(request, fallback)
     if what in ("purge", "close", "reopen"):  # superusers manage boards; a moderator acts in them
         _superuser(request)
     try:
         raw = request.POST.get("number") or "0"
         if (number := _whole_number(raw, 6)) is None:
-            raise ModerationError(f"a post number is a whole number, not {raw[:20]!r}")
+            raise ModerationError(gettext("a post number is a whole number, not %(raw)r") % {"raw": raw[:20]})
         done = _do(what, board, key, number, request.POST, reason, by)
     except (ModerationError, ValueError, LogError) as exc:
         messages.error(request, str(exc))
         return _back(request, fallback)
     except StoreError as exc:  # an action reads the store before it commits; after, it is NotApplied
-        messages.error(request, f"the store did not answer, nothing was committed: {exc}")
+        messages.error(request, gettext("the store did not answer, nothing was committed: %(error)s") % {"error": exc})
         return _back(request, fallback)
     except NotApplied as exc:
         messages.warning(request, str(exc))
         return _back(request, fallback)
-    messages.success(request, f"{what}: done ({len(done)} event(s))")
+    messages.success(
+        request, gettext("%(action)s: done (%(count)d event(s))") % {"action": ACTION_NAMES[what], "count": len(done)}
+    )
     return _back(request, fallback)
 
 
@@ -234,7 +257,7 @@ def _do(what: str, board: str, key: str, number: int, form, reason: str, by: str
         return [reopen_board(board, by, reason)]
     if what in ("accept", "dismiss"):
         return list(queue.resolve(board, form.get("report", ""), what == "accept", by, reason))
-    raise ModerationError(f"unknown action {what!r}")
+    raise ModerationError(gettext("unknown action %(action)r") % {"action": what})
 
 
 def reports(request: HttpRequest) -> HttpResponse:
@@ -247,7 +270,7 @@ def audit(request: HttpRequest) -> HttpResponse:
         try:
             day = date.fromisoformat(request.GET["date"])
         except ValueError:
-            messages.error(request, "date: YYYY-MM-DD")
+            messages.error(request, gettext("date: YYYY-MM-DD"))
     scope = None if request.user.is_superuser else _boards(request)
     board = request.GET.get("board", "")
     if board:
@@ -274,7 +297,7 @@ def moderators(request: HttpRequest) -> HttpResponse:
             messages.warning(request, str(exc))
             return HttpResponseRedirect(reverse("moderation:moderators"))
         else:
-            messages.success(request, f"account {event.payload['username']} created")
+            messages.success(request, gettext("account %(username)s created") % {"username": event.payload["username"]})
             return HttpResponseRedirect(reverse("moderation:moderators"))
     every = [accounts.get(name) for name in accounts.usernames()]
     return _page(
@@ -312,7 +335,7 @@ def moderator_edit(request: HttpRequest, username: str) -> HttpResponse:
             messages.warning(request, str(exc))
             return HttpResponseRedirect(reverse("moderation:moderators"))
         else:
-            messages.success(request, f"account {username} changed")
+            messages.success(request, gettext("account %(username)s changed") % {"username": username})
             return HttpResponseRedirect(reverse("moderation:moderators"))
     boards = [b["name"] for b in queries.all_boards(get_store())]
     return _page(request, "moderation/moderator_edit.html", username, moderator=moderator, boards=boards)
@@ -325,7 +348,7 @@ def moderator_purge(request: HttpRequest, username: str) -> HttpResponse:
     reason = request.POST.get("reason", "").strip()
     back = reverse("moderation:moderator_edit", args=(username,))
     if not reason:
-        messages.error(request, "理由を書いてください (every action needs a reason)")
+        messages.error(request, gettext("every action needs a reason"))
         return HttpResponseRedirect(back)
     try:
         purge.purge_account(username, reason, request.user.username)
@@ -335,7 +358,11 @@ def moderator_purge(request: HttpRequest, username: str) -> HttpResponse:
     except NotApplied as exc:
         messages.warning(request, str(exc))
         return HttpResponseRedirect(back)
-    messages.success(request, f"account {username}: purge recorded; its hashes are being removed from the log")
+    messages.success(
+        request,
+        gettext("account %(username)s: purge recorded; its hashes are being removed from the log")
+        % {"username": username},
+    )
     return HttpResponseRedirect(reverse("moderation:moderators"))
 
 
@@ -344,7 +371,7 @@ def password(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         me = request.user
         if not me.check_password(request.POST.get("old", "")):
-            messages.error(request, "the current password is wrong")
+            messages.error(request, gettext("the current password is wrong"))
         else:
             try:
                 accounts.change(me.username, me.username, "own password", request.POST.get("new", ""))
@@ -357,6 +384,6 @@ def password(request: HttpRequest) -> HttpResponse:
                 from django.contrib.auth import update_session_auth_hash
 
                 update_session_auth_hash(request, accounts.get(me.username))
-                messages.success(request, "password changed")
+                messages.success(request, gettext("password changed"))
                 return HttpResponseRedirect(reverse("moderation:index"))
     return _page(request, "moderation/password.html", "パスワード変更")

@@ -18,14 +18,43 @@ import re
 from functools import lru_cache
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SEPARATORS = re.compile(r"[\s,]+")
 
 
+def gettext_noop(message: str) -> str:
+    """Mark a message for the catalog (makemessages looks for the name) without translating it.
+
+    Django's own gettext_noop reads the settings on its first call, and the settings import
+    this module: from here it would leave Django holding half-read settings.
+    """
+    return message
+
+
+NOT_A_RANGE = gettext_noop("%(entry)r is not an address range (e.g. 203.0.113.0/24 or 2001:db8::/48)")
+TOO_NARROW = gettext_noop(
+    "%(entry)r is narrower than /%(prefix)d, the prefix IPv6 posters are counted by "
+    "(UTAKATA_IPV6_PREFIX): it could never match"
+)
+
+
+class RangeError(ValueError):
+    """An entry that is not a range a poster could be in; says so in English, or translated()."""
+
+    def __init__(self, message: str, **params) -> None:
+        # English when raised: the settings read UTAKATA_BANNED_RANGES before translations can load.
+        super().__init__(message % params)
+        self.message, self.params = message, params
+
+    def translated(self) -> str:
+        return gettext(self.message) % self.params
+
+
 def parse(text: str, ipv6_prefix: int) -> tuple[Network, ...]:
-    """The networks a ranges setting names; ValueError saying which entry is wrong."""
+    """The networks a ranges setting names; RangeError saying which entry is wrong."""
     networks = []
     for entry in SEPARATORS.split(text.strip()):
         if not entry:
@@ -33,12 +62,9 @@ def parse(text: str, ipv6_prefix: int) -> tuple[Network, ...]:
         try:
             network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
-            raise ValueError(f"{entry!r} is not an address range (e.g. 203.0.113.0/24 or 2001:db8::/48)") from None
+            raise RangeError(NOT_A_RANGE, entry=entry) from None
         if network.version == 6 and network.prefixlen > ipv6_prefix:
-            raise ValueError(
-                f"{entry!r} is narrower than /{ipv6_prefix}, the prefix IPv6 posters are counted by "
-                "(UTAKATA_IPV6_PREFIX): it could never match"
-            )
+            raise RangeError(TOO_NARROW, entry=entry, prefix=ipv6_prefix)
         networks.append(network)
     return tuple(networks)
 
@@ -62,8 +88,8 @@ def problem(text: str) -> str | None:
     """Why a board's banned_ranges cannot be set to this (None if it can)."""
     try:
         parse(text, settings.IPV6_PREFIX)
-    except ValueError as exc:
-        return f"banned_ranges: {exc}"
+    except RangeError as exc:
+        return f"banned_ranges: {exc.translated()}"
     return None
 
 

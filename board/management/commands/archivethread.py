@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, no_translations
 
 from board.management.moderation import moderate
 from board.moderation.actions import archive_thread
@@ -15,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("board")
         parser.add_argument("thread")
 
+    @no_translations  # operators read English; the moderation site shows these messages in Japanese
     def handle(self, *args, board, thread, **options):
         event = moderate(archive_thread, board, thread)
         self.stdout.write(self.style.SUCCESS(f"archived {board}/{thread} ({event.id})"))

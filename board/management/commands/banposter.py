@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, no_translations
 
 from board.management.moderation import moderate
 from board.moderation.actions import ban_poster
@@ -17,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("number", type=int)
         parser.add_argument("--reason", default="", help="kept in the log for other moderators")
 
+    @no_translations  # operators read English; the moderation site shows these messages in Japanese
     def handle(self, *args, board, thread, number, reason, **options):
         event = moderate(ban_poster, board, thread, number, reason)
         poster, day = event.payload["poster"], event.payload["day"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from board.boards import DEFAULTS
 from board.events import EventType
@@ -50,6 +50,7 @@ class Command(BaseCommand):
         parser.add_argument("--if-missing", action="store_true", help="do nothing if the board exists")
         parser.add_argument("--reason", default="", help="kept in the log with the change")
 
+    @no_translations  # operators read English; the moderation site shows these messages in Japanese
     def handle(self, *args, name, title, set, if_missing, reason, **options):
         settings = dict(parse_setting(s) for s in set) | {"title": title}
         with refused():  # the event is applied at once: the operator sees the board whatever the workers do

@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from board.management.moderation import refused, unless_it_exists
 from board.moderation import accounts
@@ -29,6 +29,7 @@ class Command(BaseCommand):
             help="the superuser UTAKATA_ADMIN_USERNAME with UTAKATA_ADMIN_PASSWORD; nothing if it exists",
         )
 
+    @no_translations  # operators read English; the moderation site shows these messages in Japanese
     def handle(self, *args, username, superuser, boards, from_env, **options):
         if from_env:
             if username or superuser or boards:

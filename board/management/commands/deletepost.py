@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, no_translations
 
 from board.management.moderation import moderate_each, refused
 from board.moderation.actions import delete_post, in_thread
@@ -17,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("numbers", nargs="+", type=int, metavar="NUMBER")
         parser.add_argument("--reason", default="", help="kept in the log for other moderators")
 
+    @no_translations  # operators read English; the moderation site shows these messages in Japanese
     def handle(self, *args, board, thread, numbers, reason, **options):
         numbers = list(dict.fromkeys(numbers))  # a number given twice is deleted once
         with refused():  # every number before the first commit: one mistyped among them deletes none

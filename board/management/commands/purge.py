@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from board.events import Event
 from board.lifecycle import purgelist
@@ -31,6 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--by", default="operator", help="who asks (the audit's name for them)")
         parser.add_argument("--dry-run", action="store_true", help="list the objects that would be rewritten")
 
+    @no_translations  # operators read English; the moderation site shows these messages in Japanese
     def handle(self, *args, what, target, reason, by, dry_run, **options):
         if what in ("status", "sweep") and target:
             raise CommandError(f"purge {what} takes no arguments, not {' '.join(target)!r}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, no_translations
 
 from board.management.moderation import applied
 from board.posting.commit import submit
@@ -25,6 +25,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--board", default="demo")
 
+    @no_translations  # operators read English; the moderation site shows these messages in Japanese
     def handle(self, *args, board, **options):
         call_command("createboard", board, "うたかた 雑談", "--if-missing", "--set", "cooldown=3", stdout=self.stdout)
         if queries.threads(get_store(), board):
