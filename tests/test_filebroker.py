@@ -46,12 +46,17 @@ def produce(folder: str, start: int, count: int) -> None:
             channel._put("fanout", {"n": n, "body": BODY})
 
 
-def consume(folder: Path, done: Path, seconds: float = 60.0) -> list[int]:
-    """Take messages as fast as the worker polls until the queue is empty and ``done`` exists; a torn one raises."""
+def consume(folder: Path, done: Path, seconds: float = 60.0, ready: Path | None = None) -> list[int]:
+    """Take messages as fast as the worker polls until the queue is empty and ``done`` exists; a torn one raises.
+
+    ``ready`` is touched once the worker polls.
+    """
     taken: list[int] = []
     deadline = time.monotonic() + seconds
     with Connection("filesystem://", transport=Transport, transport_options=options(folder)) as conn:
         channel = conn.channel()
+        if ready is not None:
+            ready.touch()
         while time.monotonic() < deadline:
             try:
                 message = channel._get("fanout")
@@ -89,10 +94,15 @@ def test_a_worker_polling_while_others_put_takes_every_message_whole_and_once(tm
 
 
 def test_two_workers_polling_one_queue_take_each_message_once(tmp_path):
-    started = producers(tmp_path / "queue", 2)
-    threading.Thread(target=finish, args=(started, tmp_path / "done")).start()
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        other = pool.apply_async(consume, (tmp_path / "queue", tmp_path / "done"))
+        # The other worker polls before any message is put: on a busy machine a spawned
+        # process can take longer to start than this one takes to drain the queue alone.
+        other = pool.apply_async(consume, (tmp_path / "queue", tmp_path / "done", 60.0, tmp_path / "ready"))
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = producers(tmp_path / "queue", 2)
+        threading.Thread(target=finish, args=(started, tmp_path / "done")).start()
         mine = consume(tmp_path / "queue", tmp_path / "done")
         theirs = other.get(60)
     assert mine and theirs
