@@ -569,7 +569,7 @@ def test_an_account_created_twice_at_once_is_created_once_and_the_second_is_told
     passwords = iter(["first password here", "second password here"])
     before = log_keys()
     second = twice_at_once(monkeypatch, actions, lambda: accounts.create("twin", next(passwords), boards=["test"]))
-    assert isinstance(second, ModerationError) and "action on account twin はたった今実行されたか、実行中です" in str(
+    assert isinstance(second, ModerationError) and "アカウントの変更 twin はたった今実行されたか、実行中です" in str(
         second
     )
     assert len(log_keys()) == len(before) + 1
@@ -582,7 +582,7 @@ def test_an_account_changed_while_it_is_purged_is_refused_not_made_active_again(
     account("root", superuser=True)
     account("gone")
     purging = lambda: purge.purge_account("gone", "漏洩", "root")  # noqa: E731
-    refused = pytest.raises(ModerationError, match="action on account gone はたった今実行されたか、実行中です")
+    refused = pytest.raises(ModerationError, match="アカウントの変更 gone はたった今実行されたか、実行中です")
     with held_at_commit(monkeypatch, purge, purging), refused:
         accounts.change("gone", "root", "復帰", active=True)
     assert not accounts.get("gone").is_active

@@ -149,7 +149,7 @@ def test_a_post_deleted_twice_at_once_is_deleted_once(board, monkeypatch):
     before = log_keys()
     second = twice_at_once(monkeypatch, actions, lambda: actions.delete_post("test", thread, 2, "荒らし", "mod"))
     assert isinstance(second, actions.ModerationError)
-    assert f"delete test/{thread}/2 はたった今実行されたか、実行中です" in str(second)
+    assert f"レスの削除 test/{thread}/2 はたった今実行されたか、実行中です" in str(second)
     assert len(log_keys()) == len(before) + 1
 
 
@@ -160,7 +160,7 @@ def test_a_thread_stopped_twice_at_once_is_stopped_once(board, monkeypatch):
     before = log_keys()
     second = twice_at_once(monkeypatch, actions, lambda: actions.stop_thread("test", thread, "荒れている", "mod"))
     assert isinstance(second, actions.ModerationError)
-    assert f"stop test/{thread} はたった今実行されたか、実行中です" in str(second)
+    assert f"スレッドストップ test/{thread} はたった今実行されたか、実行中です" in str(second)
     assert len(log_keys()) == len(before) + 1
 
 
@@ -509,7 +509,7 @@ def test_a_board_created_twice_at_once_is_created_once_and_the_second_is_told_wh
     settings = iter([{"title": "一人目の板"}, {"title": "二人目の板"}])
     second = twice_at_once(monkeypatch, actions, lambda: save_board("twice", next(settings), "root", "新設"))
     assert isinstance(second, actions.ModerationError)
-    assert "change of board twice はたった今実行されたか、実行中です" in str(second)
+    assert "板の変更 twice はたった今実行されたか、実行中です" in str(second)
     assert len(log_keys()) == len(before) + 1
     assert queries.board(get_store(), "twice")["title"] == "一人目の板"  # the first creator's board, as they were told
 

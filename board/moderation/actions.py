@@ -7,7 +7,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from board.events import Event, EventType, encode, new_event
 from board.lib.cache import CACHE_ERRORS
@@ -26,6 +26,28 @@ logger = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 30  # a claim lapses by then should its process die holding it
 HOLD_SECONDS = 5  # a claim outlives an action whose event the store could not apply, while the workers do
+
+
+# What a moderator is told an action is called: the moderation forms' actions, and the claims
+# only_once takes (accounts.CLAIM and boards.CLAIM are the last two).
+ACTION_NAMES = {
+    "delete": gettext_lazy("delete the post"),
+    "purge": gettext_lazy("purge the post"),
+    "delete_id": gettext_lazy("delete the ID's posts"),
+    "ban": gettext_lazy("ban the ID"),
+    "lift": gettext_lazy("lift the ban"),
+    "stop": gettext_lazy("stop the thread"),
+    "resume": gettext_lazy("resume the thread"),
+    "archive": gettext_lazy("archive the thread"),
+    "restore": gettext_lazy("restore the thread"),
+    "close": gettext_lazy("close the board"),
+    "reopen": gettext_lazy("reopen the board"),
+    "accept": gettext_lazy("accept the report"),
+    "dismiss": gettext_lazy("dismiss the report"),
+    "resolve": gettext_lazy("resolve the report"),
+    "action on account": gettext_lazy("change the account"),
+    "change of board": gettext_lazy("change the board"),
+}
 
 
 class ModerationError(Exception):
@@ -91,7 +113,7 @@ def only_once(what: str, *target: object) -> Iterator[None]:
         where = "/".join(map(str, target))[:80]
         raise UnderWay(
             gettext("%(what)s %(where)s was just done or is being done (another moderator, a second click?)")
-            % {"what": what, "where": where}
+            % {"what": ACTION_NAMES.get(what, what), "where": where}
         )
     hold = 0
     try:

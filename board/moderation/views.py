@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from board.boards import DEFAULTS
@@ -32,23 +32,6 @@ from board.moderation.boards import close_board, reopen_board, save_board
 from board.readmodel import queries
 from board.readmodel.moderation import JST
 from board.store import StoreError, get_store
-
-# What the success message calls each action of the moderation forms (their buttons' words).
-ACTION_NAMES = {
-    "delete": gettext_lazy("delete the post"),
-    "purge": gettext_lazy("purge the post"),
-    "delete_id": gettext_lazy("delete the ID's posts"),
-    "ban": gettext_lazy("ban the ID"),
-    "lift": gettext_lazy("lift the ban"),
-    "stop": gettext_lazy("stop the thread"),
-    "resume": gettext_lazy("resume the thread"),
-    "archive": gettext_lazy("archive the thread"),
-    "restore": gettext_lazy("restore the thread"),
-    "close": gettext_lazy("close the board"),
-    "reopen": gettext_lazy("reopen the board"),
-    "accept": gettext_lazy("accept the report"),
-    "dismiss": gettext_lazy("dismiss the report"),
-}
 
 
 def _boards(request: HttpRequest) -> list[str]:
@@ -227,7 +210,8 @@ def act(request: HttpRequest) -> HttpResponse:
         messages.warning(request, str(exc))
         return _back(request, fallback)
     messages.success(
-        request, gettext("%(action)s: done (%(count)d event(s))") % {"action": ACTION_NAMES[what], "count": len(done)}
+        request,
+        gettext("%(action)s: done (%(count)d event(s))") % {"action": actions.ACTION_NAMES[what], "count": len(done)},
     )
     return _back(request, fallback)
 
