@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from board.posting import characters, ranges
 
@@ -42,6 +42,35 @@ DEFAULTS: dict[str, Any] = {
     "threads_per_board": 120,
     "thread_window_minutes": 60,
     "banned_ranges": "",  # CIDR networks refused at posting (board/posting/ranges.py)
+}
+
+# What the moderation site's board form calls each setting; the key is what the log,
+# createboard --set and SETTING.TXT's readers go by.
+LABELS = {
+    "title": gettext_lazy("the board's title"),
+    "noname": gettext_lazy("the name of a poster who gives none"),
+    "subject_max": gettext_lazy("longest thread title, in bytes"),
+    "name_max": gettext_lazy("longest name, in bytes"),
+    "mail_max": gettext_lazy("longest mail field, in bytes"),
+    "body_max": gettext_lazy("longest post, in bytes"),
+    "lines_max": gettext_lazy("most lines in a post"),
+    "cooldown": gettext_lazy("seconds a poster waits between posts"),
+    "thread_cap": gettext_lazy("most live threads (past it, the oldest fall to the archive)"),
+    "res_max": gettext_lazy("most posts in a thread"),
+    "force_id": gettext_lazy("show each poster's daily ID"),
+    "weekdays": gettext_lazy("names of the weekdays, Sunday first"),
+    "top_threads": gettext_lazy("threads on the board's top page"),
+    "top_posts": gettext_lazy("latest posts shown of each of them"),
+    "closed": gettext_lazy("closed: pages stay, posts are refused"),
+    "staff_names": gettext_lazy("names only a cap may post under (commas between)"),
+    "cooldown_max": gettext_lazy("longest wait the cooldown grows to, in seconds (0: off)"),
+    "anchors_max": gettext_lazy("most anchors (>>1) in a post (0: no limit)"),
+    "column_max": gettext_lazy("longest line of a post, in bytes (0: no limit)"),
+    "double_post_seconds": gettext_lazy("seconds the same text cannot be posted again (0: off)"),
+    "threads_per_poster": gettext_lazy("threads one poster may start in the window (0: no limit)"),
+    "threads_per_board": gettext_lazy("threads the board takes in the window (0: no limit)"),
+    "thread_window_minutes": gettext_lazy("the window for new threads, in minutes"),
+    "banned_ranges": gettext_lazy("address ranges refused at posting (CIDR, commas or spaces between)"),
 }
 
 # Every rule that limits one poster or the board's pace off: for test and benchmark boards,

@@ -481,6 +481,11 @@ def test_an_action_on_a_thread_key_that_is_not_one_is_refused_not_a_500(moderate
     assert response.status_code == 302
 
 
+def test_the_board_form_names_each_setting_in_japanese_beside_its_key(moderated):
+    html = signed_in("root").get("/admin/boards/test/").content.decode()
+    assert "連続投稿の待ち時間（秒）</label> <code>cooldown</code>" in html
+
+
 @pytest.mark.parametrize("value", ["abc", "9" * 5000], ids=["letters", "5000 digits"])
 def test_a_board_setting_that_is_not_a_number_is_an_error_message_not_a_500(moderated, value):
     client = signed_in("root")

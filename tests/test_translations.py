@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
+from board.boards import DEFAULTS, LABELS
 from board.moderation.actions import ModerationError, existing_thread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,3 +74,7 @@ def test_a_moderation_error_is_japanese_where_the_site_speaks_japanese(board) ->
 def test_a_moderation_error_is_english_for_operators(board) -> None:
     with translation.override(None), pytest.raises(ModerationError, match="no thread test/1"):
         existing_thread("test", "1")
+
+
+def test_every_board_setting_has_a_label_for_the_board_form() -> None:
+    assert sorted(LABELS) == sorted(DEFAULTS)

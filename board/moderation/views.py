@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from board.boards import DEFAULTS
+from board.boards import DEFAULTS, LABELS
 from board.events import Event
 from board.formats.posthtml import post_html
 from board.log import LogError
@@ -114,7 +114,7 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
         "moderation/board_edit.html",
         f"/{name}/" if current else "新しい板",
         board=current or {**DEFAULTS, "name": ""},
-        fields=[(k, (current or DEFAULTS)[k], isinstance(v, bool)) for k, v in DEFAULTS.items()],
+        fields=[(k, LABELS[k], (current or DEFAULTS)[k], isinstance(v, bool)) for k, v in DEFAULTS.items()],
     )
 
 
