@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "threads_per_board": 120,
     "thread_window_minutes": 60,
     "banned_ranges": "",  # CIDR networks refused at posting (board/posting/ranges.py)
+    "rules": "",  # ローカルルール: plain text, its lines kept, on the board's top page and in head.txt
 }
 
 # What the moderation site's board form calls each setting; the key is what the log,
@@ -71,6 +72,7 @@ LABELS = {
     "threads_per_board": gettext_lazy("threads the board takes in the window (0: no limit)"),
     "thread_window_minutes": gettext_lazy("the window for new threads, in minutes"),
     "banned_ranges": gettext_lazy("address ranges refused at posting (CIDR, commas or spaces between)"),
+    "rules": gettext_lazy("local rules, on the top page and in head.txt (plain text, lines kept)"),
 }
 
 # Every rule that limits one poster or the board's pace off: for test and benchmark boards,
@@ -103,10 +105,13 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "threads_per_board": (0, 100_000),
     "thread_window_minutes": (0, 1440),
 }
-TEXT_MAX = {"title": 128, "noname": 64, "staff_names": 256, "banned_ranges": 4096}  # characters
+TEXT_MAX = {"title": 128, "noname": 64, "staff_names": 256, "banned_ranges": 4096, "rules": 4096}  # characters
 # Settings shown on one line of pages and dats (a newline in noname split a post's dat line).
 LINE_SETTINGS = ("title", "noname", "staff_names", "weekdays")
 LINE_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Settings of several lines: tabs and newlines (LF) kept, other controls refused.
+TEXT_SETTINGS = ("rules",)
+TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 # Paths of the site itself: a board of that name would be shadowed by them, or shadow them.
@@ -163,6 +168,11 @@ def problems(payload: dict[str, Any]) -> list[str]:
             )
         if key == "title" and not value.strip():
             found.append(gettext("title is empty: a board's title names it in bbsmenu and on its pages"))
+        if key in TEXT_SETTINGS and (bad := unfit_in_a_line(value, lines=True)):
+            found.append(
+                gettext("%(key)s holds characters a page may not show: %(names)s")
+                % {"key": key, "names": ", ".join(bad[:5])}
+            )
         if key in LINE_SETTINGS and (bad := unfit_in_a_line(value)):
             found.append(
                 gettext("%(key)s holds characters a line of a page or a dat may not: %(names)s")
@@ -171,8 +181,10 @@ def problems(payload: dict[str, Any]) -> list[str]:
     return found
 
 
-def unfit_in_a_line(text: str) -> list[str]:
+def unfit_in_a_line(text: str, lines: bool = False) -> list[str]:
     """The characters, named, that may not stand in a one-line setting: controls (a newline
-    among them) and those a post may not carry (empty if none)."""
-    controls = [f"U+{ord(c):04X} CONTROL" for c in dict.fromkeys(LINE_CONTROL_RE.findall(text))]
+    among them) and those a post may not carry (empty if none). With lines, a setting of
+    several lines: its newlines and tabs may stand."""
+    control_re = TEXT_CONTROL_RE if lines else LINE_CONTROL_RE
+    controls = [f"U+{ord(c):04X} CONTROL" for c in dict.fromkeys(control_re.findall(text))]
     return controls + characters.refused(text)

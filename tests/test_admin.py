@@ -486,6 +486,13 @@ def test_the_board_form_names_each_setting_in_japanese_beside_its_key(moderated)
     assert "連続投稿の待ち時間（秒）</label> <code>cooldown</code>" in html
 
 
+def test_the_board_forms_rules_are_a_box_of_lines_kept_with_lf(moderated):
+    client = signed_in("root")
+    assert '<textarea id="f-rules" name="rules"' in client.get("/admin/boards/test/").content.decode()
+    post(client, "/admin/boards/test/", "/admin/boards/test/", rules="一行目\r\n二行目", force_id="on", reason="r")
+    assert queries.board(get_store(), "test")["rules"] == "一行目\n二行目"
+
+
 @pytest.mark.parametrize("value", ["abc", "9" * 5000], ids=["letters", "5000 digits"])
 def test_a_board_setting_that_is_not_a_number_is_an_error_message_not_a_500(moderated, value):
     client = signed_in("root")

@@ -46,19 +46,28 @@ def running_board(tmp_path_factory):
         log.close()
 
 
-def test_make_run_serves_the_board_at_the_url_it_prints(running_board):
-    url, _ = running_board
+def first_answer(url: str) -> requests.Response:
+    """GET url once the board takes connections."""
     deadline = time.monotonic() + 30
     while True:
         try:
             # The first answer waits for a worker's start (Django set up, the log probed): on a
-            # loaded machine that takes seconds, and this test is about where, not how fast.
-            answer = requests.get(url + "/bbsmenu.html", timeout=60)
-            break
+            # loaded machine that takes seconds, and these tests are about what, not how fast.
+            return requests.get(url, timeout=60)
         except requests.ConnectionError:
             assert time.monotonic() < deadline
             time.sleep(0.2)
-    assert answer.status_code == 200
+
+
+def test_make_run_serves_the_board_at_the_url_it_prints(running_board):
+    url, _ = running_board
+    assert first_answer(url + "/bbsmenu.html").status_code == 200
+
+
+def test_make_run_seeds_a_demo_board_with_its_local_rules(running_board):
+    url, _ = running_board
+    rules = first_answer(url + "/demo/head.txt")
+    assert rules.status_code == 200 and "雑談板です。<br>" in rules.content.decode("cp932")
 
 
 def test_make_run_keeps_its_secret_key_readable_by_its_user_only(running_board):

@@ -1,4 +1,4 @@
-"""SETTING.TXT: the board's settings as the keys 2ch clients read.
+"""SETTING.TXT: the board's settings as the keys 2ch clients read; head.txt, its local rules.
 
 The keys and their meanings follow 2ch and ぜろちゃんねるプラス: lengths are
 Shift_JIS bytes, and BBS_LINE_NUMBER is *half* the line limit (clients and
@@ -12,6 +12,7 @@ in 2ch is theirs, so they are not advertised under a borrowed name.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 
 from board.formats.dat import LINE_END, encode
@@ -52,3 +53,9 @@ def setting_txt(board: Mapping[str, Any]) -> bytes:
     lines = [f"{board['name']}@{board['name']}"]
     lines += [f"{key}={value.replace(chr(10), ' ').replace(chr(13), ' ')}" for key, value in settings(board)]
     return encode(LINE_END.join(lines) + LINE_END)
+
+
+def head_txt(board: Mapping[str, Any]) -> bytes:
+    """The local rules (ローカルルール) as 2ch serves them: an HTML fragment, a <br> ending each line, CP932."""
+    lines = board["rules"].splitlines()
+    return encode("".join(f"{escape(line, quote=False)}<br>{LINE_END}" for line in lines))

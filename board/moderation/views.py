@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from board.boards import DEFAULTS, LABELS
+from board.boards import DEFAULTS, LABELS, TEXT_SETTINGS
 from board.events import Event
 from board.formats.posthtml import post_html
 from board.log import LogError
@@ -114,7 +114,7 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
         "moderation/board_edit.html",
         f"/{name}/" if current else "新しい板",
         board=current or {**DEFAULTS, "name": ""},
-        fields=[(k, LABELS[k], (current or DEFAULTS)[k], isinstance(v, bool)) for k, v in DEFAULTS.items()],
+        fields=[(k, LABELS[k], (current or DEFAULTS)[k], _input(k)) for k in DEFAULTS],
     )
 
 
@@ -142,8 +142,16 @@ def _settings(form) -> dict:
                 )
             settings[key] = number
         else:
-            settings[key] = raw
+            # A textarea sends CRLF; the setting keeps LF, as the pages and head.txt write it.
+            settings[key] = raw.replace("\r\n", "\n") if key in TEXT_SETTINGS else raw
     return settings
+
+
+def _input(key: str) -> str:
+    """The form's input for a setting: a box to tick, a box of several lines, or a line."""
+    if isinstance(DEFAULTS[key], bool):
+        return "checkbox"
+    return "textarea" if key in TEXT_SETTINGS else "line"
 
 
 def posts(request: HttpRequest) -> HttpResponse:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("test/bbs.cgi", views.bbs_cgi, name="bbs_cgi"),
     re_path(rf"^{BOARD}/subject\.txt$", views.subject, name="subject"),
     re_path(rf"^{BOARD}/SETTING\.TXT$", views.setting, name="setting"),
+    re_path(rf"^{BOARD}/head\.txt$", views.head, name="head"),
     re_path(rf"^{BOARD}/dat/(?P<key>[0-9]{{1,16}})\.dat$", views.dat, name="dat"),
     # 2ch's archive layout for ten-digit keys: kako/<first 4 digits>/<first 5 digits>/<key>.dat
     re_path(

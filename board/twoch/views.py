@@ -15,7 +15,7 @@ from ulid import ULID
 from board.boards import NAME_RE
 from board.formats.bbsmenu import MenuBoard, bbsmenu_html, bbsmenu_json
 from board.formats.dat import encode
-from board.formats.setting import setting_txt
+from board.formats.setting import head_txt, setting_txt
 from board.posting import refusals as r
 from board.posting.commit import submit
 from board.posting.refusals import Refused
@@ -56,6 +56,13 @@ def subject(request: HttpRequest, board: str) -> HttpResponse:
 def setting(request: HttpRequest, board: str) -> HttpResponse:
     settings, changed = _board_or_404(board)
     return conditional.whole_file(request, setting_txt(settings), TEXT, changed)
+
+
+@require_safe
+def head(request: HttpRequest, board: str) -> HttpResponse:
+    """The board's local rules, which clients show as its ローカルルール (empty if it has none)."""
+    settings, changed = _board_or_404(board)
+    return conditional.whole_file(request, head_txt(settings), HTML, changed)
 
 
 @require_safe

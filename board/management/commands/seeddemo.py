@@ -17,6 +17,7 @@ WELCOME = (
     "メール欄に sage と書くとスレッドを上げません。\n"
     ">>1 のようなアンカーは投稿へのリンクになります。"
 )
+RULES = "・ここは何でも話せる雑談板です。\n・荒らしには反応せず、削除依頼を出してください。"
 
 
 class Command(BaseCommand):
@@ -27,7 +28,17 @@ class Command(BaseCommand):
 
     @no_translations  # operators read English; the moderation site shows these messages in Japanese
     def handle(self, *args, board, **options):
-        call_command("createboard", board, "うたかた 雑談", "--if-missing", "--set", "cooldown=3", stdout=self.stdout)
+        call_command(
+            "createboard",
+            board,
+            "うたかた 雑談",
+            "--if-missing",
+            "--set",
+            "cooldown=3",
+            "--set",
+            f"rules={RULES}",
+            stdout=self.stdout,
+        )
         if queries.threads(get_store(), board):
             return
         posted = submit(board, None, Submission(subject="はじめてのスレッド", body=WELCOME), "127.0.0.1")
