@@ -7,18 +7,18 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from board.boards import UNLIMITED
+from board.boards import DEFAULTS, UNLIMITED
 from board.events import EventType, decode, new_event
 from board.formats.dates import JST
 from board.log import get_log
 from board.management.moderation import COMMITTED_NOT_APPLIED
 from board.posting import refusals as r
-from board.posting.commit import submit
+from board.posting.commit import commit, submit
 from board.posting.refusals import Refused
 from board.posting.validation import Submission
-from board.readmodel import queries
+from board.readmodel import boardcache, projection, queries
 from board.store import get_store
-from tests.helpers import log_keys, new_thread, reply, twice_at_once
+from tests.helpers import apply_pending, log_keys, new_thread, reply, twice_at_once
 
 
 def test_deletepost_tombstones_the_post(board):
@@ -552,3 +552,13 @@ def test_createboard_if_missing_in_two_containers_at_once_makes_one_board(monkey
         call_command("createboard", "news", "ニュース", "--if-missing", stdout=out)  # waits out the other's claim
     assert "board /news/ exists; left as it is" in out.getvalue()
     assert [b["name"] for b in queries.all_boards(get_store())] == ["news"]
+
+
+def test_a_board_setting_a_newer_version_wrote_is_left_out_when_read(board, monkeypatch):
+    # During a rolling deploy the older web nodes read a store the newer workers apply to.
+    monkeypatch.setattr(projection, "DEFAULTS", {**DEFAULTS, "from_a_newer_version": ""})
+    commit(new_event(EventType.BOARD_SETTINGS_CHANGED, "test", payload={"from_a_newer_version": "x", "cooldown": 7}))
+    apply_pending()
+    boardcache.forget()
+    settings = queries.board(get_store(), "test")
+    assert settings["cooldown"] == 7 and "from_a_newer_version" not in settings

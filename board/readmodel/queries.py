@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
 
-from board.boards import with_defaults
+from board.boards import DEFAULTS, with_defaults
 from board.readmodel import boardcache
 from board.readmodel import encoding as e
 from board.readmodel import objects as o
@@ -68,7 +68,8 @@ def board_settings(store: BaseStore, name: str) -> tuple[dict, str] | None:
     state = _get(store, o.BOARDS, name)
     if state is None:
         return None  # not kept: a board that does not exist yet may be created any moment
-    settings = {key: value for key, (_, value) in state["s"].items()}
+    # A setting this code does not know was set by a newer version (a rolling deploy): not ours to show.
+    settings = {key: value for key, (_, value) in state["s"].items() if key in DEFAULTS}
     value = with_defaults(settings | {"name": name}), max(event for event, _ in state["s"].values())
     boardcache.put(store, name, value)
     return value
