@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import threading
 import time
@@ -257,6 +258,63 @@ def memory_mb(pid: int) -> dict[str, float]:
         if field in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             found[field] = int(value.split()[0]) / 1024
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process and its descendants have used, from /proc (Linux)."""
+    total = 0.0
+    for process in [pid, *descendants(pid)]:
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process whose parent chain leads to pid."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parent = int(stat.read_text().rpartition(")")[2].split()[1])
+            parents.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def listening_pid(port: int) -> int | None:
+    """The process whose command line names this port (a server the benchmark started), or None."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            argv = cmdline.read_bytes().decode(errors="replace").split("\0")
+            # redis-server sets its title to "redis-server 127.0.0.1:<port>"
+            named = any(arg == str(port) or arg.endswith(f":{port}") for arg in argv)
+            if named and int(cmdline.parent.name) != os.getpid():
+                return int(cmdline.parent.name)
+    return None
+
+
+def cpu_per_op(make_op: Callable[[], Op], total: int, pids: dict[str, int], threads: int = 4) -> dict[str, float]:
+    """Milliseconds of CPU an operation costs each named process (and "clients", this one), over total ops.
+
+    The ops are made first (a boto3 client costs 50 ms of CPU to make), outside the reckoning.
+    """
+    ready = [make_op() for _ in range(threads)]
+    lock = threading.Lock()
+
+    def made() -> Op:
+        with lock:
+            return ready.pop()
+
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    mine = time.process_time()
+    rate(made, total, threads)
+    spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    spent["clients"] = time.process_time() - mine
+    return {name: seconds * 1000 / total for name, seconds in spent.items()}
 
 
 # --- seeding the store directly -----------------------------------------------------------
