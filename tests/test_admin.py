@@ -493,6 +493,24 @@ def test_the_board_forms_rules_are_a_box_of_lines_kept_with_lf(moderated):
     assert queries.board(get_store(), "test")["rules"] == "一行目\n二行目"
 
 
+def test_a_refused_board_form_comes_back_with_what_was_typed(moderated):
+    client = signed_in("root")
+    typed = {"cooldown": "abc", "noname": "新しい名無し", "rules": "書きかけのルール", "reason": "変更の理由"}
+    html = post(client, "/admin/boards/test/", "/admin/boards/test/", **typed).content.decode()
+    assert "Cooldown は整数にしてください" in html
+    assert 'value="abc"' in html and 'value="新しい名無し"' in html and 'value="変更の理由"' in html
+    assert "書きかけのルール</textarea>" in html
+
+
+def test_a_refused_account_form_comes_back_with_what_was_typed_but_the_password(moderated):
+    client = signed_in("root")
+    typed = {"username": "newcomer", "password": "short", "boards": "test"}
+    html = post(client, "/admin/moderators/", "/admin/moderators/", **typed).content.decode()
+    assert "パスワードは10文字以上" in html
+    assert 'name="username" required maxlength="32" value="newcomer"' in html
+    assert 'value="test" checked' in html and 'value="short"' not in html
+
+
 @pytest.mark.parametrize("value", ["abc", "9" * 5000], ids=["letters", "5000 digits"])
 def test_a_board_setting_that_is_not_a_number_is_an_error_message_not_a_500(moderated, value):
     client = signed_in("root")

@@ -92,6 +92,8 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
     current = queries.board(get_store(), name) if name != "new" else None
     if name != "new" and current is None:
         raise Http404("該当する板は存在しません。")
+    shown = dict(current or DEFAULTS)
+    typed = {"name": "", "reason": ""}
     if request.method == "POST":
         target = request.POST.get("name", "") if current is None else name
         reason = request.POST.get("reason", "").strip()
@@ -102,6 +104,11 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
             event = save_board(target, settings, by=request.user.username, reason=reason, new=current is None)
         except (ModerationError, ValueError, LogError) as exc:
             messages.error(request, str(exc))
+            # The form comes back as it was sent: a refusal loses none of what was typed.
+            shown |= {
+                k: (k in request.POST if isinstance(v, bool) else request.POST.get(k, v)) for k, v in shown.items()
+            }
+            typed = {"name": target, "reason": reason}
         except NotApplied as exc:
             messages.warning(request, str(exc))
             return HttpResponseRedirect(reverse("moderation:boards"))
@@ -114,7 +121,8 @@ def board_edit(request: HttpRequest, name: str) -> HttpResponse:
         "moderation/board_edit.html",
         f"/{name}/" if current else "新しい板",
         board=current or {**DEFAULTS, "name": ""},
-        fields=[(k, LABELS[k], (current or DEFAULTS)[k], _input(k)) for k in DEFAULTS],
+        fields=[(k, LABELS[k], shown[k], _input(k)) for k in DEFAULTS],
+        typed=typed,
     )
 
 
@@ -274,6 +282,7 @@ def audit(request: HttpRequest) -> HttpResponse:
 
 def moderators(request: HttpRequest) -> HttpResponse:
     _superuser(request)
+    typed: dict = {"username": "", "superuser": False, "boards": []}
     if request.method == "POST":
         try:
             event = accounts.create(
@@ -285,6 +294,12 @@ def moderators(request: HttpRequest) -> HttpResponse:
             )
         except (ModerationError, LogError) as exc:  # an AccountError is one
             messages.error(request, str(exc))
+            # The form comes back as it was sent, but for the password.
+            typed = {
+                "username": request.POST.get("username", "").strip(),
+                "superuser": request.POST.get("superuser") == "on",
+                "boards": request.POST.getlist("boards"),
+            }
         except NotApplied as exc:
             messages.warning(request, str(exc))
             return HttpResponseRedirect(reverse("moderation:moderators"))
@@ -298,6 +313,7 @@ def moderators(request: HttpRequest) -> HttpResponse:
         "モデレーター",
         moderators=[m for m in every if m is not None],
         boards=[b["name"] for b in queries.all_boards(get_store())],
+        typed=typed,
     )
 
 
