@@ -10,7 +10,7 @@ from django.test import Client
 
 from board.boards import UNLIMITED
 from board.moderation import accounts
-from board.moderation.actions import ModerationError
+from board.moderation.actions import REASON_MAX, ModerationError
 from board.readmodel import queries
 from board.readmodel.projection import apply
 from board.store import get_store
@@ -509,6 +509,11 @@ def test_a_refused_account_form_comes_back_with_what_was_typed_but_the_password(
     assert "パスワードは10文字以上" in html
     assert 'name="username" required maxlength="32" value="newcomer"' in html
     assert 'value="test" checked' in html and 'value="short"' not in html
+
+
+def test_a_reason_field_takes_as_many_characters_as_an_action_keeps(moderated):
+    html = signed_in("mod").get(f"/admin/threads/test/{moderated}/").content.decode()
+    assert f'name="reason" placeholder="理由 (必須)" required maxlength="{REASON_MAX}"' in html
 
 
 @pytest.mark.parametrize("value", ["abc", "9" * 5000], ids=["letters", "5000 digits"])

@@ -12,6 +12,7 @@ from django.contrib.admin import AdminSite
 from django.urls import path
 
 from board.moderation import loghealth, views
+from board.moderation.actions import REASON_MAX
 
 
 class ModerationSite(AdminSite):
@@ -19,6 +20,10 @@ class ModerationSite(AdminSite):
     site_title = "うたかた 管理"
     index_title = "モデレーション"
     enable_nav_sidebar = False
+
+    def each_context(self, request) -> dict:
+        """The admin's context, and the longest reason an action takes (every page's reason fields)."""
+        return {**super().each_context(request), "reason_max": REASON_MAX}
 
     def has_permission(self, request) -> bool:
         """Active moderators only (every account of the log is staff while active)."""
