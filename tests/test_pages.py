@@ -556,3 +556,8 @@ def test_kept_contents_stay_within_their_bound():
     assert 19 in kept.items and 0 not in kept.items
     kept.put("big", bytes(300))  # over a quarter of the bound: not kept
     assert kept.get("big") is None
+
+
+def test_a_boards_index_html_is_a_permanent_redirect_to_its_top_page(board, client):
+    response = client.get("/test/index.html")
+    assert response.status_code == 301 and response["Location"] == "/test/"
