@@ -42,9 +42,11 @@ class FormError(Exception):
     """The form could not be read; the message says why, for the poster."""
 
 
-def check_form_type(content_type: str) -> None:
-    """Refuse a body that is not a urlencoded form (multipart, JSON...): its fields would not be read."""
-    media_type = (content_type or "").partition(";")[0].strip().lower()
+def check_form_type(media_type: str) -> None:
+    """Refuse a body that is not a urlencoded form (multipart, JSON...): its fields would not be read.
+
+    media_type is Django's request.content_type: the Content-Type without its parameters, lowercased.
+    """
     # Some clients send no Content-Type at all; what they send is a urlencoded form.
     if media_type not in {"", FORM_TYPE}:
         raise FormError(r.WRONG_FORM_TYPE)

@@ -123,11 +123,10 @@ def bbs_cgi(request: HttpRequest) -> HttpResponse:
     """Post a reply (``key`` given) or a new thread (``subject`` given) for a 2ch client."""
     charset = bbscgi.SHIFT_JIS
     try:
-        content_type = request.META.get("CONTENT_TYPE", "")
-        charset = bbscgi.form_charset(content_type)
+        charset = bbscgi.form_charset(request.META.get("CONTENT_TYPE", ""))
         if bbscgi.foreign(request):
             raise bbscgi.FormError(r.FOREIGN_ORIGIN)
-        bbscgi.check_form_type(content_type)
+        bbscgi.check_form_type(request.content_type)
         try:
             body = request.body
         except RequestDataTooBig:
